@@ -1,0 +1,7 @@
+"""Suite-wide settings. Area fixtures live in each tests/<area>/conftest.py."""
+
+import os
+
+# Prefect telemetry off for every test process, including subprocesses they start.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
