@@ -15,6 +15,11 @@ from enum import Enum
 from typing import Any
 
 
+class OperationInputError(ValueError):
+    """The caller asked for something that cannot be done as stated (unknown project, missing launch plan
+    version, ...). Raised before anything is written; the CLI maps it to exit code 2 ("bad input")."""
+
+
 class Status(str, Enum):
     """What happened to one entity. The value is the word users see in tables and JSON."""
 
