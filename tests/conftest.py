@@ -5,3 +5,5 @@ import os
 # Prefect telemetry off for every test process, including subprocesses they start.
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+pytest_plugins = ["tests.fixtures.packages"]  # real `pyflyte package` archives for every test directory
