@@ -1,0 +1,274 @@
+"""Typed errors for Flyte Admin RPCs: one table from gRPC status code to exception class.
+
+The class names follow flytekit (`flytekit.exceptions.user/system`) so that code written against
+flytekit reads the same; the extra classes cover what flytekit folds into generic errors: a structural
+conflict on re-registration (flyteadmin answers INVALID_ARGUMENT with a JSON diff), a failed precondition
+that says which terminal phase an execution is already in, permission and quota errors.
+
+Every error keeps the RPC name, the status code, the server's message and the decoded detail protos from
+the `grpc-status-details-bin` trailer. Nothing here ever holds request metadata, so no credential can
+leak into an exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any as AnyType
+
+import grpc
+
+# Imported so that the detail types flyteadmin packs are in the default descriptor pool.
+from flyteidl.admin import event_pb2, project_pb2, workflow_pb2  # noqa: F401
+from flyteidl.core import identifier_pb2
+from google.protobuf import any_pb2, descriptor_pool, message_factory
+from google.protobuf.message import Message
+from grpc_status import rpc_status
+
+logger = logging.getLogger(__name__)
+
+_MAX_MESSAGE_IN_STR = 2000
+"""flyteadmin can send diffs of tens of KB; str() shows the head, `server_message` keeps all of it."""
+
+
+class FlyteAdminError(Exception):
+    """A Flyte Admin RPC failed. Base of every error the transport raises."""
+
+    def __init__(
+        self,
+        rpc: str,
+        code: grpc.StatusCode,
+        server_message: str,
+        details: Sequence[Message] = (),
+    ) -> None:
+        self.rpc = rpc
+        self.code = code
+        self.server_message = server_message
+        self.details: list[Message] = list(details)
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        message = self.server_message
+        if len(message) > _MAX_MESSAGE_IN_STR:
+            message = message[:_MAX_MESSAGE_IN_STR] + f"... ({len(self.server_message)} characters in all)"
+        text = f"{self.rpc} failed with {self.code.name}: {message or '(no message)'}"
+        hint = _hint(self.code, self.server_message)
+        return f"{text} [{hint}]" if hint else text
+
+    def detail(self, message_type: type[Message]) -> Message | None:
+        """The first decoded detail of the given protobuf type, or None."""
+        return next((d for d in self.details if isinstance(d, message_type)), None)
+
+    def __reduce__(self) -> tuple[AnyType, ...]:
+        # Keeps errors picklable (Prefect and multiprocessing move them between processes).
+        return (_rebuild, (type(self), self.rpc, self.code, self.server_message, self.details, self.__dict__))
+
+
+def _rebuild(
+    cls: type[FlyteAdminError],
+    rpc: str,
+    code: grpc.StatusCode,
+    server_message: str,
+    details: list[Message],
+    state: dict[str, AnyType],
+) -> FlyteAdminError:
+    error = cls.__new__(cls)
+    FlyteAdminError.__init__(error, rpc, code, server_message, details)
+    error.__dict__.update(state)
+    return error
+
+
+class FlyteAuthenticationException(FlyteAdminError):
+    """UNAUTHENTICATED: no token, an expired one, or a token the server does not accept."""
+
+
+class FlytePermissionDeniedException(FlyteAdminError):
+    """PERMISSION_DENIED: authenticated, but not allowed to do this."""
+
+
+class FlyteEntityAlreadyExistsException(FlyteAdminError):
+    """ALREADY_EXISTS: flyteadmin's answer when an identical entity (or a named execution) already exists."""
+
+
+class FlyteEntityNotExistException(FlyteAdminError):
+    """NOT_FOUND."""
+
+
+class FlyteInvalidInputException(FlyteAdminError):
+    """INVALID_ARGUMENT."""
+
+
+class FlyteEntityConflictException(FlyteInvalidInputException):
+    """An entity with the same identifier but a different structure already exists.
+
+    flyteadmin reports this as INVALID_ARGUMENT "<name> <kind> with different structure already exists.
+    (Please register a new version ...):\\n<diff>"; workflows also carry a CreateWorkflowFailureReason
+    detail with the identifier. `entity_id` is that identifier (or the request's id when the transport
+    knows it); `diff` is the server's diff text.
+    """
+
+    def __init__(
+        self,
+        rpc: str,
+        code: grpc.StatusCode,
+        server_message: str,
+        details: Sequence[Message] = (),
+        *,
+        entity_id: identifier_pb2.Identifier | None = None,
+    ) -> None:
+        reason = _find(details, workflow_pb2.CreateWorkflowFailureReason)
+        if reason is not None and reason.HasField("exists_different_structure"):
+            entity_id = reason.exists_different_structure.id
+        self.entity_id = entity_id
+        self.diff = _diff_text(server_message)
+        super().__init__(rpc, code, server_message, details)
+
+
+class FlyteFailedPreconditionException(FlyteAdminError):
+    """FAILED_PRECONDITION: e.g. terminating an execution that already finished.
+
+    `current_phase` is the phase from an EventFailureReason.already_in_terminal_state detail, else None.
+    """
+
+    def __init__(
+        self,
+        rpc: str,
+        code: grpc.StatusCode,
+        server_message: str,
+        details: Sequence[Message] = (),
+    ) -> None:
+        reason = _find(details, event_pb2.EventFailureReason)
+        self.current_phase: str | None = (
+            reason.already_in_terminal_state.current_phase
+            if reason is not None and reason.HasField("already_in_terminal_state")
+            else None
+        )
+        super().__init__(rpc, code, server_message, details)
+
+
+class FlyteResourceExhaustedException(FlyteAdminError):
+    """RESOURCE_EXHAUSTED: rate limits, quotas, or a message larger than a configured maximum."""
+
+
+class FlyteUnimplementedException(FlyteAdminError):
+    """UNIMPLEMENTED: the server (or a proxy in front of it) does not serve this RPC."""
+
+
+class FlyteSystemUnavailableException(FlyteAdminError):
+    """UNAVAILABLE: the server could not be reached, or a TLS handshake failed."""
+
+
+class FlyteTimeout(FlyteAdminError):
+    """DEADLINE_EXCEEDED: the per-call or the overall deadline passed."""
+
+
+class FlyteSystemException(FlyteAdminError):
+    """INTERNAL, UNKNOWN and every other code: a failure on the server side."""
+
+
+ERROR_CLASSES: dict[grpc.StatusCode, type[FlyteAdminError]] = {
+    grpc.StatusCode.UNAUTHENTICATED: FlyteAuthenticationException,
+    grpc.StatusCode.PERMISSION_DENIED: FlytePermissionDeniedException,
+    grpc.StatusCode.ALREADY_EXISTS: FlyteEntityAlreadyExistsException,
+    grpc.StatusCode.NOT_FOUND: FlyteEntityNotExistException,
+    grpc.StatusCode.INVALID_ARGUMENT: FlyteInvalidInputException,
+    grpc.StatusCode.FAILED_PRECONDITION: FlyteFailedPreconditionException,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: FlyteResourceExhaustedException,
+    grpc.StatusCode.UNIMPLEMENTED: FlyteUnimplementedException,
+    grpc.StatusCode.UNAVAILABLE: FlyteSystemUnavailableException,
+    grpc.StatusCode.DEADLINE_EXCEEDED: FlyteTimeout,
+}
+"""The single mapping from status code to class; codes not listed become FlyteSystemException."""
+
+_CONFLICT = re.compile(r"with different structure already exists", re.IGNORECASE)
+
+
+def from_rpc_error(rpc: str, error: grpc.RpcError, *, request: Message | None = None) -> FlyteAdminError:
+    """Map a failed call to its typed error.
+
+    `rpc` names the call as "Service/Method". `request`, when given, supplies the entity id for a
+    conflict whose detail does not carry one (flyteadmin sends no detail for tasks and launch plans).
+    """
+    code_fn = getattr(error, "code", None)
+    code = code_fn() if callable(code_fn) else None
+    if not isinstance(code, grpc.StatusCode):
+        code = grpc.StatusCode.UNKNOWN
+    details_fn = getattr(error, "details", None)
+    server_message = (details_fn() if callable(details_fn) else None) or str(error) or ""
+    details = _decode_details(error)
+    if code is grpc.StatusCode.INVALID_ARGUMENT and _is_conflict(server_message, details):
+        return FlyteEntityConflictException(
+            rpc, code, server_message, details, entity_id=_request_id(request)
+        )
+    return ERROR_CLASSES.get(code, FlyteSystemException)(rpc, code, server_message, details)
+
+
+def _is_conflict(server_message: str, details: Sequence[Message]) -> bool:
+    reason = _find(details, workflow_pb2.CreateWorkflowFailureReason)
+    if reason is not None and reason.HasField("exists_different_structure"):
+        return True
+    return bool(_CONFLICT.search(server_message))
+
+
+def _diff_text(server_message: str) -> str:
+    # flyteadmin's text is "<headline>:\n<diff>"; keep the message whole if it has no such split.
+    _headline, sep, rest = server_message.partition("\n")
+    return rest.strip() if sep else server_message
+
+
+def _request_id(request: Message | None) -> identifier_pb2.Identifier | None:
+    ident = getattr(request, "id", None)
+    return ident if isinstance(ident, identifier_pb2.Identifier) else None
+
+
+def _find(details: Sequence[Message], message_type: type[Message]) -> AnyType:
+    return next((d for d in details if isinstance(d, message_type)), None)
+
+
+def _decode_details(error: grpc.RpcError) -> list[Message]:
+    """Unpack the google.rpc.Status trailer; unknown detail types stay as google.protobuf.Any."""
+    if not callable(getattr(error, "trailing_metadata", None)):
+        return []
+    try:
+        status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    except ValueError as exc:  # trailer disagrees with the call's code/message: ignore the trailer
+        logger.debug("ignoring inconsistent grpc-status-details-bin trailer: %s", exc)
+        return []
+    if status is None:
+        return []
+    return [_unpack(detail) for detail in status.details]
+
+
+def _unpack(detail: any_pb2.Any) -> Message:
+    type_name = detail.TypeName()
+    try:
+        descriptor = descriptor_pool.Default().FindMessageTypeByName(type_name)
+    except KeyError:
+        return detail
+    message = message_factory.GetMessageClass(descriptor)()
+    return message if detail.Unpack(message) else detail
+
+
+_TLS_MARKERS = ("ssl", "certificate", "handshake", "peer name", "tsi_")
+
+
+def _hint(code: grpc.StatusCode, server_message: str) -> str:
+    """A pointer to the likely cause for the errors users most often misread."""
+    lowered = server_message.lower()
+    if code is grpc.StatusCode.UNAVAILABLE and any(m in lowered for m in _TLS_MARKERS):
+        return (
+            "TLS verification failed: check that the endpoint's host name matches the server certificate "
+            "and that ca_cert_file holds the CA that signed it"
+        )
+    if code is grpc.StatusCode.UNAVAILABLE and "connect" in lowered:
+        return "could not connect: check endpoint, and insecure=True for a plaintext server"
+    if code is grpc.StatusCode.UNAUTHENTICATED:
+        return "check auth_mode and credentials; the server rejected the call's token (or its absence)"
+    return ""
+
+
+def is_tls_failure(error: FlyteAdminError) -> bool:
+    """True when an UNAVAILABLE error comes from certificate verification, which no retry can fix."""
+    lowered = error.server_message.lower()
+    return error.code is grpc.StatusCode.UNAVAILABLE and any(m in lowered for m in _TLS_MARKERS)

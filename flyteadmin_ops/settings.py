@@ -1,0 +1,515 @@
+"""Connection settings for Flyte Admin, read from the places Flyte users already keep them.
+
+Sources, highest first:
+  1. constructor arguments;
+  2. `FLYTEADMIN_<FIELD>` environment variables;
+  3. flytekit's environment variables (`FLYTE_PLATFORM_URL`, `FLYTE_CREDENTIALS_CLIENT_ID`, ...);
+  4. a TOML or YAML file named by `FLYTEADMIN_CONFIG` (keys are the field names; see config/);
+  5. flytectl's config (`FLYTECTL_CONFIG`, else `~/.flyte/config.yaml`, the `admin:` section);
+  6. the defaults below.
+
+So a user with a working flytectl config needs nothing else. Each value remembers where it came from,
+so a bad one fails at construction with the field *and* its source named, e.g.
+"endpoint 'foo' from FLYTE_PLATFORM_URL: has no port". Secrets are SecretStr and never appear in a
+repr, a log record or an error message.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+AuthMode = Literal["none", "static", "client_credentials", "external_command"]
+
+MiB = 1024 * 1024
+
+_AUTH_MODE_SPELLINGS: dict[str, AuthMode] = {
+    "none": "none",
+    "static": "static",
+    "bearer": "static",
+    "token": "static",
+    "client_credentials": "client_credentials",
+    "clientcredentials": "client_credentials",
+    "clientsecret": "client_credentials",
+    "basic": "client_credentials",
+    "external_command": "external_command",
+    "externalcommand": "external_command",
+    "external_process": "external_command",
+}
+"""Our names plus flytekit's and flytectl's spellings (compared case-insensitively)."""
+
+_INTERACTIVE_AUTH_MODES = {"pkce", "standard", "deviceflow", "device_flow"}
+"""Browser/device flows need a human; flytectl and flytekit use them as their *default*, and against a
+server without auth they simply never trigger. We accept them as "none" (with a warning) so that a
+default flytectl sandbox config keeps working, instead of failing on a mode we cannot run unattended."""
+
+_SECRET_FIELDS = frozenset({"token", "client_secret"})
+
+_SECRET_INDIRECTIONS = ("client_secret_location", "client_secret_env_var")
+"""Keys any source may use instead of the secret itself: a file holding it, or a variable naming it."""
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or inconsistent; the message names the field and its source."""
+
+
+# Where each field's value came from, filled by the sources while one AdminSettings is being built.
+_PROVENANCE: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "flyteadmin_settings_provenance", default=None
+)
+_ISOLATED: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "flyteadmin_settings_isolated", default=False
+)
+
+
+class AdminSettings(BaseSettings):
+    """How to reach and authenticate to one Flyte Admin."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    # --- connection ---------------------------------------------------------------------------------
+    endpoint: str = Field("localhost:30080", description="host:port; a leading dns:/// is stripped")
+    insecure: bool = Field(False, description="plaintext gRPC (no TLS)")
+    ca_cert_file: Path | None = Field(None, description="PEM file with the CA(s) that sign the server cert")
+    client_cert_file: Path | None = Field(None, description="PEM client certificate for mTLS")
+    client_key_file: Path | None = Field(None, description="PEM private key for client_cert_file")
+    insecure_skip_verify: bool = Field(
+        False, description="trust whatever certificate the server presents (testing only; logs a warning)"
+    )
+    tls_server_name: str | None = Field(
+        None, description="host name to verify the server certificate against, when it differs from endpoint"
+    )
+
+    # --- authentication -----------------------------------------------------------------------------
+    auth_mode: AuthMode = "none"
+    token: SecretStr | None = Field(None, description="static bearer token (auth_mode=static)")
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    scopes: list[str] = Field(default_factory=list)
+    audience: str | None = None
+    command: list[str] = Field(default_factory=list, description="prints a token on stdout")
+    token_endpoint: str | None = Field(
+        None, description="OAuth2 token URL; discovered from the server if unset"
+    )
+    auth_header_key: str | None = Field(
+        None, description="metadata key for the token; from GetPublicClientConfig if unset"
+    )
+
+    # --- deadlines and retries ----------------------------------------------------------------------
+    deadline_seconds: float = Field(30.0, gt=0, description="per attempt")
+    retry_attempts: int = Field(5, ge=1, description="attempts in all, the first one included")
+    retry_initial_backoff: float = Field(0.2, ge=0)
+    retry_max_backoff: float = Field(10.0, ge=0)
+    retry_multiplier: float = Field(2.0, ge=1)
+    retry_jitter: float = Field(0.2, ge=0, le=1, description="fraction of each delay drawn at random")
+    retry_deadline_seconds: float = Field(120.0, gt=0, description="overall, across attempts")
+
+    # --- channel ------------------------------------------------------------------------------------
+    max_send_message_bytes: int = Field(20 * MiB, gt=0)
+    max_receive_message_bytes: int = Field(20 * MiB, gt=0)
+    keepalive_time_ms: int = Field(
+        360_000,
+        gt=0,
+        description="above grpc-go's default 5 min enforcement, so servers never answer too_many_pings",
+    )
+    keepalive_timeout_ms: int = Field(20_000, gt=0)
+    default_metadata: dict[str, str] = Field(default_factory=dict, description="sent with every call")
+
+    # --- client behaviour ---------------------------------------------------------------------------
+    cache_size: int = Field(256, ge=0)
+    cache_ttl_seconds: float = Field(60.0, ge=0)
+    page_size: int = Field(100, gt=0)
+    max_concurrency: int = Field(8, gt=0)
+
+    _provenance: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **values: Any) -> None:
+        provenance = {name: "argument" for name in values}
+        token = _PROVENANCE.set(provenance)
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError(_describe_validation_error(exc, provenance)) from None
+        finally:
+            _PROVENANCE.reset(token)
+        self._provenance = provenance
+        logger.debug(
+            "admin settings resolved: %s",
+            ", ".join(f"{name} from {src}" for name, src in sorted(provenance.items())) or "all defaults",
+        )
+
+    @classmethod
+    def isolated(cls, **values: Any) -> AdminSettings:
+        """Settings from the arguments and the defaults only: no environment, no config files.
+
+        For tests and embedded use, where a developer's own ~/.flyte/config.yaml must not leak in.
+        """
+        token = _ISOLATED.set(True)
+        try:
+            return cls(**values)
+        finally:
+            _ISOLATED.reset(token)
+
+    def source_of(self, field: str) -> str:
+        """Where a field's value came from: "argument", a variable name, a file and key, or "default"."""
+        return self._provenance.get(field, "default")
+
+    @property
+    def host(self) -> str:
+        return _split_endpoint(self.endpoint)[0]
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # default_metadata may carry API keys: show its keys only. SecretStr fields mask themselves.
+        for name, value in super().__repr_args__():
+            yield name, ({k: "**********" for k in value} if name == "default_metadata" else value)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            _Source(settings_cls, _prefixed_env),
+            _Source(settings_cls, _flytekit_env),
+            _Source(settings_cls, _flyteadmin_config_file),
+            _Source(settings_cls, _flytectl_config),
+        )
+
+    # --- per-field normalisation and checks (messages are completed with field and source) ----------
+
+    @field_validator("endpoint", mode="before")
+    @classmethod
+    def _check_endpoint(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip().removeprefix("dns:///")
+        _split_endpoint(value)
+        return value
+
+    @field_validator("auth_mode", mode="before")
+    @classmethod
+    def _normalise_auth_mode(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        key = value.strip().lower().replace("-", "_")
+        if key in _INTERACTIVE_AUTH_MODES:
+            logger.warning(
+                "auth mode %r needs a browser or a person and is not supported; calls go without a token "
+                "(fine for a server without auth). Use client_credentials, external_command or static.",
+                value,
+            )
+            return "none"
+        if key not in _AUTH_MODE_SPELLINGS:
+            raise ValueError(f"is not a known auth mode (use one of {', '.join(get_args(AuthMode))})")
+        return _AUTH_MODE_SPELLINGS[key]
+
+    @field_validator("scopes", "command", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("default_metadata", mode="before")
+    @classmethod
+    def _parse_metadata(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{"):
+                return json.loads(text)
+            pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError("must be JSON or key=value pairs separated by commas")
+            value = {k.strip(): v.strip() for k, v in pairs}
+        if isinstance(value, Mapping):
+            # gRPC rejects upper-case metadata keys at call time; normalise here, once.
+            return {str(k).lower(): str(v) for k, v in value.items()}
+        return value
+
+    @field_validator("ca_cert_file", "client_cert_file", "client_key_file", mode="after")
+    @classmethod
+    def _check_file_exists(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        value = value.expanduser()
+        if not value.is_file():
+            raise ValueError("does not exist or is not a file")
+        return value
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> AdminSettings:
+        source = _source_lookup()
+        if (self.client_cert_file is None) != (self.client_key_file is None):
+            given = "client_cert_file" if self.client_cert_file else "client_key_file"
+            raise ValueError(
+                f"client_cert_file and client_key_file go together for mTLS; only {given} is set "
+                f"(from {source(given)})"
+            )
+        needs = {
+            "client_credentials": ("client_id", "client_secret"),
+            "static": ("token",),
+            "external_command": ("command",),
+        }.get(self.auth_mode, ())
+        missing = [name for name in needs if not getattr(self, name)]
+        if missing:
+            raise ValueError(
+                f"auth_mode {self.auth_mode!r} (from {source('auth_mode')}) needs "
+                + " and ".join(missing)
+                + ", which "
+                + ("is" if len(missing) == 1 else "are")
+                + " not set"
+            )
+        if self.retry_max_backoff < self.retry_initial_backoff:
+            raise ValueError(
+                f"retry_max_backoff ({self.retry_max_backoff}, from {source('retry_max_backoff')}) is "
+                f"below retry_initial_backoff ({self.retry_initial_backoff}, "
+                f"from {source('retry_initial_backoff')})"
+            )
+        return self
+
+
+def _split_endpoint(endpoint: str) -> tuple[str, int]:
+    if "://" in endpoint:
+        raise ValueError("must be host:port without a scheme (a leading dns:/// is allowed)")
+    host, sep, port = endpoint.rpartition(":")
+    if not sep or not host or host.endswith(":") or (host.count(":") and not host.startswith("[")):
+        raise ValueError("has no port (expected host:port, e.g. flyte.example.com:443)")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"has an invalid port {port!r}")
+    return host.strip("[]"), int(port)
+
+
+def _source_lookup() -> Callable[[str], str]:
+    provenance = _PROVENANCE.get() or {}
+    return lambda field: provenance.get(field, "default")
+
+
+def _describe_validation_error(exc: ValidationError, provenance: Mapping[str, str]) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        message = error["msg"].removeprefix("Value error, ")
+        if not error["loc"]:
+            lines.append(message)
+            continue
+        field = str(error["loc"][0])
+        if field in _SECRET_FIELDS:
+            shown = ""
+        else:
+            value = error.get("input")
+            shown = f" {str(value)!r}" if isinstance(value, (str, int, float, Path)) else ""
+        lines.append(f"{field}{shown} from {provenance.get(field, 'default')}: {message}")
+    return "; ".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# Sources. Each reader yields (field, value, label) triples; `_Source` resolves secret indirections,
+# skips fields a higher source already set, and records the label of each value it supplies.
+
+Entry = tuple[str, Any, str]
+Reader = Callable[[], list[Entry]]
+
+
+class _Source(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], reader: Reader) -> None:
+        super().__init__(settings_cls)
+        self._reader = reader
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError("values are produced all at once by __call__")
+
+    def __call__(self) -> dict[str, Any]:
+        if _ISOLATED.get():
+            return {}
+        provenance = _PROVENANCE.get()
+        if provenance is None:  # constructed outside AdminSettings.__init__ (e.g. model_validate)
+            provenance = {}
+        entries = self._reader()
+        names_auth_mode = any(field == "auth_mode" for field, _, _ in entries)
+        values: dict[str, Any] = {}
+        labels: dict[str, str] = {}
+        for field, value, label in entries:
+            if field in provenance:
+                continue
+            if field in _SECRET_INDIRECTIONS:
+                if "client_secret" in provenance:
+                    continue
+                value, field = _resolve_secret(field, value, label), "client_secret"
+                if not names_auth_mode and "auth_mode" not in provenance:
+                    # As in flytekit: naming a secret file or variable selects client credentials.
+                    values["auth_mode"], labels["auth_mode"] = "client_credentials", label
+            values[field] = value
+            labels[field] = label
+        provenance.update(labels)
+        return values
+
+
+def _resolve_secret(kind: str, reference: Any, label: str) -> str:
+    if kind == "client_secret_location":
+        path = Path(str(reference)).expanduser()
+        try:
+            return path.read_text().rstrip("\r\n")
+        except OSError as exc:
+            raise SettingsError(
+                f"client secret file '{path}' from {label} cannot be read: {exc.strerror}"
+            ) from None
+    name = str(reference)
+    if name not in os.environ:
+        raise SettingsError(f"client secret variable {name!r} named by {label} is not set")
+    return os.environ[name]
+
+
+_SETTABLE = frozenset(AdminSettings.model_fields) | frozenset(_SECRET_INDIRECTIONS)
+
+
+def _prefixed_env() -> list[Entry]:
+    return [
+        (name, os.environ[f"FLYTEADMIN_{name.upper()}"], f"FLYTEADMIN_{name.upper()}")
+        for name in sorted(_SETTABLE)
+        if f"FLYTEADMIN_{name.upper()}" in os.environ
+    ]
+
+
+_FLYTEKIT_ENV = {
+    "FLYTE_PLATFORM_URL": "endpoint",
+    "FLYTE_PLATFORM_INSECURE": "insecure",
+    "FLYTE_PLATFORM_INSECURE_SKIP_VERIFY": "insecure_skip_verify",
+    "FLYTE_PLATFORM_CA_CERT_FILE_PATH": "ca_cert_file",
+    "FLYTE_CREDENTIALS_CLIENT_ID": "client_id",
+    "FLYTE_CREDENTIALS_CLIENT_SECRET": "client_secret",
+    "FLYTE_CREDENTIALS_CLIENT_SECRET_LOCATION": "client_secret_location",
+    "FLYTE_CREDENTIALS_CLIENT_SECRET_ENV_VAR": "client_secret_env_var",
+    "FLYTE_CREDENTIALS_SCOPES": "scopes",
+    "FLYTE_CREDENTIALS_AUTH_MODE": "auth_mode",
+    "FLYTE_CREDENTIALS_AUDIENCE": "audience",
+    "FLYTE_CREDENTIALS_COMMAND": "command",
+}
+"""flytekit's `FLYTE_{SECTION}_{OPTION}` names (flytekit/configuration/__init__.py)."""
+
+
+def _flytekit_env() -> list[Entry]:
+    # Indirections come last so that, as in flytekit, they override a direct FLYTE_CREDENTIALS_CLIENT_SECRET.
+    entries = [(field, os.environ[var], var) for var, field in _FLYTEKIT_ENV.items() if var in os.environ]
+    return sorted(entries, key=lambda entry: entry[0] in _SECRET_INDIRECTIONS)
+
+
+def _flyteadmin_config_file() -> list[Entry]:
+    location = os.environ.get("FLYTEADMIN_CONFIG")
+    if not location:
+        return []
+    path = Path(location).expanduser()
+    data = _load_mapping(path, "FLYTEADMIN_CONFIG")
+    unknown = sorted(set(data) - _SETTABLE)
+    if unknown:
+        raise SettingsError(
+            f"{path} (named by FLYTEADMIN_CONFIG) has unknown key(s) {', '.join(unknown)}; "
+            f"known keys are the AdminSettings field names"
+        )
+    entries = []
+    for key, value in data.items():
+        if key.endswith("_file") and isinstance(value, str):
+            value = str((path.parent / Path(value).expanduser()).resolve())  # relative to the file
+        entries.append((key, value, f"{path} ({key})"))
+    return sorted(entries, key=lambda entry: entry[0] in _SECRET_INDIRECTIONS)
+
+
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _go_duration(value: Any) -> Any:
+    """flytectl writes durations the Go way ("15s", "1m30s"); a bare number means seconds."""
+    if not isinstance(value, str) or not _GO_DURATION.fullmatch(value.replace(" ", "")):
+        if isinstance(value, str) and _GO_DURATION.match(value):
+            raise SettingsError(f"cannot read duration {value!r}")
+        return value
+    return sum(float(n) * _GO_UNITS[unit] for n, unit in _GO_DURATION.findall(value))
+
+
+_FLYTECTL_ADMIN_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "endpoint": ("endpoint", str),
+    "insecure": ("insecure", bool),
+    "insecureSkipVerify": ("insecure_skip_verify", bool),
+    "caCertFilePath": ("ca_cert_file", str),
+    "authType": ("auth_mode", str),
+    "clientId": ("client_id", str),
+    "clientSecretLocation": ("client_secret_location", str),
+    "clientSecretEnvVar": ("client_secret_env_var", str),
+    "scopes": ("scopes", lambda v: v),
+    "audience": ("audience", str),
+    "command": ("command", lambda v: v),
+    "tokenUrl": ("token_endpoint", str),
+    "authorizationHeader": ("auth_header_key", str),
+    "perRetryTimeout": ("deadline_seconds", _go_duration),
+    "maxBackoffDelay": ("retry_max_backoff", _go_duration),
+    "maxRetries": ("retry_attempts", lambda v: int(v) + 1),  # flytectl counts retries, we count attempts
+    "maxMessageSizeBytes": ("max_receive_message_bytes", int),
+}
+"""flytectl's `admin:` keys (flyteidl/clients/go/admin/config.go) that mean something here."""
+
+
+def _flytectl_config() -> list[Entry]:
+    named = os.environ.get("FLYTECTL_CONFIG")
+    if named:
+        path = Path(named).expanduser()
+        data = _load_mapping(path, "FLYTECTL_CONFIG")
+    else:
+        path = Path.home() / ".flyte" / "config.yaml"
+        if not path.is_file():
+            return []
+        data = _load_mapping(path, "the flytectl default location")
+    admin = data.get("admin") or {}
+    if not isinstance(admin, Mapping):
+        raise SettingsError(f"{path}: 'admin' must be a mapping")
+    entries = []
+    for key, (field, convert) in _FLYTECTL_ADMIN_KEYS.items():
+        value = admin.get(key)
+        if value is None or value == "" or value == []:
+            continue
+        entries.append((field, convert(value), f"{path} (admin.{key})"))
+    return sorted(entries, key=lambda entry: entry[0] in _SECRET_INDIRECTIONS)
+
+
+def _load_mapping(path: Path, named_by: str) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SettingsError(
+            f"config file '{path}' (from {named_by}) cannot be read: {exc.strerror}"
+        ) from None
+    try:
+        if path.suffix == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib  # type: ignore[no-redef]
+
+            data: Any = tomllib.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+    except Exception as exc:  # tomllib/yaml raise their own types; name the file either way
+        raise SettingsError(f"config file '{path}' (from {named_by}) is not valid: {exc}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"config file '{path}' (from {named_by}) must hold a mapping at the top level")
+    return data

@@ -1,0 +1,345 @@
+"""Token providers: where the bearer token on each call comes from.
+
+A provider hands out a token and forgets it when told it was rejected. The cached providers refresh a
+token *before* it expires (flytekit waits for the server to reject it) and do so single-flight: one
+thread fetches while the others wait for its result, instead of every thread hitting the token endpoint.
+Tokens live only inside providers and the outgoing metadata; nothing here logs or formats them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import grpc
+from flyteidl.service import auth_pb2
+from google.protobuf.message import Message
+from pydantic import SecretStr
+
+from flyteadmin_ops.errors import (
+    FlyteAuthenticationException,
+    FlyteSystemUnavailableException,
+    FlyteUnimplementedException,
+)
+from flyteadmin_ops.settings import AdminSettings, SettingsError
+from flyteadmin_ops.transport.rpc import RpcSpec
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HEADER_KEY = "authorization"
+
+
+@runtime_checkable
+class TokenProvider(Protocol):
+    """The interface the transport needs; implement it to add a new way of getting tokens."""
+
+    def token(self) -> str:
+        """A token that is valid now (fetching or refreshing it if needed)."""
+        ...
+
+    def invalidate(self, token: str | None = None) -> None:
+        """The server rejected `token` (or the current one): the next `token()` must get a fresh one."""
+        ...
+
+
+class StaticTokenProvider:
+    """A fixed bearer token; it cannot be refreshed, so invalidation changes nothing."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def token(self) -> str:
+        return self._token.get_secret_value()
+
+    def invalidate(self, token: str | None = None) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "StaticTokenProvider(token=**********)"
+
+
+@dataclass(frozen=True)
+class Token:
+    value: str
+    expires_at: float | None
+    """time.monotonic() after which the token is no longer valid; None if unknown."""
+
+    def __repr__(self) -> str:
+        return f"Token(value=**********, expires_at={self.expires_at})"
+
+
+class CachedTokenProvider(ABC):
+    """Caches one token and refreshes it ahead of expiry, one fetch at a time.
+
+    A token is refreshed once less than `refresh_margin` of its lifetime (at most `max_margin` seconds) is
+    left, so calls never go out with a token about to lapse in flight.
+    """
+
+    refresh_margin = 0.1
+    max_margin = 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current: Token | None = None
+        self._refresh_at: float | None = None
+
+    @abstractmethod
+    def fetch(self) -> tuple[str, float | None]:
+        """Obtain a new token and its lifetime in seconds (None if unknown)."""
+
+    def token(self) -> str:
+        with self._lock:  # single flight: concurrent callers wait here for the one refresh
+            if self._current is None or (
+                self._refresh_at is not None and time.monotonic() >= self._refresh_at
+            ):
+                value, lifetime = self.fetch()
+                now = time.monotonic()
+                if lifetime is None:
+                    lifetime = _jwt_lifetime(value)
+                if lifetime is None:
+                    self._current, self._refresh_at = Token(value, None), None
+                else:
+                    margin = min(self.max_margin, lifetime * self.refresh_margin)
+                    self._current = Token(value, now + lifetime)
+                    self._refresh_at = now + lifetime - margin
+                logger.debug("%s obtained a token valid for %s s", type(self).__name__, lifetime)
+            return self._current.value
+
+    def invalidate(self, token: str | None = None) -> None:
+        with self._lock:
+            # Only forget the token that was rejected: another thread may already hold a fresh one.
+            if self._current is not None and (token is None or token == self._current.value):
+                self._current = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class ClientCredentialsTokenProvider(CachedTokenProvider):
+    """OAuth2 client credentials grant (RFC 6749 §4.4) with HTTP Basic client authentication."""
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: SecretStr,
+        token_endpoint: str,
+        *,
+        scopes: Sequence[str] = (),
+        audience: str | None = None,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        super().__init__()
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._token_endpoint = token_endpoint
+        self._scopes = list(scopes)
+        self._audience = audience
+        self._timeout = timeout
+        self._ssl_context = ssl_context
+
+    def fetch(self) -> tuple[str, float | None]:
+        url = self._token_endpoint
+        form = {"grant_type": "client_credentials"}
+        if self._scopes:
+            form["scope"] = " ".join(self._scopes)
+        if self._audience:
+            form["audience"] = self._audience
+        basic = base64.b64encode(
+            f"{urllib.parse.quote_plus(self._client_id)}:"
+            f"{urllib.parse.quote_plus(self._client_secret.get_secret_value())}".encode()
+        ).decode()
+        request = urllib.request.Request(
+            url,
+            data=urllib.parse.urlencode(form).encode(),
+            headers={
+                "Authorization": f"Basic {basic}",
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+            },
+            method="POST",
+        )
+        where = f"token endpoint {url}"
+        try:
+            with urllib.request.urlopen(
+                request, timeout=self._timeout, context=self._ssl_context
+            ) as response:
+                body = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise FlyteAuthenticationException(
+                where, grpc.StatusCode.UNAUTHENTICATED, f"HTTP {exc.code}: {_oauth_error(exc)}"
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise FlyteSystemUnavailableException(
+                where, grpc.StatusCode.UNAVAILABLE, f"cannot reach it: {exc}"
+            ) from None
+        except ValueError:
+            raise FlyteAuthenticationException(
+                where, grpc.StatusCode.UNAUTHENTICATED, "the response is not JSON"
+            ) from None
+        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            raise FlyteAuthenticationException(
+                where, grpc.StatusCode.UNAUTHENTICATED, "the response has no access_token"
+            )
+        expires_in = body.get("expires_in")
+        return body["access_token"], float(expires_in) if isinstance(expires_in, (int, float, str)) else None
+
+    def __repr__(self) -> str:
+        return f"ClientCredentialsTokenProvider(client_id={self._client_id!r}, client_secret=**********)"
+
+
+class CommandTokenProvider(CachedTokenProvider):
+    """Runs a command that prints a token (flytekit's ExternalCommand); a JWT's `exp` drives refresh."""
+
+    def __init__(self, command: Sequence[str], *, timeout: float = 60.0) -> None:
+        super().__init__()
+        self._command = list(command)
+        self._timeout = timeout
+
+    def fetch(self) -> tuple[str, float | None]:
+        where = f"token command {self._command[0]!r}"
+        try:
+            done = subprocess.run(
+                self._command, capture_output=True, text=True, timeout=self._timeout, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise FlyteAuthenticationException(
+                where, grpc.StatusCode.UNAUTHENTICATED, f"could not run: {type(exc).__name__}"
+            ) from None
+        # stderr is left out on purpose: token helpers sometimes echo credentials there.
+        if done.returncode != 0:
+            raise FlyteAuthenticationException(
+                where, grpc.StatusCode.UNAUTHENTICATED, f"exited with status {done.returncode}"
+            )
+        value = done.stdout.strip()
+        if not value:
+            raise FlyteAuthenticationException(where, grpc.StatusCode.UNAUTHENTICATED, "printed no token")
+        return value, None
+
+    def __repr__(self) -> str:
+        return f"CommandTokenProvider(command={self._command[0]!r})"
+
+
+def _jwt_lifetime(token: str) -> float | None:
+    """Seconds until a JWT's `exp`, read without verification (only to schedule the refresh)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return float(claims["exp"]) - time.time()
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _oauth_error(exc: urllib.error.HTTPError) -> str:
+    """The RFC 6749 error code and description, without echoing anything else from the response."""
+    try:
+        body = json.loads(exc.read())
+        return ": ".join(str(body[k]) for k in ("error", "error_description") if k in body) or exc.reason
+    except (ValueError, OSError):
+        return str(exc.reason)
+
+
+def token_ssl_context(settings: AdminSettings) -> ssl.SSLContext:
+    """HTTPS to the token endpoint trusts what the gRPC channel trusts (often it is the same host)."""
+    context = ssl.create_default_context(cafile=str(settings.ca_cert_file) if settings.ca_cert_file else None)
+    if settings.client_cert_file and settings.client_key_file:
+        context.load_cert_chain(settings.client_cert_file, settings.client_key_file)
+    return context
+
+
+@dataclass(frozen=True)
+class ServerAuthConfig:
+    """What the server says about its auth (AuthMetadataService), merged under the user's settings."""
+
+    header_key: str = DEFAULT_HEADER_KEY
+    token_endpoint: str | None = None
+    scopes: tuple[str, ...] = ()
+    audience: str | None = None
+
+
+PUBLIC_CLIENT_CONFIG = RpcSpec(
+    "flyteidl.service.AuthMetadataService",
+    "GetPublicClientConfig",
+    auth_pb2.PublicClientAuthConfigRequest,
+    auth_pb2.PublicClientAuthConfigResponse,
+    retry_safe=True,
+    read_only=True,
+)
+OAUTH2_METADATA = RpcSpec(
+    "flyteidl.service.AuthMetadataService",
+    "GetOAuth2Metadata",
+    auth_pb2.OAuth2MetadataRequest,
+    auth_pb2.OAuth2MetadataResponse,
+    retry_safe=True,
+    read_only=True,
+)
+
+Call = Callable[[RpcSpec, Message], Message]
+
+
+def discover(settings: AdminSettings, call: Call) -> ServerAuthConfig:
+    """Ask the server (without a token) for the header name, scopes, audience and token endpoint.
+
+    Only what the settings leave open is asked for; a server without AuthMetadataService (UNIMPLEMENTED)
+    gets the defaults, as flytectl does.
+    """
+    header_key, scopes, audience, token_endpoint = (
+        settings.auth_header_key,
+        tuple(settings.scopes),
+        settings.audience,
+        settings.token_endpoint,
+    )
+    wants_oauth = settings.auth_mode == "client_credentials"
+    if header_key is None or (wants_oauth and not scopes):
+        try:
+            public = call(PUBLIC_CLIENT_CONFIG, auth_pb2.PublicClientAuthConfigRequest())
+            assert isinstance(public, auth_pb2.PublicClientAuthConfigResponse)
+            header_key = header_key or public.authorization_metadata_key or None
+            scopes = scopes or tuple(public.scopes)
+            audience = audience or public.audience or None
+        except FlyteUnimplementedException:
+            logger.debug("server has no GetPublicClientConfig; using the default header key")
+    if wants_oauth and token_endpoint is None:
+        metadata = call(OAUTH2_METADATA, auth_pb2.OAuth2MetadataRequest())
+        assert isinstance(metadata, auth_pb2.OAuth2MetadataResponse)
+        if not metadata.token_endpoint:
+            raise SettingsError(
+                "auth_mode 'client_credentials': the server's OAuth2 metadata names no token endpoint; "
+                "set token_endpoint"
+            )
+        token_endpoint = metadata.token_endpoint
+    return ServerAuthConfig((header_key or DEFAULT_HEADER_KEY).lower(), token_endpoint, scopes, audience)
+
+
+def provider_from_settings(settings: AdminSettings, server: ServerAuthConfig) -> TokenProvider | None:
+    """The provider for `settings.auth_mode`, completed with what the server said."""
+    if settings.auth_mode == "static" and settings.token is not None:
+        return StaticTokenProvider(settings.token)
+    if settings.auth_mode == "client_credentials" and settings.client_id and settings.client_secret:
+        assert server.token_endpoint is not None
+        return ClientCredentialsTokenProvider(
+            settings.client_id,
+            settings.client_secret,
+            server.token_endpoint,
+            scopes=server.scopes,
+            audience=server.audience,
+            timeout=settings.deadline_seconds,
+            ssl_context=token_ssl_context(settings),
+        )
+    if settings.auth_mode == "external_command" and settings.command:
+        return CommandTokenProvider(settings.command, timeout=settings.deadline_seconds)
+    return None

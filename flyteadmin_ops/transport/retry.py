@@ -1,0 +1,107 @@
+"""When and how often a failed call is sent again.
+
+flytekit retries every error four times within milliseconds, including errors no resend can fix. Here a
+call is resent only if (a) its RpcSpec says a resend cannot change the outcome, and (b) the failure is
+transient: UNAVAILABLE, RESOURCE_EXHAUSTED, and DEADLINE_EXCEEDED for reads (a write may have been applied
+even though its deadline passed). The delays grow exponentially with jitter, and an overall deadline
+bounds the whole sequence.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+import tenacity
+
+from flyteadmin_ops.errors import FlyteAdminError, FlyteTimeout, is_tls_failure
+from flyteadmin_ops.settings import AdminSettings
+from flyteadmin_ops.transport.rpc import RpcSpec
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+READ_ONLY_RETRYABLE_CODES = RETRYABLE_CODES | {grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """A value describing the backoff; `run` executes a call under it."""
+
+    attempts: int = 5
+    initial: float = 0.2
+    maximum: float = 10.0
+    multiplier: float = 2.0
+    jitter: float = 0.2
+    """Each delay is drawn from [delay * (1 - jitter), delay], so delays still grow while spreading out."""
+    deadline: float = 120.0
+    """Seconds for all attempts together; no attempt starts, and no sleep begins, that would pass it."""
+
+    @classmethod
+    def from_settings(cls, settings: AdminSettings) -> RetryPolicy:
+        return cls(
+            attempts=settings.retry_attempts,
+            initial=settings.retry_initial_backoff,
+            maximum=settings.retry_max_backoff,
+            multiplier=settings.retry_multiplier,
+            jitter=settings.retry_jitter,
+            deadline=settings.retry_deadline_seconds,
+        )
+
+    def delay(self, retry_number: int) -> float:
+        """Sleep before resend number `retry_number` (1 for the first resend)."""
+        base = min(self.maximum, self.initial * self.multiplier ** (retry_number - 1))
+        return base * (1.0 - self.jitter * random.random())
+
+    def should_retry(self, spec: RpcSpec, error: BaseException) -> bool:
+        if not spec.retry_safe or not isinstance(error, FlyteAdminError) or is_tls_failure(error):
+            return False
+        codes = READ_ONLY_RETRYABLE_CODES if spec.read_only else RETRYABLE_CODES
+        return error.code in codes
+
+    def run(self, rpc: str, spec: RpcSpec, attempt: Callable[[float], T]) -> T:
+        """Call `attempt(remaining_seconds)` until it succeeds, fails for good, or the budget is spent.
+
+        `remaining_seconds` lets the attempt cap its own gRPC deadline at what is left of the overall one.
+        """
+        started = time.monotonic()
+
+        def remaining() -> float:
+            return self.deadline - (time.monotonic() - started)
+
+        def one_attempt() -> T:
+            left = remaining()
+            if left <= 0:
+                raise FlyteTimeout(
+                    rpc, grpc.StatusCode.DEADLINE_EXCEEDED, f"overall deadline of {self.deadline}s passed"
+                )
+            return attempt(left)
+
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            code = error.code.name if isinstance(error, FlyteAdminError) else type(error).__name__
+            sleep = state.next_action.sleep if state.next_action else 0.0
+            logger.info(
+                "retrying %s after %s in %.3fs (attempt %d of %d)",
+                rpc,
+                code,
+                sleep,
+                state.attempt_number + 1,
+                self.attempts,
+            )
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.attempts) | tenacity.stop_before_delay(self.deadline),
+            wait=lambda state: self.delay(state.attempt_number),
+            retry=tenacity.retry_if_exception(lambda exc: self.should_retry(spec, exc)),
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        return retrying(one_attempt)

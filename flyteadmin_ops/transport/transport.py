@@ -1,0 +1,176 @@
+"""One place where every Admin RPC is sent: metadata, auth, deadline, retry and error mapping.
+
+The clients above describe an RPC with an RpcSpec and hand over a request; everything that must be
+the same for all ~65 RPCs happens here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+
+import grpc
+from google.protobuf.message import Message
+
+from flyteadmin_ops.errors import FlyteAdminError, from_rpc_error
+from flyteadmin_ops.settings import AdminSettings
+from flyteadmin_ops.transport.auth import TokenProvider, discover, provider_from_settings
+from flyteadmin_ops.transport.channel import create_channel
+from flyteadmin_ops.transport.retry import RetryPolicy
+from flyteadmin_ops.transport.rpc import RpcSpec
+
+logger = logging.getLogger(__name__)
+
+Metadata = Sequence[tuple[str, str]]
+
+
+class _Auth:
+    """The header name and provider, settled on the first call (discovery is an RPC itself)."""
+
+    def __init__(self, header_key: str, provider: TokenProvider) -> None:
+        self.header_key = header_key
+        self.provider = provider
+
+
+class Transport:
+    """Sends unary Admin RPCs over one channel; safe to share across threads.
+
+    Pass `channel` to use a channel you made (it is then yours to close), and `token_provider` to
+    authenticate with a provider of your own instead of the one `settings.auth_mode` selects.
+    """
+
+    def __init__(
+        self,
+        settings: AdminSettings,
+        *,
+        channel: grpc.Channel | None = None,
+        token_provider: TokenProvider | None = None,
+    ) -> None:
+        self.settings = settings
+        self.retry_policy = RetryPolicy.from_settings(settings)
+        self._owns_channel = channel is None
+        self._channel = channel if channel is not None else create_channel(settings)
+        self._methods: dict[str, grpc.UnaryUnaryMultiCallable] = {}
+        self._lock = threading.Lock()
+        self._custom_provider = token_provider
+        self._auth: _Auth | None = None
+        self._auth_settled = False
+        self._auth_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def channel(self) -> grpc.Channel:
+        return self._channel
+
+    def call(
+        self,
+        spec: RpcSpec,
+        request: Message,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> Message:
+        """Send `request`, resending per the retry policy; raises a flyteadmin_ops.errors class on failure.
+
+        `timeout` bounds each attempt (default settings.deadline_seconds); settings.retry_deadline_seconds
+        bounds all attempts together.
+        """
+        return self._call(spec, request, timeout=timeout, metadata=metadata, authenticate=True)
+
+    def _call(
+        self,
+        spec: RpcSpec,
+        request: Message,
+        *,
+        timeout: float | None,
+        metadata: Metadata,
+        authenticate: bool,
+    ) -> Message:
+        if self._closed:
+            raise RuntimeError("Transport is closed")
+        rpc = f"{spec.short_service}/{spec.method}"
+        per_attempt = timeout if timeout is not None else self.settings.deadline_seconds
+        base = [*self.settings.default_metadata.items(), *metadata]
+        auth = self._settle_auth() if authenticate else None
+        refreshed = False  # at most one refresh-and-resend per call, whatever the retries do
+
+        def attempt(remaining: float) -> Message:
+            nonlocal refreshed
+            deadline = min(per_attempt, remaining)
+            if auth is None:
+                return self._send(rpc, spec, request, deadline, base)
+            token = auth.provider.token()
+            try:
+                return self._send(rpc, spec, request, deadline, [*base, (auth.header_key, f"Bearer {token}")])
+            except FlyteAdminError as error:
+                if error.code is not grpc.StatusCode.UNAUTHENTICATED or refreshed:
+                    raise
+                refreshed = True
+                auth.provider.invalidate(token)
+                fresh = auth.provider.token()
+                if fresh == token:  # nothing new to offer (e.g. a static token): resending cannot help
+                    raise
+                logger.info("%s: token rejected, resending once with a refreshed token", rpc)
+                return self._send(rpc, spec, request, deadline, [*base, (auth.header_key, f"Bearer {fresh}")])
+
+        return self.retry_policy.run(rpc, spec, attempt)
+
+    def _send(self, rpc: str, spec: RpcSpec, request: Message, timeout: float, metadata: Metadata) -> Message:
+        try:
+            response: Message = self._method(spec)(request, timeout=timeout, metadata=tuple(metadata))
+        except grpc.RpcError as exc:
+            raise from_rpc_error(rpc, exc, request=request) from exc
+        return response
+
+    def _method(self, spec: RpcSpec) -> grpc.UnaryUnaryMultiCallable:
+        method = self._methods.get(spec.path)
+        if method is None:
+            with self._lock:
+                method = self._methods.get(spec.path)
+                if method is None:
+                    method = self._channel.unary_unary(
+                        spec.path,
+                        request_serializer=spec.request_type.SerializeToString,
+                        response_deserializer=spec.response_type.FromString,
+                    )
+                    self._methods[spec.path] = method
+        return method
+
+    def _settle_auth(self) -> _Auth | None:
+        if self._auth_settled:
+            return self._auth
+        with self._auth_lock:
+            if not self._auth_settled:
+                if self._custom_provider is not None or self.settings.auth_mode != "none":
+                    server = discover(self.settings, self._discovery_call)
+                    provider = self._custom_provider or provider_from_settings(self.settings, server)
+                    if provider is not None:
+                        self._auth = _Auth(server.header_key, provider)
+                        logger.debug("authenticating with %r in metadata %r", provider, server.header_key)
+                self._auth_settled = True
+        return self._auth
+
+    def _discovery_call(self, spec: RpcSpec, request: Message) -> Message:
+        return self._call(spec, request, timeout=None, metadata=(), authenticate=False)
+
+    def close(self) -> None:
+        """Close the channel if this transport created it. Safe to call twice."""
+        self._closed = True
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Transport(endpoint={self.settings.endpoint!r}, auth_mode={self.settings.auth_mode!r})"
