@@ -1,0 +1,429 @@
+"""Launch plans: interface and schedule checks, expected inputs, INACTIVE on create, one ACTIVE version per name.
+
+flyteadmin (`launch_plan_manager.go`, `validation/launch_plan_validator.go`) looks the workflow up first (so a
+missing workflow is NOT_FOUND, unlike workflow compilation), then validates, rewrites `default_inputs` with the
+unbound workflow inputs as required, and digests `LaunchPlan{id, spec, closure{expected_inputs,
+expected_outputs}}`. Activation deactivates the previously active version of the name in the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import grpc
+from flyteidl.admin import common_pb2, launch_plan_pb2, schedule_pb2
+from flyteidl.core import execution_pb2, identifier_pb2, interface_pb2, literals_pb2, types_pb2
+
+from flyteadmin_ops.emulator.common import INVALID, db_time, missing, require, timestamp
+from flyteadmin_ops.emulator.cron import cron_error
+from flyteadmin_ops.emulator.db import schema
+from flyteadmin_ops.emulator.digest import digest, structure_diff
+from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate, identifier_predicates, page
+from flyteadmin_ops.emulator.projects import _validate_labels, validate_project_and_domain
+from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
+from flyteadmin_ops.emulator.state import EmulatorState
+from flyteadmin_ops.emulator.versioned import (
+    VERSIONED_COLUMNS,
+    ResourceType,
+    VersionedKind,
+    exists_error,
+    fill_resource_type,
+    find_row,
+    list_ids,
+    list_versions,
+    validate_identifier,
+    versioned_table_ddl,
+)
+from flyteadmin_ops.emulator.workflows import KIND as WORKFLOW_KIND
+from flyteadmin_ops.emulator.workflows import WORKFLOWS, get_workflow
+
+schema(
+    versioned_table_ddl(
+        "launch_plans",
+        "spec BLOB NOT NULL, workflow_id INTEGER NOT NULL REFERENCES workflows(id), closure BLOB NOT NULL,"
+        " state INTEGER NOT NULL DEFAULT 0, schedule_type TEXT NOT NULL DEFAULT 'NONE',"
+        " launch_condition_type TEXT",
+    )
+)
+
+LAUNCH_PLANS = EntityTable(
+    entity="launch_plan",
+    table="launch_plans",
+    columns=VERSIONED_COLUMNS
+    | {"spec", "workflow_id", "closure", "state", "schedule_type", "launch_condition_type"},
+    joins={"workflow": Join("workflows", "workflows.id = launch_plans.workflow_id", WORKFLOWS.columns)},
+)
+
+ACTIVE, INACTIVE = launch_plan_pb2.ACTIVE, launch_plan_pb2.INACTIVE
+_TERMINAL_PHASES = {
+    execution_pb2.WorkflowExecution.SUCCEEDED,
+    execution_pb2.WorkflowExecution.FAILED,
+    execution_pb2.WorkflowExecution.TIMED_OUT,
+    execution_pb2.WorkflowExecution.ABORTED,
+}
+
+
+def _row_to_launch_plan(row: sqlite3.Row) -> launch_plan_pb2.LaunchPlan:
+    plan = launch_plan_pb2.LaunchPlan()
+    plan.spec.ParseFromString(row["spec"])
+    plan.closure.ParseFromString(row["closure"])
+    plan.closure.state = row["state"]
+    plan.id.CopyFrom(
+        identifier_pb2.Identifier(
+            resource_type=ResourceType.LAUNCH_PLAN,
+            project=row["project"],
+            domain=row["domain"],
+            name=row["name"],
+            version=row["version"],
+        )
+    )
+    return plan
+
+
+KIND = VersionedKind(ResourceType.LAUNCH_PLAN, LAUNCH_PLANS, _row_to_launch_plan, "LaunchPlans")
+
+
+def get_launch_plan(
+    conn: sqlite3.Connection, identifier: identifier_pb2.Identifier
+) -> tuple[int, launch_plan_pb2.LaunchPlan]:
+    """The stored launch plan: NOT_FOUND `missing entity of type LAUNCH_PLAN ...` otherwise."""
+    row = find_row(conn, KIND, identifier)
+    return int(row["id"]), _row_to_launch_plan(row)
+
+
+# --- validation ---------------------------------------------------------------------------------------------
+
+
+def _castable(source: types_pb2.LiteralType, target: types_pb2.LiteralType) -> bool:
+    """A lenient `AreTypesCastable`: same kind (and same simple type), anything into a union holding it."""
+    if target.HasField("union_type"):
+        return any(_castable(source, variant) for variant in target.union_type.variants) or source == target
+    if source.WhichOneof("type") != target.WhichOneof("type"):
+        return source.simple == types_pb2.NONE and target.WhichOneof("type") is None
+    kind = source.WhichOneof("type")
+    if kind == "simple":
+        return source.simple == target.simple
+    if kind == "collection_type":
+        return _castable(source.collection_type, target.collection_type)
+    if kind == "map_value_type":
+        return _castable(source.map_value_type, target.map_value_type)
+    return True
+
+
+def _literal_type(literal: literals_pb2.Literal) -> types_pb2.LiteralType | None:
+    """The simple type of a scalar primitive literal (None when it is something richer: not checked)."""
+    if literal.WhichOneof("value") != "scalar" or literal.scalar.WhichOneof("value") != "primitive":
+        return None
+    simple = {
+        "integer": types_pb2.INTEGER,
+        "float_value": types_pb2.FLOAT,
+        "string_value": types_pb2.STRING,
+        "boolean": types_pb2.BOOLEAN,
+        "datetime": types_pb2.DATETIME,
+        "duration": types_pb2.DURATION,
+    }[literal.scalar.primitive.WhichOneof("value") or "integer"]
+    return types_pb2.LiteralType(simple=simple)
+
+
+def expected_inputs(
+    workflow_inputs: interface_pb2.VariableMap,
+    fixed: literals_pb2.LiteralMap,
+    defaults: interface_pb2.ParameterMap,
+) -> interface_pb2.ParameterMap:
+    """`checkAndFetchExpectedInputForLaunchPlan`: check names and types, add unbound inputs as required."""
+    variables = workflow_inputs.variables
+    if not variables:
+        if defaults.parameters:
+            raise AdminError(
+                INVALID,
+                f"invalid launch plan default inputs, expected none but found {len(defaults.parameters)}",
+            )
+        if fixed.literals:
+            raise AdminError(
+                INVALID, f"invalid launch plan fixed inputs, expected none but found {len(fixed.literals)}"
+            )
+        return interface_pb2.ParameterMap()
+    for name in sorted(defaults.parameters):
+        if name not in variables:
+            raise AdminError(INVALID, f"unexpected default_input {name}")
+        if not _castable(defaults.parameters[name].var.type, variables[name].type):
+            raise AdminError(
+                INVALID,
+                f"invalid default_input wrong type {name}, expected {defaults.parameters[name].var.type}, "
+                f"got {variables[name].type} instead",
+            )
+    for name in sorted(fixed.literals):
+        if name not in variables:
+            raise AdminError(INVALID, f"unexpected fixed_input {name}")
+        literal_type = _literal_type(fixed.literals[name])
+        if literal_type is not None and not _castable(literal_type, variables[name].type):
+            raise AdminError(
+                INVALID,
+                f"invalid fixed_input wrong type {name}, expected {variables[name].type}, got {literal_type} instead",
+            )
+    result = interface_pb2.ParameterMap()
+    for name, variable in variables.items():
+        if name in defaults.parameters:
+            result.parameters[name].CopyFrom(defaults.parameters[name])
+        elif name not in fixed.literals:
+            result.parameters[name].CopyFrom(
+                interface_pb2.Parameter(
+                    var=interface_pb2.Variable(type=variable.type, description=variable.description),
+                    required=True,
+                )
+            )
+    return result
+
+
+def _validate_parameters(defaults: interface_pb2.ParameterMap, fixed: literals_pb2.LiteralMap) -> None:
+    for name, literal in fixed.literals.items():
+        if not name:
+            raise AdminError(INVALID, "missing key in fixed_inputs")
+        if literal.WhichOneof("value") is None:
+            raise AdminError(INVALID, f"missing valid literal in fixed_inputs {name}")
+    for name, parameter in defaults.parameters.items():
+        if not name:
+            raise AdminError(INVALID, "missing key in default_inputs")
+        if not parameter.HasField("var") or not parameter.var.HasField("type"):
+            raise AdminError(INVALID, f"invalid default_inputs input type {name}")
+        behavior = parameter.WhichOneof("behavior")
+        if behavior in ("artifact_query", "artifact_id"):
+            raise AdminError(INVALID, f"artifact mode not enabled, cannot use {behavior} for {name}")
+        if behavior is None:
+            raise AdminError(
+                INVALID,
+                f"Invalid variable {name} in default_inputs - variable has neither default, nor is required. "
+                "One must be specified",
+            )
+
+
+def _validate_schedule(schedule: schedule_pb2.Schedule, expected: interface_pb2.ParameterMap) -> None:
+    kind = schedule.WhichOneof("ScheduleExpression")
+    if kind is None:
+        return
+    for name in sorted(expected.parameters):
+        if expected.parameters[name].required and name != schedule.kickoff_time_input_arg:
+            raise AdminError(
+                INVALID,
+                "Cannot create a launch plan with a schedule if there is an unbound required input. "
+                f"[{name}] is required",
+            )
+    arg = schedule.kickoff_time_input_arg
+    if arg:
+        if arg not in expected.parameters:
+            raise AdminError(
+                INVALID,
+                "Cannot create a schedule with a KickoffTimeInputArg that does not point to a free input. "
+                f"[{arg}] is not free or does not exist.",
+            )
+        if expected.parameters[arg].var.type.simple != types_pb2.DATETIME:
+            raise AdminError(
+                INVALID,
+                f"KickoffTimeInputArg must reference a datetime input. [{arg}] is a "
+                f"[{expected.parameters[arg].var.type}]",
+            )
+    if kind == "cron_schedule":
+        problem = cron_error(schedule.cron_schedule.schedule)
+        if problem:
+            raise AdminError(INVALID, f"invalid cron schedule [{schedule.cron_schedule.schedule}]: {problem}")
+    elif kind == "rate" and schedule.rate.value <= 0:
+        raise AdminError(INVALID, f"invalid rate value [{schedule.rate.value}]: must be positive")
+
+
+def _validate_notifications(metadata: launch_plan_pb2.LaunchPlanMetadata) -> None:
+    for notification in metadata.notifications:
+        kind = notification.WhichOneof("type")
+        target = getattr(notification, kind) if kind else None
+        if target is None or not target.recipients_email:
+            raise AdminError(INVALID, "missing recipients_email in notification")
+        for phase in notification.phases:
+            if phase not in _TERMINAL_PHASES:
+                raise AdminError(
+                    INVALID,
+                    f"invalid phase {execution_pb2.WorkflowExecution.Phase.Name(phase)} in notification: "
+                    "only terminal phases are supported",
+                )
+    if len(metadata.launch_conditions.value):
+        raise AdminError(INVALID, "launch conditions are not supported")
+
+
+def _schedule_type(schedule: schedule_pb2.Schedule) -> str:
+    kind = schedule.WhichOneof("ScheduleExpression")
+    return {"cron_expression": "CRON", "cron_schedule": "CRON", "rate": "RATE"}.get(kind or "", "NONE")
+
+
+def create_launch_plan_in_tx(
+    conn: sqlite3.Connection,
+    state: EmulatorState,
+    request: launch_plan_pb2.LaunchPlanCreateRequest,
+    *,
+    check_project: bool = True,
+) -> int:
+    """CreateLaunchPlan inside an open transaction; returns the new row id."""
+    validate_identifier(request.spec.workflow_id, WORKFLOW_KIND, request.spec.HasField("workflow_id"))
+    workflow_row_id, workflow = get_workflow(conn, request.spec.workflow_id)
+    validate_identifier(request.id, KIND, request.HasField("id"))
+    if check_project:
+        validate_project_and_domain(conn, state, request.id.project, request.id.domain)
+    if not request.HasField("spec"):
+        raise missing("spec")
+    spec = launch_plan_pb2.LaunchPlanSpec()
+    spec.CopyFrom(request.spec)
+    _validate_labels(spec.labels)
+    _validate_parameters(spec.default_inputs, spec.fixed_inputs)
+    interface = workflow.closure.compiled_workflow.primary.template.interface
+    expected = expected_inputs(interface.inputs, spec.fixed_inputs, spec.default_inputs)
+    _validate_schedule(spec.entity_metadata.schedule, expected)
+    _validate_notifications(spec.entity_metadata)
+    spec.default_inputs.CopyFrom(expected)
+    plan = launch_plan_pb2.LaunchPlan(
+        id=request.id,
+        spec=spec,
+        closure=launch_plan_pb2.LaunchPlanClosure(
+            expected_inputs=expected, expected_outputs=interface.outputs
+        ),
+    )
+    new_digest = digest(plan)
+    existing = conn.execute(
+        "SELECT * FROM launch_plans WHERE project=? AND domain=? AND name=? AND version=?",
+        (request.id.project, request.id.domain, request.id.name, request.id.version),
+    ).fetchone()
+    if existing is not None:
+        identical = existing["digest"] == new_digest
+        old = _row_to_launch_plan(existing)
+        old.closure.ClearField("state")
+        old.closure.ClearField("created_at")
+        old.closure.ClearField("updated_at")
+        raise exists_error(KIND, identical, request.id.name, "" if identical else structure_diff(old, plan))
+    now = state.now()
+    plan.closure.created_at.CopyFrom(timestamp(now))
+    plan.closure.updated_at.CopyFrom(timestamp(now))
+    identifier = request.id
+    cursor = conn.execute(
+        "INSERT INTO launch_plans (created_at, updated_at, project, domain, name, version, digest, spec,"
+        " workflow_id, closure, state, schedule_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            db_time(now),
+            db_time(now),
+            identifier.project,
+            identifier.domain,
+            identifier.name,
+            identifier.version,
+            new_digest,
+            spec.SerializeToString(),
+            workflow_row_id,
+            plan.closure.SerializeToString(),
+            INACTIVE,
+            _schedule_type(spec.entity_metadata.schedule),
+        ),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+@rpc(ADMIN, "CreateLaunchPlan")
+def create_launch_plan(
+    state: EmulatorState, request: launch_plan_pb2.LaunchPlanCreateRequest, call: CallInfo
+) -> launch_plan_pb2.LaunchPlanCreateResponse:
+    with state.db.tx() as conn:
+        create_launch_plan_in_tx(conn, state, request)
+    return launch_plan_pb2.LaunchPlanCreateResponse()
+
+
+@rpc(ADMIN, "GetLaunchPlan")
+def get_launch_plan_rpc(
+    state: EmulatorState, request: common_pb2.ObjectGetRequest, call: CallInfo
+) -> launch_plan_pb2.LaunchPlan:
+    identifier = identifier_pb2.Identifier()
+    identifier.CopyFrom(request.id)
+    fill_resource_type(identifier, KIND)
+    validate_identifier(identifier, KIND, request.HasField("id"))
+    with state.db.read() as conn:
+        return get_launch_plan(conn, identifier)[1]
+
+
+@rpc(ADMIN, "UpdateLaunchPlan")
+def update_launch_plan(
+    state: EmulatorState, request: launch_plan_pb2.LaunchPlanUpdateRequest, call: CallInfo
+) -> launch_plan_pb2.LaunchPlanUpdateResponse:
+    if request.state not in (ACTIVE, INACTIVE):
+        raise AdminError(
+            INVALID,
+            f"Unrecognized launch plan state {request.state} for update for launch plan [{request.id}]",
+        )
+    identifier = identifier_pb2.Identifier()
+    identifier.CopyFrom(request.id)
+    fill_resource_type(identifier, KIND)
+    now = db_time(state.now())
+    with state.db.tx() as conn:
+        row_id, plan = get_launch_plan(conn, identifier)
+        if request.state == ACTIVE:
+            schedule = plan.spec.entity_metadata.schedule
+            if schedule.WhichOneof("ScheduleExpression") == "cron_expression":
+                # The local scheduler accepts only `rate` and `cron_schedule`: AddSchedule fails with a plain error.
+                raise AdminError(
+                    grpc.StatusCode.INTERNAL, "failed to add schedule: unsupported schedule type"
+                )
+            conn.execute(
+                "UPDATE launch_plans SET state = ?, updated_at = ? WHERE project=? AND domain=? AND name=?"
+                " AND state = ? AND id <> ?",
+                (INACTIVE, now, plan.id.project, plan.id.domain, plan.id.name, ACTIVE, row_id),
+            )
+        conn.execute(
+            "UPDATE launch_plans SET state = ?, updated_at = ? WHERE id = ?", (request.state, now, row_id)
+        )
+    return launch_plan_pb2.LaunchPlanUpdateResponse()
+
+
+@rpc(ADMIN, "GetActiveLaunchPlan")
+def get_active_launch_plan(
+    state: EmulatorState, request: launch_plan_pb2.ActiveLaunchPlanRequest, call: CallInfo
+) -> launch_plan_pb2.LaunchPlan:
+    require(project=request.id.project, domain=request.id.domain, name=request.id.name)
+    with state.db.read() as conn:
+        row = conn.execute(
+            "SELECT * FROM launch_plans WHERE project=? AND domain=? AND name=? AND state=? LIMIT 1",
+            (request.id.project, request.id.domain, request.id.name, ACTIVE),
+        ).fetchone()
+    if row is None:
+        raise AdminError(
+            grpc.StatusCode.NOT_FOUND,
+            f"No active launch plan could be found: {request.id.project}:{request.id.domain}:{request.id.name}",
+        )
+    return _row_to_launch_plan(row)
+
+
+@rpc(ADMIN, "ListActiveLaunchPlans")
+def list_active_launch_plans(
+    state: EmulatorState, request: launch_plan_pb2.ActiveLaunchPlanListRequest, call: CallInfo
+) -> launch_plan_pb2.LaunchPlanList:
+    require(project=request.project, domain=request.domain)
+    implicit = identifier_predicates(LAUNCH_PLANS, project=request.project, domain=request.domain)
+    implicit.append(Predicate("launch_plans.state = ?", (ACTIVE,), "launch_plan", "state"))
+    with state.db.read() as conn:
+        rows, token = page(
+            conn,
+            LAUNCH_PLANS,
+            implicit=implicit,
+            sort=request.sort_by if request.HasField("sort_by") else None,
+            limit=request.limit,
+            token=request.token,
+            list_name="ListActiveLaunchPlans",
+        )
+    return launch_plan_pb2.LaunchPlanList(launch_plans=[_row_to_launch_plan(r) for r in rows], token=token)
+
+
+@rpc(ADMIN, "ListLaunchPlans")
+def list_launch_plans(
+    state: EmulatorState, request: common_pb2.ResourceListRequest, call: CallInfo
+) -> launch_plan_pb2.LaunchPlanList:
+    with state.db.read() as conn:
+        plans, token = list_versions(conn, KIND, request)
+    return launch_plan_pb2.LaunchPlanList(launch_plans=plans, token=token)  # type: ignore[arg-type]
+
+
+@rpc(ADMIN, "ListLaunchPlanIds")
+def list_launch_plan_ids(
+    state: EmulatorState, request: common_pb2.NamedEntityIdentifierListRequest, call: CallInfo
+) -> common_pb2.NamedEntityIdentifierList:
+    with state.db.read() as conn:
+        return list_ids(conn, KIND, request)

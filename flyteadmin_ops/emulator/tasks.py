@@ -1,0 +1,263 @@
+"""Tasks: CreateTask's validation order, the propeller task compile check, digests, Get and List.
+
+The order of checks is flyteadmin's (`task_manager.go`, `validation/task_validator.go`): identifier,
+project/domain, spec, type, whitelist, metadata/runtime, interface, container image and resources, then the
+compiler, then the digest comparison with an existing version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from fractions import Fraction
+
+from flyteidl.admin import common_pb2, task_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, tasks_pb2
+
+from flyteadmin_ops.emulator.common import INVALID, db_time, missing, timestamp
+from flyteadmin_ops.emulator.db import schema
+from flyteadmin_ops.emulator.descriptions import record_description
+from flyteadmin_ops.emulator.digest import digest, structure_diff
+from flyteadmin_ops.emulator.filters import EntityTable
+from flyteadmin_ops.emulator.projects import validate_project_and_domain
+from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
+from flyteadmin_ops.emulator.state import EmulatorState
+from flyteadmin_ops.emulator.versioned import (
+    VERSIONED_COLUMNS,
+    ResourceType,
+    VersionedKind,
+    exists_error,
+    fill_resource_type,
+    find_row,
+    list_ids,
+    list_versions,
+    validate_identifier,
+    versioned_table_ddl,
+)
+
+schema(versioned_table_ddl("tasks", "closure BLOB NOT NULL, type TEXT NOT NULL, short_description TEXT"))
+
+TASKS = EntityTable(
+    entity="task",
+    table="tasks",
+    columns=VERSIONED_COLUMNS | {"closure", "type", "short_description"},
+)
+
+
+def _row_to_task(row: sqlite3.Row) -> task_pb2.Task:
+    task = task_pb2.Task(short_description=row["short_description"] or "")
+    task.closure.ParseFromString(row["closure"])
+    task.id.CopyFrom(task.closure.compiled_task.template.id)
+    return task
+
+
+KIND = VersionedKind(ResourceType.TASK, TASKS, _row_to_task, "Tasks")
+
+
+def get_task_row(
+    conn: sqlite3.Connection, identifier: identifier_pb2.Identifier
+) -> tuple[int, task_pb2.Task]:
+    """The stored task for an exact identifier: NOT_FOUND `missing entity of type TASK ...` otherwise."""
+    row = find_row(conn, KIND, identifier)
+    return int(row["id"]), _row_to_task(row)
+
+
+# --- validation ---------------------------------------------------------------------------------------------
+
+_SUFFIXES = {
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+    "n": Fraction(1, 10**9),
+    "u": Fraction(1, 10**6),
+    "m": Fraction(1, 1000),
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+}
+
+
+def parse_quantity(text: str) -> Fraction:
+    """A Kubernetes resource quantity (`500m`, `1Gi`, `2`, `1e3`) as an exact number."""
+    value = text.strip()
+    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
+        if value.endswith(suffix) and value[: -len(suffix)]:
+            try:
+                return Fraction(value[: -len(suffix)]) * _SUFFIXES[suffix]
+            except ValueError:
+                break
+    try:
+        return Fraction(value) if "e" not in value.lower() else Fraction(float(value))
+    except ValueError:
+        raise AdminError(INVALID, f"Parsed resource quantity [{text}] is invalid") from None
+
+
+def _validate_resources(template: tasks_pb2.TaskTemplate, platform_limits: dict[str, str]) -> None:
+    resources = template.container.resources
+    names = tasks_pb2.Resources.ResourceName
+    requests = {names.Name(e.name).lower(): e.value for e in resources.requests}
+    limits = {names.Name(e.name).lower(): e.value for e in resources.limits}
+    for kind, values in (("default", requests), ("limit", limits)):
+        for resource, value in values.items():
+            quantity = parse_quantity(value)
+            ceiling = platform_limits.get(resource)
+            if ceiling is not None and quantity > parse_quantity(ceiling):
+                raise AdminError(
+                    INVALID,
+                    f"Requested {resource} {kind} [{value}] is greater than current limit set in the platform "
+                    f"configuration [{ceiling}]. Please contact Flyte Admins to change these limits or consult "
+                    "the configuration",
+                )
+    for resource, value in requests.items():
+        if resource in limits and parse_quantity(value) > parse_quantity(limits[resource]):
+            raise AdminError(INVALID, f"Type {resource} for [{template.id.name}] cannot set default > limit")
+    for values in (requests, limits):
+        if "gpu" in values and parse_quantity(values["gpu"]).denominator != 1:
+            raise AdminError(INVALID, f"gpu for [{template.id.name}] must be a whole number")
+    if (
+        "gpu" in requests
+        and "gpu" in limits
+        and parse_quantity(requests["gpu"]) != parse_quantity(limits["gpu"])
+    ):
+        raise AdminError(
+            INVALID,
+            f"For extended resource 'gpu' the default value must equal the limit value for task "
+            f"[{template.id.name}]",
+        )
+
+
+def _validate_template(
+    state: EmulatorState, template: tasks_pb2.TaskTemplate, limits: dict[str, str]
+) -> None:
+    if not template.type:
+        raise missing("type")
+    whitelist = state.config.task_type_whitelist
+    if whitelist is not None and template.type not in whitelist:
+        raise AdminError(INVALID, "task type must be whitelisted before use")
+    if not template.HasField("metadata"):
+        raise missing("metadata")
+    if template.metadata.HasField("runtime") and not template.metadata.runtime.version:
+        raise missing("runtime version")
+    if not template.HasField("interface"):
+        raise missing("typed interface")
+    if template.HasField("container"):
+        if not template.container.image:
+            raise missing("image")
+        _validate_resources(template, limits)
+    if template.HasField("k8s_pod") and not template.k8s_pod.HasField("pod_spec"):
+        raise missing("pod_spec")
+
+
+def compile_task(template: tasks_pb2.TaskTemplate) -> compiler_pb2.CompiledTask:
+    """propeller's task compiler check: a container with a non-empty interface needs a command or args."""
+    interface = template.interface
+    has_io = bool(interface.inputs.variables) or bool(interface.outputs.variables)
+    if (
+        template.HasField("container")
+        and has_io
+        and not template.container.command
+        and not template.container.args
+    ):
+        raise AdminError(
+            INVALID,
+            f"task failed compilation with Collected Errors: 1\n\tError 0: Code: ValueRequired, Node Id: "
+            f"{template.id.name}, Description: Value required [container.command/args].",
+        )
+    return compiler_pb2.CompiledTask(template=template)
+
+
+def create_task_in_tx(
+    conn: sqlite3.Connection,
+    state: EmulatorState,
+    request: task_pb2.TaskCreateRequest,
+    *,
+    check_project: bool = True,
+) -> int:
+    """CreateTask inside an open transaction; returns the new row id. Also used for `.flytegen` paths."""
+    validate_identifier(request.id, KIND, request.HasField("id"))
+    if check_project:
+        validate_project_and_domain(conn, state, request.id.project, request.id.domain)
+    if not request.spec.HasField("template"):
+        raise missing("spec")
+    template = tasks_pb2.TaskTemplate()
+    template.CopyFrom(request.spec.template)
+    from flyteadmin_ops.emulator.attributes import task_resource_limits
+
+    _validate_template(
+        state, template, task_resource_limits(conn, state, request.id.project, request.id.domain)
+    )
+    template.id.CopyFrom(request.id)
+    compiled = compile_task(template)
+    new_digest = digest(compiled)
+    existing = conn.execute(
+        "SELECT digest, closure FROM tasks WHERE project=? AND domain=? AND name=? AND version=?",
+        (request.id.project, request.id.domain, request.id.name, request.id.version),
+    ).fetchone()
+    if existing is not None:
+        old = task_pb2.TaskClosure.FromString(existing["closure"]).compiled_task
+        identical = existing["digest"] == new_digest
+        raise exists_error(
+            KIND, identical, request.id.name, "" if identical else structure_diff(old, compiled)
+        )
+    now = state.now()
+    closure = task_pb2.TaskClosure(compiled_task=compiled, created_at=timestamp(now))
+    cursor = conn.execute(
+        "INSERT INTO tasks (created_at, updated_at, project, domain, name, version, digest, closure, type,"
+        " short_description) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            db_time(now),
+            db_time(now),
+            request.id.project,
+            request.id.domain,
+            request.id.name,
+            request.id.version,
+            new_digest,
+            closure.SerializeToString(),
+            template.type,
+            request.spec.description.short_description,
+        ),
+    )
+    if request.spec.HasField("description"):
+        record_description(conn, state, request.id, request.spec.description)
+    return int(cursor.lastrowid or 0)
+
+
+@rpc(ADMIN, "CreateTask")
+def create_task(
+    state: EmulatorState, request: task_pb2.TaskCreateRequest, call: CallInfo
+) -> task_pb2.TaskCreateResponse:
+    with state.db.tx() as conn:
+        create_task_in_tx(conn, state, request)
+    return task_pb2.TaskCreateResponse()
+
+
+@rpc(ADMIN, "GetTask")
+def get_task(state: EmulatorState, request: common_pb2.ObjectGetRequest, call: CallInfo) -> task_pb2.Task:
+    # flyteadmin only logs GetTask's identifier validation; an empty version matches any version.
+    identifier = identifier_pb2.Identifier()
+    identifier.CopyFrom(request.id)
+    fill_resource_type(identifier, KIND)
+    with state.db.read() as conn:
+        return get_task_row(conn, identifier)[1]
+
+
+@rpc(ADMIN, "ListTasks")
+def list_tasks(
+    state: EmulatorState, request: common_pb2.ResourceListRequest, call: CallInfo
+) -> task_pb2.TaskList:
+    with state.db.read() as conn:
+        tasks, token = list_versions(conn, KIND, request)
+    return task_pb2.TaskList(tasks=tasks, token=token)  # type: ignore[arg-type]
+
+
+@rpc(ADMIN, "ListTaskIds")
+def list_task_ids(
+    state: EmulatorState, request: common_pb2.NamedEntityIdentifierListRequest, call: CallInfo
+) -> common_pb2.NamedEntityIdentifierList:
+    with state.db.read() as conn:
+        return list_ids(conn, KIND, request)

@@ -1,0 +1,186 @@
+"""What tasks, workflows and launch plans share: versioned rows keyed by (project, domain, name, version).
+
+flyteadmin's three repos differ only in table, resource type and proto; their Get, List and List*Ids RPCs
+share validation order, implicit filters, messages and paging. :class:`VersionedKind` describes one of them,
+and the functions here implement those RPCs once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from flyteidl.admin import common_pb2
+from flyteidl.core import identifier_pb2
+from google.protobuf.message import Message
+
+from flyteadmin_ops.emulator.common import INVALID, go_text, missing, not_found_entity, require
+from flyteadmin_ops.emulator.filters import (
+    EntityTable,
+    identifier_predicates,
+    page,
+    parse_token,
+    sort_clause,
+    validate_limit,
+)
+from flyteadmin_ops.emulator.registry import AdminError
+
+ResourceType = identifier_pb2.ResourceType
+VERSIONED_COLUMNS = frozenset(
+    {"id", "created_at", "updated_at", "deleted_at", "project", "domain", "name", "version", "digest"}
+)
+
+
+def versioned_table_ddl(table: str, extra_columns: str) -> str:
+    return f"""
+    CREATE TABLE IF NOT EXISTS {table} (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        deleted_at TEXT,
+        project TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        {extra_columns},
+        UNIQUE (project, domain, name, version)
+    );
+    CREATE INDEX IF NOT EXISTS {table}_by_name ON {table} (project, domain, name)
+    """
+
+
+@dataclass(frozen=True)
+class VersionedKind:
+    resource_type: int  # core.ResourceType value
+    table: EntityTable
+    to_proto: Callable[[sqlite3.Row], Message]
+    plural: str  # "Tasks": used in "invalid pagination token x for ListTasks"
+
+    @property
+    def label(self) -> str:
+        """TASK / WORKFLOW / LAUNCH_PLAN, as in flyteadmin's messages."""
+        return ResourceType.Name(self.resource_type)
+
+    @property
+    def lower(self) -> str:
+        return self.label.lower()
+
+
+def validate_identifier(
+    identifier: identifier_pb2.Identifier | None, kind: VersionedKind, present: bool
+) -> None:
+    """flyteadmin's `ValidateIdentifier`: present, the right resource type, all four fields non-empty."""
+    if identifier is None or not present:
+        raise missing("id")
+    if identifier.resource_type != kind.resource_type:
+        raise AdminError(
+            INVALID,
+            f"unexpected resource type {ResourceType.Name(identifier.resource_type).lower()} for identifier "
+            f"[{go_text(identifier)}], expected {kind.lower} instead",
+        )
+    require(
+        project=identifier.project, domain=identifier.domain, name=identifier.name, version=identifier.version
+    )
+
+
+def fill_resource_type(identifier: identifier_pb2.Identifier, kind: VersionedKind) -> None:
+    """Get RPCs fill in an UNSPECIFIED resource type (pkg/rpc/adminservice/*.go)."""
+    if identifier.resource_type == ResourceType.UNSPECIFIED:
+        identifier.resource_type = kind.resource_type  # type: ignore[assignment]
+
+
+def find_row(
+    conn: sqlite3.Connection, kind: VersionedKind, identifier: identifier_pb2.Identifier
+) -> sqlite3.Row:
+    """The row for `identifier`; like gorm's struct conditions, empty fields are not constrained."""
+    conditions = {
+        "project": identifier.project,
+        "domain": identifier.domain,
+        "name": identifier.name,
+        "version": identifier.version,
+    }
+    used = {column: value for column, value in conditions.items() if value}
+    where = " AND ".join(f"{column} = ?" for column in used) or "1"
+    row = conn.execute(
+        f"SELECT * FROM {kind.table.table} WHERE {where} LIMIT 1", list(used.values())
+    ).fetchone()
+    if row is None:
+        bare = identifier_pb2.Identifier(
+            project=identifier.project,
+            domain=identifier.domain,
+            name=identifier.name,
+            version=identifier.version,
+        )
+        raise not_found_entity(kind.label, bare)
+    return row
+
+
+def row_identifier(row: sqlite3.Row, kind: VersionedKind) -> identifier_pb2.Identifier:
+    return identifier_pb2.Identifier(
+        resource_type=kind.resource_type,  # type: ignore[arg-type]
+        project=row["project"],
+        domain=row["domain"],
+        name=row["name"],
+        version=row["version"],
+    )
+
+
+def list_versions(
+    conn: sqlite3.Connection, kind: VersionedKind, request: common_pb2.ResourceListRequest
+) -> tuple[list[Message], str]:
+    """ListTasks/ListWorkflows/ListLaunchPlans: project and domain required, limit > 0, id.name optional."""
+    require(project=request.id.project, domain=request.id.domain)
+    validate_limit(request.limit)
+    rows, token = page(
+        conn,
+        kind.table,
+        filters=request.filters,
+        implicit=identifier_predicates(
+            kind.table, project=request.id.project, domain=request.id.domain, name=request.id.name
+        ),
+        sort=request.sort_by if request.HasField("sort_by") else None,
+        limit=request.limit,
+        token=request.token,
+        list_name=f"List{kind.plural}",
+    )
+    return [kind.to_proto(row) for row in rows], token
+
+
+def list_ids(
+    conn: sqlite3.Connection, kind: VersionedKind, request: common_pb2.NamedEntityIdentifierListRequest
+) -> common_pb2.NamedEntityIdentifierList:
+    """List*Ids: distinct names of a project/domain; `filters` is ignored, as flyteadmin ignores it."""
+    require(project=request.project, domain=request.domain)
+    if request.limit <= 0:
+        if kind.resource_type == ResourceType.LAUNCH_PLAN:
+            raise AdminError(INVALID, "missing and/or invalid parameters: limit")
+        raise AdminError(INVALID, "invalid value for limit")
+    offset = parse_token(request.token, f"List{kind.label.title().replace('_', '')}Ids")
+    order = sort_clause(request.sort_by if request.HasField("sort_by") else None, kind.table)
+    table = kind.table.table
+    rows = conn.execute(
+        f"SELECT project, domain, name FROM {table} WHERE project = ? AND domain = ?"
+        f" GROUP BY project, domain, name {order} LIMIT ? OFFSET ?",
+        (request.project, request.domain, request.limit, offset),
+    ).fetchall()
+    token = str(offset + len(rows)) if len(rows) == request.limit else ""
+    entities = [common_pb2.NamedEntityIdentifier(project=r[0], domain=r[1], name=r[2]) for r in rows]
+    return common_pb2.NamedEntityIdentifierList(entities=entities, token=token)
+
+
+def exists_error(kind: VersionedKind, identical: bool, name: str, diff: str) -> AdminError:
+    """The re-create outcome: identical -> ALREADY_EXISTS, different -> INVALID_ARGUMENT with the diff."""
+    if identical:
+        return AdminError(
+            grpc.StatusCode.ALREADY_EXISTS,
+            f"{kind.lower.replace('_', ' ')} with identical structure already exists",
+        )
+    noun = kind.lower.replace("_", " ")
+    return AdminError(
+        INVALID,
+        f"{name} {noun} with different structure already exists. (Please register a new version of the {noun}):\n"
+        f"{diff}",
+    )

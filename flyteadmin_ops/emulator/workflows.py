@@ -1,0 +1,200 @@
+"""Workflows: CreateWorkflow (compile, node limit, identical/different with a failure-reason detail), Get, List.
+
+Any compile failure — including a referenced task version that does not exist, which is NOT_FOUND inside —
+surfaces as INVALID_ARGUMENT `failed to compile workflow for [<id>] with err: ...`, as in flyteadmin.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flyteidl.admin import common_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2
+
+from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing, timestamp
+from flyteadmin_ops.emulator.compiler import CompileError, compile_workflow, requirements
+from flyteadmin_ops.emulator.db import schema
+from flyteadmin_ops.emulator.descriptions import record_description
+from flyteadmin_ops.emulator.digest import digest, structure_diff
+from flyteadmin_ops.emulator.filters import EntityTable
+from flyteadmin_ops.emulator.projects import validate_project_and_domain
+from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
+from flyteadmin_ops.emulator.state import EmulatorState
+from flyteadmin_ops.emulator.tasks import get_task_row
+from flyteadmin_ops.emulator.versioned import (
+    VERSIONED_COLUMNS,
+    ResourceType,
+    VersionedKind,
+    exists_error,
+    fill_resource_type,
+    find_row,
+    list_ids,
+    list_versions,
+    validate_identifier,
+    versioned_table_ddl,
+)
+
+# `closure` holds the serialized WorkflowClosure (flyteadmin keeps it in blob storage under
+# <prefix>/metadata/admin/<project>/<domain>/<name>/<version>; `remote_closure_identifier` records that path).
+schema(
+    versioned_table_ddl(
+        "workflows",
+        "typed_interface BLOB, remote_closure_identifier TEXT NOT NULL, short_description TEXT,"
+        " closure BLOB NOT NULL",
+    )
+)
+
+WORKFLOWS = EntityTable(
+    entity="workflow",
+    table="workflows",
+    columns=VERSIONED_COLUMNS | {"typed_interface", "remote_closure_identifier", "short_description"},
+)
+
+
+def _row_to_workflow(row: sqlite3.Row) -> workflow_pb2.Workflow:
+    workflow = workflow_pb2.Workflow(short_description=row["short_description"] or "")
+    workflow.closure.ParseFromString(row["closure"])
+    workflow.id.CopyFrom(workflow.closure.compiled_workflow.primary.template.id)
+    return workflow
+
+
+KIND = VersionedKind(ResourceType.WORKFLOW, WORKFLOWS, _row_to_workflow, "Workflows")
+
+
+def get_workflow(
+    conn: sqlite3.Connection, identifier: identifier_pb2.Identifier
+) -> tuple[int, workflow_pb2.Workflow]:
+    """The stored workflow for an exact identifier: NOT_FOUND `missing entity of type WORKFLOW ...` otherwise."""
+    row = find_row(conn, KIND, identifier)
+    return int(row["id"]), _row_to_workflow(row)
+
+
+def _compile(
+    conn: sqlite3.Connection, request: workflow_pb2.WorkflowCreateRequest
+) -> compiler_pb2.CompiledWorkflowClosure:
+    primary = request.spec.template
+    subs = list(request.spec.sub_workflows)
+    try:
+        _, launch_plan_ids = requirements(primary, subs)
+        closure = compile_workflow(
+            primary, subs, lambda tid: get_task_row(conn, tid)[1].closure.compiled_task
+        )
+        from flyteadmin_ops.emulator.launch_plans import get_launch_plan
+
+        for lp_id in launch_plan_ids:
+            get_launch_plan(conn, lp_id)
+    except (AdminError, CompileError) as error:
+        inner = error.message if isinstance(error, AdminError) else str(error)
+        raise AdminError(
+            INVALID, f"failed to compile workflow for [{go_text(request.id)}] with err: {inner}"
+        ) from None
+    return closure
+
+
+def create_workflow_in_tx(
+    conn: sqlite3.Connection,
+    state: EmulatorState,
+    request: workflow_pb2.WorkflowCreateRequest,
+    *,
+    check_project: bool = True,
+) -> int:
+    """CreateWorkflow inside an open transaction; returns the new row id."""
+    validate_identifier(request.id, KIND, request.HasField("id"))
+    if check_project:
+        validate_project_and_domain(conn, state, request.id.project, request.id.domain)
+    if not request.spec.HasField("template"):
+        raise missing("spec")
+    spec = workflow_pb2.WorkflowSpec()
+    spec.CopyFrom(request.spec)
+    spec.template.id.CopyFrom(request.id)
+    finalized = workflow_pb2.WorkflowCreateRequest(id=request.id, spec=spec)
+    compiled = _compile(conn, finalized)
+    node_count = len(compiled.primary.template.nodes)
+    if node_count > state.config.max_workflow_nodes:
+        raise AdminError(
+            INVALID,
+            f"number of nodes in workflow [{go_text(request.id)}] exceeds limit "
+            f"({node_count} > {state.config.max_workflow_nodes})",
+        )
+    new_digest = digest(compiled)
+    existing = conn.execute(
+        "SELECT digest, closure FROM workflows WHERE project=? AND domain=? AND name=? AND version=?",
+        (request.id.project, request.id.domain, request.id.name, request.id.version),
+    ).fetchone()
+    if existing is not None:
+        old = workflow_pb2.WorkflowClosure.FromString(existing["closure"]).compiled_workflow
+        identical = existing["digest"] == new_digest
+        error = exists_error(
+            KIND, identical, request.id.name, "" if identical else structure_diff(old, compiled)
+        )
+        reason = workflow_pb2.CreateWorkflowFailureReason()
+        if identical:
+            reason.exists_identical_structure.id.CopyFrom(request.id)
+        else:
+            reason.exists_different_structure.id.CopyFrom(request.id)
+        raise AdminError(error.code, error.message, [reason])
+    now = state.now()
+    closure = workflow_pb2.WorkflowClosure(compiled_workflow=compiled, created_at=timestamp(now))
+    identifier = request.id
+    location = (
+        f"{state.config.storage_prefix}/{state.config.metadata_prefix}/admin/"
+        f"{identifier.project}/{identifier.domain}/{identifier.name}/{identifier.version}"
+    )
+    cursor = conn.execute(
+        "INSERT INTO workflows (created_at, updated_at, project, domain, name, version, digest, typed_interface,"
+        " remote_closure_identifier, short_description, closure) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            db_time(now),
+            db_time(now),
+            identifier.project,
+            identifier.domain,
+            identifier.name,
+            identifier.version,
+            new_digest,
+            spec.template.interface.SerializeToString(),
+            location,
+            spec.description.short_description,
+            closure.SerializeToString(),
+        ),
+    )
+    if spec.HasField("description"):
+        record_description(conn, state, identifier, spec.description)
+    return int(cursor.lastrowid or 0)
+
+
+@rpc(ADMIN, "CreateWorkflow")
+def create_workflow(
+    state: EmulatorState, request: workflow_pb2.WorkflowCreateRequest, call: CallInfo
+) -> workflow_pb2.WorkflowCreateResponse:
+    with state.db.tx() as conn:
+        create_workflow_in_tx(conn, state, request)
+    return workflow_pb2.WorkflowCreateResponse()
+
+
+@rpc(ADMIN, "GetWorkflow")
+def get_workflow_rpc(
+    state: EmulatorState, request: common_pb2.ObjectGetRequest, call: CallInfo
+) -> workflow_pb2.Workflow:
+    identifier = identifier_pb2.Identifier()
+    identifier.CopyFrom(request.id)
+    fill_resource_type(identifier, KIND)
+    validate_identifier(identifier, KIND, request.HasField("id"))
+    with state.db.read() as conn:
+        return get_workflow(conn, identifier)[1]
+
+
+@rpc(ADMIN, "ListWorkflows")
+def list_workflows(
+    state: EmulatorState, request: common_pb2.ResourceListRequest, call: CallInfo
+) -> workflow_pb2.WorkflowList:
+    with state.db.read() as conn:
+        workflows, token = list_versions(conn, KIND, request)
+    return workflow_pb2.WorkflowList(workflows=workflows, token=token)  # type: ignore[arg-type]
+
+
+@rpc(ADMIN, "ListWorkflowIds")
+def list_workflow_ids(
+    state: EmulatorState, request: common_pb2.NamedEntityIdentifierListRequest, call: CallInfo
+) -> common_pb2.NamedEntityIdentifierList:
+    with state.db.read() as conn:
+        return list_ids(conn, KIND, request)
