@@ -1,0 +1,214 @@
+"""The retry policy, observed from the server side: how many calls arrive and how far apart."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import grpc
+import pytest
+from flyteidl.admin import execution_pb2, project_pb2, version_pb2
+
+from flyteadmin_ops import errors
+from flyteadmin_ops.transport import RetryPolicy, Transport
+from flyteadmin_ops.transport.auth import CachedTokenProvider
+from tests.client_core.servers import (
+    CREATE_EXECUTION,
+    GET_VERSION,
+    LIST_PROJECTS,
+    UNNAMED_CREATE_EXECUTION,
+    ScriptedAdmin,
+    fast_settings,
+)
+
+VERSION = version_pb2.GetVersionResponse(control_plane_version=version_pb2.Version(Build="b1"))
+
+
+@pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED])
+def test_retryable_codes_are_retried_with_growing_delays_up_to_the_limit(
+    admin: ScriptedAdmin, code: grpc.StatusCode
+) -> None:
+    admin.on("GetVersion", code)
+    with Transport(fast_settings(admin.port)) as transport, pytest.raises(errors.FlyteAdminError) as raised:
+        transport.call(GET_VERSION, version_pb2.GetVersionRequest())
+
+    assert raised.value.code is code
+    assert len(admin.calls("GetVersion")) == 5  # retry_attempts
+    gaps = admin.gaps("GetVersion")
+    # Backoff 10, 20, 40, 80 ms (no jitter): each gap is at least its delay; the last far above the first.
+    for gap, delay in zip(gaps, [0.01, 0.02, 0.04, 0.08], strict=True):
+        assert gap >= delay
+    assert gaps[3] > gaps[0] + 0.04
+
+
+def test_delays_are_capped_at_the_maximum_backoff(admin: ScriptedAdmin) -> None:
+    admin.on("GetVersion", grpc.StatusCode.UNAVAILABLE)
+    settings = fast_settings(admin.port, retry_attempts=6, retry_max_backoff=0.02)
+    with Transport(settings) as transport, pytest.raises(errors.FlyteSystemUnavailableException):
+        transport.call(GET_VERSION, version_pb2.GetVersionRequest())
+    assert len(admin.calls("GetVersion")) == 6
+    assert RetryPolicy.from_settings(settings).delay(5) == pytest.approx(0.02)
+
+
+def test_jitter_draws_each_delay_below_its_nominal_value() -> None:
+    policy = RetryPolicy(initial=1.0, maximum=100.0, multiplier=2.0, jitter=0.5)
+    delays = [policy.delay(3) for _ in range(200)]
+    assert all(2.0 <= d <= 4.0 for d in delays)
+    assert max(delays) - min(delays) > 0.5  # actually random, not a constant
+
+
+def test_a_transient_failure_then_success_returns_the_response(admin: ScriptedAdmin) -> None:
+    admin.on("GetVersion", grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE, VERSION)
+    with Transport(fast_settings(admin.port)) as transport:
+        assert transport.call(GET_VERSION, version_pb2.GetVersionRequest()) == VERSION
+    assert len(admin.calls("GetVersion")) == 3
+
+
+@pytest.mark.parametrize(
+    ("code", "error_class"),
+    [
+        (grpc.StatusCode.INVALID_ARGUMENT, errors.FlyteInvalidInputException),
+        (grpc.StatusCode.NOT_FOUND, errors.FlyteEntityNotExistException),
+        (grpc.StatusCode.ALREADY_EXISTS, errors.FlyteEntityAlreadyExistsException),
+        (grpc.StatusCode.PERMISSION_DENIED, errors.FlytePermissionDeniedException),
+        (grpc.StatusCode.FAILED_PRECONDITION, errors.FlyteFailedPreconditionException),
+        (grpc.StatusCode.INTERNAL, errors.FlyteSystemException),
+    ],
+)
+def test_permanent_errors_are_never_retried(
+    admin: ScriptedAdmin, code: grpc.StatusCode, error_class: type[errors.FlyteAdminError]
+) -> None:
+    admin.on("ListProjects", code)
+    with Transport(fast_settings(admin.port)) as transport, pytest.raises(error_class) as raised:
+        transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
+    assert len(admin.calls("ListProjects")) == 1
+    assert raised.value.rpc == "AdminService/ListProjects"
+    assert raised.value.server_message == f"scripted {code.name}"
+
+
+def test_a_call_that_is_not_safe_to_repeat_is_not_retried_on_unavailable(admin: ScriptedAdmin) -> None:
+    admin.on("CreateExecution", grpc.StatusCode.UNAVAILABLE)
+    with (
+        Transport(fast_settings(admin.port)) as transport,
+        pytest.raises(errors.FlyteSystemUnavailableException),
+    ):
+        transport.call(UNNAMED_CREATE_EXECUTION, execution_pb2.ExecutionCreateRequest())
+    assert len(admin.calls("CreateExecution")) == 1
+
+
+def test_a_named_create_is_resent_unchanged_after_unavailable(admin: ScriptedAdmin) -> None:
+    admin.on("CreateExecution", grpc.StatusCode.UNAVAILABLE, execution_pb2.ExecutionCreateResponse())
+    request = execution_pb2.ExecutionCreateRequest(project="p", domain="development", name="run-1")
+    with Transport(fast_settings(admin.port)) as transport:
+        transport.call(CREATE_EXECUTION, request)
+    assert [call.request for call in admin.calls("CreateExecution")] == [request, request]
+
+
+def test_deadline_exceeded_is_retried_for_reads_only(admin: ScriptedAdmin) -> None:
+    admin.on("ListProjects", admin.hang)
+    admin.on("CreateExecution", admin.hang)
+    settings = fast_settings(admin.port, deadline_seconds=0.05, retry_attempts=3)
+    with Transport(settings) as transport:
+        with pytest.raises(errors.FlyteTimeout):
+            transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
+        with pytest.raises(errors.FlyteTimeout):
+            transport.call(CREATE_EXECUTION, execution_pb2.ExecutionCreateRequest(name="x"))
+    assert len(admin.calls("ListProjects")) == 3
+    assert len(admin.calls("CreateExecution")) == 1
+
+
+def test_the_overall_deadline_bounds_all_attempts(admin: ScriptedAdmin) -> None:
+    admin.on("GetVersion", grpc.StatusCode.UNAVAILABLE)
+    settings = fast_settings(
+        admin.port,
+        retry_attempts=1000,
+        retry_initial_backoff=0.02,
+        retry_max_backoff=0.02,
+        retry_deadline_seconds=0.3,
+    )
+    started = time.monotonic()
+    with Transport(settings) as transport, pytest.raises(errors.FlyteSystemUnavailableException):
+        transport.call(GET_VERSION, version_pb2.GetVersionRequest())
+    assert time.monotonic() - started < 0.3 + 0.2  # no sleep starts that would end past the deadline
+    assert 3 <= len(admin.calls("GetVersion")) < 20
+
+
+def test_the_overall_deadline_also_caps_the_deadline_of_each_attempt(admin: ScriptedAdmin) -> None:
+    admin.on("GetVersion", admin.hang)
+    settings = fast_settings(admin.port, deadline_seconds=30, retry_deadline_seconds=0.2)
+    started = time.monotonic()
+    with Transport(settings) as transport, pytest.raises(errors.FlyteTimeout):
+        transport.call(GET_VERSION, version_pb2.GetVersionRequest())
+    assert time.monotonic() - started < 2.0  # not the 30 s per-attempt deadline
+
+
+def test_an_explicit_timeout_overrides_the_per_call_deadline(admin: ScriptedAdmin) -> None:
+    admin.on("CreateExecution", admin.hang)
+    started = time.monotonic()
+    with (
+        Transport(fast_settings(admin.port, deadline_seconds=30)) as transport,
+        pytest.raises(errors.FlyteTimeout),
+    ):
+        transport.call(CREATE_EXECUTION, execution_pb2.ExecutionCreateRequest(name="x"), timeout=0.05)
+    assert time.monotonic() - started < 2.0
+
+
+def test_each_retry_is_logged_with_rpc_code_and_delay(
+    admin: ScriptedAdmin, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin.on("GetVersion", grpc.StatusCode.UNAVAILABLE, VERSION)
+    caplog.set_level(logging.DEBUG, logger="flyteadmin_ops")
+    with Transport(fast_settings(admin.port)) as transport:
+        transport.call(GET_VERSION, version_pb2.GetVersionRequest())
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying")]
+    assert retries == ["retrying AdminService/GetVersion after UNAVAILABLE in 0.010s (attempt 2 of 5)"]
+
+
+class CountingProvider(CachedTokenProvider):
+    """A real provider whose tokens are `tok-1`, `tok-2`, ...; counts how often it is asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fetches = 0
+        self.asked = 0
+
+    def fetch(self) -> tuple[str, float | None]:
+        self.fetches += 1
+        return f"tok-{self.fetches}", None
+
+    def token(self) -> str:
+        self.asked += 1
+        return super().token()
+
+
+def test_unauthenticated_refreshes_once_and_resends_once(admin: ScriptedAdmin) -> None:
+    admin.on("GetPublicClientConfig", grpc.StatusCode.UNIMPLEMENTED)
+    admin.on("ListProjects", grpc.StatusCode.UNAUTHENTICATED, project_pb2.Projects())
+    provider = CountingProvider()
+    with Transport(fast_settings(admin.port), token_provider=provider) as transport:
+        transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
+    calls = admin.calls("ListProjects")
+    assert [c.metadata["authorization"] for c in calls] == ["Bearer tok-1", "Bearer tok-2"]
+    assert provider.asked == 2 and provider.fetches == 2
+
+
+def test_a_second_unauthenticated_surfaces_as_authentication_error(admin: ScriptedAdmin) -> None:
+    admin.on("GetPublicClientConfig", grpc.StatusCode.UNIMPLEMENTED)
+    admin.on("ListProjects", grpc.StatusCode.UNAUTHENTICATED)
+    provider = CountingProvider()
+    with (
+        Transport(fast_settings(admin.port), token_provider=provider) as transport,
+        pytest.raises(errors.FlyteAuthenticationException),
+    ):
+        transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
+    assert len(admin.calls("ListProjects")) == 2
+    assert provider.fetches == 2
+
+
+def test_a_static_token_is_not_resent_after_unauthenticated(admin: ScriptedAdmin) -> None:
+    admin.on("GetPublicClientConfig", grpc.StatusCode.UNIMPLEMENTED)
+    admin.on("ListProjects", grpc.StatusCode.UNAUTHENTICATED)
+    settings = fast_settings(admin.port, auth_mode="static", token="s3cr3t-static")
+    with Transport(settings) as transport, pytest.raises(errors.FlyteAuthenticationException):
+        transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
+    assert len(admin.calls("ListProjects")) == 1  # the same token again cannot help
