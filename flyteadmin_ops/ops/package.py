@@ -212,7 +212,11 @@ def _read_folder(folder: Path) -> Iterator[tuple[str, bytes]]:
         total += size
         if size > MAX_FILE_BYTES or total > MAX_PACKAGE_BYTES:
             raise PackageError(name, f"too large ({size} bytes; a package file may have {MAX_FILE_BYTES})")
-        yield name, path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise PackageError(name, f"cannot be read ({exc.strerror})") from None
+        yield name, data
 
 
 def _read_archive(path: Path) -> list[tuple[str, bytes]]:
