@@ -250,25 +250,32 @@ def _unpack(detail: any_pb2.Any) -> Message:
     return message if detail.Unpack(message) else detail
 
 
-_TLS_MARKERS = ("ssl", "certificate", "handshake", "peer name", "tsi_")
-
-
-def _hint(code: grpc.StatusCode, server_message: str) -> str:
-    """A pointer to the likely cause for the errors users most often misread."""
-    lowered = server_message.lower()
-    if code is grpc.StatusCode.UNAVAILABLE and any(m in lowered for m in _TLS_MARKERS):
-        return (
-            "TLS verification failed: check that the endpoint's host name matches the server certificate "
-            "and that ca_cert_file holds the CA that signed it"
-        )
-    if code is grpc.StatusCode.UNAVAILABLE and "connect" in lowered:
-        return "could not connect: check endpoint, and insecure=True for a plaintext server"
-    if code is grpc.StatusCode.UNAUTHENTICATED:
-        return "check auth_mode and credentials; the server rejected the call's token (or its absence)"
-    return ""
+_TLS_MARKERS = ("ssl", "certificate", "handshake", "peer name", "tsi_", "hostname verification")
 
 
 def is_tls_failure(error: FlyteAdminError) -> bool:
-    """True when an UNAVAILABLE error comes from certificate verification, which no retry can fix."""
-    lowered = error.server_message.lower()
-    return error.code is grpc.StatusCode.UNAVAILABLE and any(m in lowered for m in _TLS_MARKERS)
+    """True when an UNAVAILABLE error comes from the TLS handshake, which no retry can fix."""
+    return _is_tls_message(error.code, error.server_message)
+
+
+def _is_tls_message(code: grpc.StatusCode, server_message: str) -> bool:
+    lowered = server_message.lower()
+    return code is grpc.StatusCode.UNAVAILABLE and any(marker in lowered for marker in _TLS_MARKERS)
+
+
+def _hint(code: grpc.StatusCode, server_message: str) -> str:
+    """A pointer to the likely cause, for the errors users most often misread."""
+    if _is_tls_message(code, server_message):
+        return (
+            "TLS verification failed: check that the endpoint's host name (or tls_server_name) matches the "
+            "server certificate, that ca_cert_file holds the CA that signed it, and the client certificate "
+            "if the server requires mTLS"
+        )
+    if code is grpc.StatusCode.UNAVAILABLE and "connect" in server_message.lower():
+        return (
+            "could not connect: check the endpoint and that the server is up, insecure=True for a plaintext "
+            "server, and client_cert_file/client_key_file if the server requires mTLS"
+        )
+    if code is grpc.StatusCode.UNAUTHENTICATED:
+        return "check auth_mode and credentials; the server rejected the call's token (or its absence)"
+    return ""
