@@ -1,1 +1,216 @@
+"""A local Flyte Admin: a real gRPC server on loopback, with an SQLite store, that behaves like flyteadmin v1.16.
 
+    from flyteadmin_ops.emulator import Emulator
+
+    with Emulator() as emu:          # port=0: a free port
+        channel = grpc.insecure_channel(emu.endpoint)
+        ...
+
+It imports only flyteidl, grpc, protobuf and the standard library (never the client layers), so the client
+and the emulator cannot silently agree on a mistake. Semantics: `shared/reference/flyteadmin-semantics.md`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from datetime import datetime
+from types import TracebackType
+from typing import Callable
+
+import grpc
+
+from flyteadmin_ops.emulator.db import Database
+from flyteadmin_ops.emulator.state import DEFAULT_DOMAINS, DEFAULT_PROJECTS, EmulatorConfig, EmulatorState
+
+# Every module that registers @rpc handlers. Importing them fills registry.HANDLERS.
+SEMANTICS_MODULES = (
+    "projects",
+    "tasks",
+    "workflows",
+    "launch_plans",
+    "named_entities",
+    "descriptions",
+    "attributes",
+    "meta",
+    "executions",
+    "node_executions",
+    "task_executions",
+    "events",
+    "signals",
+    "dataproxy",
+)
+_OPTIONAL = {"executions", "node_executions", "task_executions", "events", "signals", "dataproxy"}
+
+
+def load_semantics() -> None:
+    for name in SEMANTICS_MODULES:
+        try:
+            importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if name not in _OPTIONAL or error.name != f"{__name__}.{name}":
+                raise
+
+
+def parse_oauth_client(value: str | tuple[str, str] | None) -> tuple[str | None, str | None]:
+    if value is None:
+        return None, None
+    if isinstance(value, tuple):
+        return value
+    client_id, sep, secret = value.partition(":")
+    if not sep or not client_id or not secret:
+        raise ValueError("oauth_client must be 'ID:SECRET' with both parts non-empty")
+    return client_id, secret
+
+
+class Emulator:
+    """A running (after `start()`) emulator: gRPC at `endpoint`, HTTP at `http_url`, state at `state`."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        http_port: int = 0,
+        db: str = ":memory:",
+        domains: tuple[str, ...] | list[str] = DEFAULT_DOMAINS,
+        projects: tuple[str, ...] | list[str] = DEFAULT_PROJECTS,
+        auth_token: str | None = None,
+        oauth_client: str | tuple[str, str] | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        latency_ms: int = 0,
+        fault_rate: float = 0.0,
+        executor: str = "none",
+        seed: int = 0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if executor not in ("none", "simulate"):
+            raise ValueError(f"executor must be 'none' or 'simulate', not {executor!r}")
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be between 0 and 1, not {fault_rate}")
+        if latency_ms < 0:
+            raise ValueError(f"latency_ms must be >= 0, not {latency_ms}")
+        if (tls_cert is None) != (tls_key is None):
+            raise ValueError("tls_cert and tls_key must be given together")
+        if not domains:
+            raise ValueError("at least one domain is required")
+        client_id, client_secret = parse_oauth_client(oauth_client)
+        self.host = host
+        self._port = port
+        self._http_port = http_port
+        self._db_path = db
+        self._tls = (tls_cert, tls_key)
+        self.config = EmulatorConfig(
+            domains=tuple(domains),
+            projects=tuple(projects),
+            executor=executor,
+            latency_ms=latency_ms,
+            fault_rate=fault_rate,
+            seed=seed,
+            auth_token=auth_token,
+            oauth_client_id=client_id,
+            oauth_client_secret=client_secret,
+        )
+        self._clock = clock
+        self._server: grpc.Server | None = None
+        self._frontend: object | None = None
+        self.state: EmulatorState | None = None  # type: ignore[assignment]
+        self.port = 0
+        self._stopped = threading.Event()
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return self.state.http_base_url if self.state else ""
+
+    @property
+    def tls(self) -> bool:
+        return self._tls[0] is not None
+
+    def start(self) -> Emulator:
+        from flyteadmin_ops.emulator.http import HttpFrontend, register_oauth_routes
+        from flyteadmin_ops.emulator.projects import seed_projects
+        from flyteadmin_ops.emulator.server import Authenticator, build_server
+
+        load_semantics()
+        state = EmulatorState(db=Database(self._db_path), config=self.config)
+        if self._clock is not None:
+            state.clock = self._clock
+        self.state = state
+        seed_projects(state)
+        frontend = HttpFrontend(self.host, self._http_port)
+        state.http_base_url = f"http://{self.host}:{frontend.port}"
+        auth = Authenticator(state)
+        state.extensions["auth"] = auth
+        register_oauth_routes(frontend, state, auth.issue)
+        try:
+            dataproxy = importlib.import_module(f"{__name__}.dataproxy")
+        except ModuleNotFoundError:
+            dataproxy = None
+        if dataproxy is not None and hasattr(dataproxy, "register_http_routes"):
+            dataproxy.register_http_routes(frontend, state)
+        cert, key = self._tls
+        server, self.port = build_server(
+            state,
+            auth,
+            f"{self.host}:{self._port}",
+            tls_cert=_read(cert) if cert else None,
+            tls_key=_read(key) if key else None,
+        )
+        frontend.start()
+        server.start()
+        self._server, self._frontend = server, frontend
+        executor = _optional_attr("executor", "start_executor")
+        if self.config.executor == "simulate" and executor is not None:
+            executor(state)
+        return self
+
+    def stop(self, grace: float | None = 1.0) -> None:
+        if self._server is None:
+            return
+        stopper = _optional_attr("executor", "stop_executor")
+        if stopper is not None and self.state is not None:
+            stopper(self.state)
+        self._server.stop(grace).wait()
+        from flyteadmin_ops.emulator.http import HttpFrontend
+
+        if isinstance(self._frontend, HttpFrontend):
+            self._frontend.stop()
+        if self.state is not None:
+            self.state.db.close()
+        self._server = None
+        self._stopped.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._stopped.wait(timeout)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _read(path: str) -> bytes:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"TLS file not found: {path}")
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _optional_attr(module: str, name: str) -> Callable[[EmulatorState], None] | None:
+    try:
+        loaded = importlib.import_module(f"{__name__}.{module}")
+    except ModuleNotFoundError:
+        return None
+    found = getattr(loaded, name, None)
+    return found if callable(found) else None
+
+
+__all__ = ["Emulator", "EmulatorConfig", "EmulatorState"]

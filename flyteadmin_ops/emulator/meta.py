@@ -1,0 +1,56 @@
+"""GetVersion, IdentityService and AuthMetadataService: what clients ask before doing real work.
+
+GetPublicClientConfig tells clients to send the token in the `authorization` header (flytekit reads the key
+from here), and GetOAuth2Metadata points them at the emulator's own HTTP token endpoint.
+"""
+
+from __future__ import annotations
+
+from flyteidl.admin import version_pb2
+from flyteidl.service import auth_pb2, identity_pb2
+
+from flyteadmin_ops.emulator.http import oauth_metadata
+from flyteadmin_ops.emulator.registry import ADMIN, AUTH_METADATA, IDENTITY, CallInfo, rpc
+from flyteadmin_ops.emulator.state import EmulatorState
+
+
+@rpc(ADMIN, "GetVersion")
+def get_version(
+    state: EmulatorState, request: version_pb2.GetVersionRequest, call: CallInfo
+) -> version_pb2.GetVersionResponse:
+    # flytestdlib's unset defaults: "unknown", "unknown", and the process start time as Go prints it.
+    build_time = state.started_at.strftime("%Y-%m-%d %H:%M:%S.%f +0000 UTC")
+    version = version_pb2.Version(
+        Version=state.config.version, Build=state.config.build, BuildTime=build_time
+    )
+    return version_pb2.GetVersionResponse(control_plane_version=version)
+
+
+@rpc(AUTH_METADATA, "GetOAuth2Metadata")
+def get_oauth2_metadata(
+    state: EmulatorState, request: auth_pb2.OAuth2MetadataRequest, call: CallInfo
+) -> auth_pb2.OAuth2MetadataResponse:
+    return auth_pb2.OAuth2MetadataResponse(**oauth_metadata(state))  # type: ignore[arg-type]
+
+
+@rpc(AUTH_METADATA, "GetPublicClientConfig")
+def get_public_client_config(
+    state: EmulatorState, request: auth_pb2.PublicClientAuthConfigRequest, call: CallInfo
+) -> auth_pb2.PublicClientAuthConfigResponse:
+    return auth_pb2.PublicClientAuthConfigResponse(
+        client_id=state.config.oauth_client_id or "flytectl",
+        redirect_uri="http://localhost:53593/callback",
+        scopes=["all"],
+        authorization_metadata_key="authorization",
+        service_http_endpoint=state.http_base_url,
+        audience="",
+    )
+
+
+@rpc(IDENTITY, "UserInfo")
+def user_info(
+    state: EmulatorState, request: identity_pb2.UserInfoRequest, call: CallInfo
+) -> identity_pb2.UserInfoResponse:
+    return identity_pb2.UserInfoResponse(
+        subject=call.principal, name=call.principal, preferred_username=call.principal
+    )
