@@ -93,8 +93,8 @@ from flyteidl.admin.project_pb2 import (
     ProjectListRequest,
     ProjectRegisterRequest,
     ProjectRegisterResponse,
-    Projects,
     ProjectUpdateResponse,
+    Projects,
 )
 from flyteidl.admin.signal_pb2 import (
     Signal,
@@ -112,8 +112,16 @@ from flyteidl.admin.task_execution_pb2 import (
     TaskExecutionList,
     TaskExecutionListRequest,
 )
-from flyteidl.admin.task_pb2 import Task, TaskCreateRequest, TaskCreateResponse, TaskList
-from flyteidl.admin.version_pb2 import GetVersionRequest, GetVersionResponse
+from flyteidl.admin.task_pb2 import (
+    Task,
+    TaskCreateRequest,
+    TaskCreateResponse,
+    TaskList,
+)
+from flyteidl.admin.version_pb2 import (
+    GetVersionRequest,
+    GetVersionResponse,
+)
 from flyteidl.admin.workflow_attributes_pb2 import (
     WorkflowAttributesDeleteRequest,
     WorkflowAttributesDeleteResponse,
@@ -122,7 +130,12 @@ from flyteidl.admin.workflow_attributes_pb2 import (
     WorkflowAttributesUpdateRequest,
     WorkflowAttributesUpdateResponse,
 )
-from flyteidl.admin.workflow_pb2 import Workflow, WorkflowCreateRequest, WorkflowCreateResponse, WorkflowList
+from flyteidl.admin.workflow_pb2 import (
+    Workflow,
+    WorkflowCreateRequest,
+    WorkflowCreateResponse,
+    WorkflowList,
+)
 from flyteidl.service.auth_pb2 import (
     OAuth2MetadataRequest,
     OAuth2MetadataResponse,
@@ -139,7 +152,10 @@ from flyteidl.service.dataproxy_pb2 import (
     GetDataRequest,
     GetDataResponse,
 )
-from flyteidl.service.identity_pb2 import UserInfoRequest, UserInfoResponse
+from flyteidl.service.identity_pb2 import (
+    UserInfoRequest,
+    UserInfoResponse,
+)
 
 class RawApi:
     def create_task(

@@ -38,7 +38,7 @@ def render() -> str:
         "# Do not edit; a test fails when this file no longer matches the descriptors.",
         "from collections.abc import Sequence",
         "",
-        *(f"from {module} import {', '.join(sorted(names))}" for module, names in sorted(imports.items())),
+        *(_import(module, names) for module, names in sorted(imports.items())),
         "",
         "class RawApi:",
     ]
@@ -54,6 +54,11 @@ def render() -> str:
             f'        """{entry.spec.short_service}.{entry.name}"""',
         ]
     return "\n".join(lines) + "\n"
+
+
+def _import(module: str, names: set[str]) -> str:
+    # One name per line with a trailing comma: the layout `ruff format` keeps, so the file stays formatted.
+    return "\n".join([f"from {module} import (", *(f"    {name}," for name in sorted(names)), ")"])
 
 
 def main() -> None:
