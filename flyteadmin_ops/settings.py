@@ -432,31 +432,37 @@ def _flyteadmin_config_file() -> list[Entry]:
     return sorted(entries, key=lambda entry: entry[0] in _SECRET_INDIRECTIONS)
 
 
-_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_GO_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+")
 _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def _go_duration(value: Any) -> Any:
     """flytectl writes durations the Go way ("15s", "1m30s"); a bare number means seconds."""
-    if not isinstance(value, str) or not _GO_DURATION.fullmatch(value.replace(" ", "")):
-        if isinstance(value, str) and _GO_DURATION.match(value):
-            raise SettingsError(f"cannot read duration {value!r}")
+    if isinstance(value, (int, float)):
         return value
-    return sum(float(n) * _GO_UNITS[unit] for n, unit in _GO_DURATION.findall(value))
+    text = str(value).replace(" ", "")
+    if not _GO_DURATION.fullmatch(text):
+        raise ValueError(f"{value!r} is not a duration like 15s or 1m30s")
+    return sum(float(n) * _GO_UNITS[unit] for n, unit in _GO_DURATION_PART.findall(text))
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 _FLYTECTL_ADMIN_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "endpoint": ("endpoint", str),
-    "insecure": ("insecure", bool),
-    "insecureSkipVerify": ("insecure_skip_verify", bool),
+    "insecure": ("insecure", _as_is),
+    "insecureSkipVerify": ("insecure_skip_verify", _as_is),
     "caCertFilePath": ("ca_cert_file", str),
     "authType": ("auth_mode", str),
     "clientId": ("client_id", str),
     "clientSecretLocation": ("client_secret_location", str),
     "clientSecretEnvVar": ("client_secret_env_var", str),
-    "scopes": ("scopes", lambda v: v),
+    "scopes": ("scopes", _as_is),
     "audience": ("audience", str),
-    "command": ("command", lambda v: v),
+    "command": ("command", _as_is),
     "tokenUrl": ("token_endpoint", str),
     "authorizationHeader": ("auth_header_key", str),
     "perRetryTimeout": ("deadline_seconds", _go_duration),
@@ -485,7 +491,11 @@ def _flytectl_config() -> list[Entry]:
         value = admin.get(key)
         if value is None or value == "" or value == []:
             continue
-        entries.append((field, convert(value), f"{path} (admin.{key})"))
+        label = f"{path} (admin.{key})"
+        try:
+            entries.append((field, convert(value), label))
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{field} from {label}: {exc}") from None
     return sorted(entries, key=lambda entry: entry[0] in _SECRET_INDIRECTIONS)
 
 
