@@ -6,10 +6,10 @@ import hashlib
 import shutil
 import tarfile
 from pathlib import Path
-from types import SimpleNamespace
 
 from flyteidl.admin import task_pb2
 
+from flyteadmin_ops import demo
 from flyteadmin_ops.ops.package import (
     LAUNCH_PLAN,
     TASK,
@@ -28,9 +28,7 @@ def _summary(package: Package) -> list[tuple[object, ...]]:
     return [(e.key, e.request.SerializeToString(deterministic=True)) for e in package]
 
 
-def test_archive_entities_have_the_type_of_their_file_suffix(
-    pyflyte_package: Path, sample_names: SimpleNamespace
-) -> None:
+def test_archive_entities_have_the_type_of_their_file_suffix(pyflyte_package: Path) -> None:
     package = load_package(pyflyte_package)
     assert len(package) == 19
     for entity in package:
@@ -39,9 +37,9 @@ def test_archive_entities_have_the_type_of_their_file_suffix(
         if entity.resource_type != LAUNCH_PLAN:
             assert entity.request.id == entity.request.spec.template.id
     names = {(e.resource_type, e.name) for e in package}
-    assert {(TASK, t) for t in sample_names.tasks} <= names
-    assert {(WORKFLOW, w) for w in sample_names.workflows} <= names
-    assert {(LAUNCH_PLAN, lp) for lp in sample_names.launch_plans} == {
+    assert {(TASK, t) for t in demo.SAMPLE_TASKS} <= names
+    assert {(WORKFLOW, w) for w in demo.SAMPLE_WORKFLOWS} <= names
+    assert {(LAUNCH_PLAN, lp) for lp in demo.SAMPLE_LAUNCH_PLANS} == {
         (t, n) for t, n in names if t == LAUNCH_PLAN
     }
     # pyflyte leaves project, domain and version empty everywhere
