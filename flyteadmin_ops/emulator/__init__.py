@@ -1,4 +1,5 @@
-"""A local Flyte Admin: a real gRPC server on loopback, with an SQLite store, that behaves like flyteadmin v1.16.
+"""A local Flyte Admin: a real gRPC server on loopback, with an SQLite store, that behaves like
+flyteadmin v1.16.
 
     from flyteadmin_ops.emulator import Emulator
 
@@ -15,9 +16,9 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Callable
 
 import grpc
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import grpc
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -43,10 +44,11 @@ def go_text(message: Message) -> str:
     parts: list[str] = []
     for field, value in message.ListFields():
         if field.type == field.TYPE_MESSAGE:
-            values = value if field.label == field.LABEL_REPEATED else [value]
+            values = value if _repeated(field) else [value]
             parts.extend(f"{field.name}:{{{go_text(v)}}}" for v in values)
         elif field.type == field.TYPE_ENUM:
-            parts.append(f"{field.name}:{field.enum_type.values_by_number[value].name}")
+            enum = field.enum_type
+            parts.append(f"{field.name}:{enum.values_by_number[value].name if enum else value}")
         elif field.type == field.TYPE_STRING:
             parts.append(f'{field.name}:"{value}"')
         else:
@@ -54,8 +56,14 @@ def go_text(message: Message) -> str:
     return " ".join(parts)
 
 
+def _repeated(field: FieldDescriptor) -> bool:
+    flag = getattr(field, "is_repeated", None)
+    return bool(flag) if flag is not None else getattr(field, "label", 1) == 3
+
+
 def not_found_entity(kind: str, identifier: Message) -> AdminError:
-    """`missing entity of type <kind> with identifier <id>` (kind: TASK, WORKFLOW, LAUNCH_PLAN, execution, ...)."""
+    """`missing entity of type <kind> with identifier <id>` (kind: TASK, WORKFLOW, LAUNCH_PLAN,
+    execution, ...)."""
     return AdminError(
         grpc.StatusCode.NOT_FOUND, f"missing entity of type {kind} with identifier {go_text(identifier)}"
     )

@@ -34,7 +34,8 @@ class CompileError(Exception):
 
 def _id_text(identifier: identifier_pb2.Identifier) -> str:
     return (
-        f'resource_type:{identifier_pb2.ResourceType.Name(identifier.resource_type)} project:"{identifier.project}"'
+        f"resource_type:{identifier_pb2.ResourceType.Name(identifier.resource_type)} "
+        f'project:"{identifier.project}"'
         f' domain:"{identifier.domain}" name:"{identifier.name}" version:"{identifier.version}"'
     )
 
@@ -68,7 +69,8 @@ def template_nodes(template: workflow_pb2.WorkflowTemplate) -> list[workflow_pb2
 def requirements(
     primary: workflow_pb2.WorkflowTemplate, sub_workflows: list[workflow_pb2.WorkflowTemplate]
 ) -> tuple[list[identifier_pb2.Identifier], list[identifier_pb2.Identifier]]:
-    """Task and launch plan identifiers referenced by the primary and all supplied subworkflows (`GetRequirements`)."""
+    """Task and launch plan identifiers referenced by the primary and all supplied subworkflows
+    (`GetRequirements`)."""
     tasks: dict[tuple[str, str, str, str], identifier_pb2.Identifier] = {}
     launch_plans: dict[tuple[str, str, str, str], identifier_pb2.Identifier] = {}
     for template in [primary, *sub_workflows]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-_FIELDS = (
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
@@ -49,7 +49,7 @@ def cron_error(expression: str) -> str | None:
     fields = spec.split()
     if len(fields) != len(_FIELDS):
         return f"expected exactly 5 fields, found {len(fields)}: {spec}"
-    for text, (label, low, high, names) in zip(fields, _FIELDS):
+    for text, (label, low, high, names) in zip(fields, _FIELDS, strict=False):
         problem = _field_error(text, low, high, names)
         if problem:
             return f"{problem} ({label})"

@@ -74,7 +74,8 @@ def record_description(
     entity.id.CopyFrom(identifier)
     now = db_time(state.now())
     conn.execute(
-        "INSERT OR IGNORE INTO description_entities (created_at, updated_at, resource_type, project, domain, name,"
+        "INSERT OR IGNORE INTO description_entities (created_at, updated_at, resource_type, "
+        "project, domain, name,"
         " version, short_description, long_description, link, entity) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (
             now,
@@ -104,7 +105,8 @@ def get_description_entity(
     )
     with state.db.read() as conn:
         row = conn.execute(
-            "SELECT entity FROM description_entities WHERE resource_type=? AND project=? AND domain=? AND name=?"
+            "SELECT entity FROM description_entities WHERE resource_type=? AND project=? AND "
+            "domain=? AND name=?"
             " AND version=?",
             (
                 identifier.resource_type,

@@ -1,4 +1,5 @@
-"""flyteadmin's list grammar (filters, sort, limit, offset tokens), written once and driven by table descriptions.
+"""flyteadmin's list grammar (filters, sort, limit, offset tokens), written once and driven by
+table descriptions.
 
 Every List RPC in flyteadmin goes through the same three steps (`pkg/manager/impl/util/filters.go`,
 `pkg/common/filters.go`, `pkg/common/sorting.go`, `validation.ValidateToken`): parse the `filters` string into
@@ -77,7 +78,8 @@ class EntityTable:
 
 @dataclass(frozen=True)
 class Predicate:
-    """One SQL condition; `entity`/`field` say where it came from (e.g. to see if a request filtered on state)."""
+    """One SQL condition; `entity`/`field` say where it came from (e.g. to see if a request
+    filtered on state)."""
 
     sql: str
     args: tuple[Any, ...] = ()
@@ -86,7 +88,8 @@ class Predicate:
 
 
 def parse_filters(expr: str, table: EntityTable) -> list[Predicate]:
-    """Parse flyteadmin's `func(field,value)+func(field,value)` grammar into predicates (empty string: none)."""
+    """Parse flyteadmin's `func(field,value)+func(field,value)` grammar into predicates (empty
+    string: none)."""
     if not expr:
         return []
     predicates = []
@@ -186,7 +189,8 @@ def parse_token(token: str, list_name: str) -> int:
 
 
 def sort_clause(sort: common_pb2.Sort | None, table: EntityTable, default: str = "") -> str:
-    """`ORDER BY <table>.<key> ASC|DESC`, or `default` (flyteadmin issues no ORDER BY when sort_by is absent)."""
+    """`ORDER BY <table>.<key> ASC|DESC`, or `default` (flyteadmin issues no ORDER BY when sort_by
+    is absent)."""
     if sort is None or not sort.key:
         return default
     if sort.key not in table.columns:

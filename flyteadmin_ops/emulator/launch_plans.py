@@ -1,7 +1,9 @@
-"""Launch plans: interface and schedule checks, expected inputs, INACTIVE on create, one ACTIVE version per name.
+"""Launch plans: interface and schedule checks, expected inputs, INACTIVE on create, one ACTIVE
+version per name.
 
 flyteadmin (`launch_plan_manager.go`, `validation/launch_plan_validator.go`) looks the workflow up first (so a
-missing workflow is NOT_FOUND, unlike workflow compilation), then validates, rewrites `default_inputs` with the
+missing workflow is NOT_FOUND, unlike workflow compilation), then validates, rewrites
+`default_inputs` with the
 unbound workflow inputs as required, and digests `LaunchPlan{id, spec, closure{expected_inputs,
 expected_outputs}}`. Activation deactivates the previously active version of the name in the same transaction.
 """
@@ -159,7 +161,8 @@ def expected_inputs(
         if literal_type is not None and not _castable(literal_type, variables[name].type):
             raise AdminError(
                 INVALID,
-                f"invalid fixed_input wrong type {name}, expected {variables[name].type}, got {literal_type} instead",
+                f"invalid fixed_input wrong type {name}, expected {variables[name].type}, got "
+                f"{literal_type} instead",
             )
     result = interface_pb2.ParameterMap()
     for name, variable in variables.items():
@@ -359,7 +362,8 @@ def update_launch_plan(
         if request.state == ACTIVE:
             schedule = plan.spec.entity_metadata.schedule
             if schedule.WhichOneof("ScheduleExpression") == "cron_expression":
-                # The local scheduler accepts only `rate` and `cron_schedule`: AddSchedule fails with a plain error.
+                # The local scheduler accepts only `rate` and `cron_schedule`: AddSchedule fails
+                # with a plain error.
                 raise AdminError(
                     grpc.StatusCode.INTERNAL, "failed to add schedule: unsupported schedule type"
                 )
@@ -387,7 +391,8 @@ def get_active_launch_plan(
     if row is None:
         raise AdminError(
             grpc.StatusCode.NOT_FOUND,
-            f"No active launch plan could be found: {request.id.project}:{request.id.domain}:{request.id.name}",
+            f"No active launch plan could be found: "
+            f"{request.id.project}:{request.id.domain}:{request.id.name}",
         )
     return _row_to_launch_plan(row)
 

@@ -72,7 +72,8 @@ def upsert_metadata(
     conn.execute(
         "INSERT INTO named_entity_metadata (created_at, updated_at, resource_type, project, domain, name,"
         " description, state) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (resource_type, project, domain, name)"
-        " DO UPDATE SET description = excluded.description, state = excluded.state, updated_at = excluded.updated_at",
+        " DO UPDATE SET description = excluded.description, state = excluded.state, updated_at = "
+        "excluded.updated_at",
         (
             now,
             now,
@@ -100,7 +101,8 @@ def _get(
     conn: sqlite3.Connection, resource_type: int, identifier: common_pb2.NamedEntityIdentifier, table: str
 ) -> common_pb2.NamedEntity:
     row = conn.execute(
-        f"SELECT e.project, e.domain, e.name, m.description, m.state FROM {table} e LEFT JOIN named_entity_metadata m"
+        f"SELECT e.project, e.domain, e.name, m.description, m.state FROM {table} e LEFT JOIN "
+        f"named_entity_metadata m"
         " ON m.resource_type = ? AND m.project = e.project AND m.domain = e.domain AND m.name = e.name"
         " WHERE e.project = ? AND e.domain = ? AND e.name = ? LIMIT 1",
         (resource_type, identifier.project, identifier.domain, identifier.name),
@@ -171,13 +173,14 @@ def list_named_entities(
     inner_where = " AND ".join(["e.project = ?", "e.domain = ?", *(f"({s})" for s, _ in inner)])
     outer_where = " AND ".join(f"({s})" for s, _ in outer) or "1"
     outer_order = order if sort is not None and sort.key in ("description", "state") else ""
+    outer_order = outer_order.replace("e.description", "m.description").replace("e.state", "m.state")
     inner_order = "" if outer_order else order
     sql = (
         f"SELECT e.* , m.description, m.state FROM (SELECT e.project, e.domain, e.name FROM ("
         f" SELECT DISTINCT project, domain, name, {int(request.resource_type)} AS resource_type FROM {table}"
         f") e WHERE {inner_where} {inner_order} LIMIT ? OFFSET ?) e LEFT JOIN named_entity_metadata m"
         " ON m.resource_type = ? AND m.project = e.project AND m.domain = e.domain AND m.name = e.name"
-        f" WHERE {outer_where} {outer_order.replace('e.description', 'm.description').replace('e.state', 'm.state')}"
+        f" WHERE {outer_where} {outer_order}"
     )
     args: list[object] = [request.project, request.domain, *(a for _, args in inner for a in args)]
     args += [request.limit, offset, request.resource_type, *(a for _, args in outer for a in args)]

@@ -55,7 +55,8 @@ PROJECTS = EntityTable(
 
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS1123_MESSAGE = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+    "start and "
     "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 )
@@ -69,7 +70,8 @@ def seed_projects(state: EmulatorState) -> None:
     with state.db.tx() as conn:
         for identifier in state.config.projects:
             conn.execute(
-                "INSERT OR IGNORE INTO projects (created_at, updated_at, identifier, name, state) VALUES (?,?,?,?,0)",
+                "INSERT OR IGNORE INTO projects (created_at, updated_at, identifier, name, state) "
+                "VALUES (?,?,?,?,0)",
                 (now, now, identifier, identifier),
             )
 
@@ -82,7 +84,8 @@ def project_state(conn: sqlite3.Connection, identifier: str) -> int | None:
 def validate_project_and_domain(
     conn: sqlite3.Connection, state: EmulatorState, project: str, domain: str
 ) -> None:
-    """Project registered and ACTIVE, domain configured; INVALID_ARGUMENT otherwise (InactiveProject detail)."""
+    """Project registered and ACTIVE, domain configured; INVALID_ARGUMENT otherwise
+    (InactiveProject detail)."""
     current = project_state(conn, project)
     if current is None:
         raise AdminError(
@@ -116,7 +119,8 @@ def _validate_project(project: project_pb2.Project) -> None:
     if len(project.domains):
         raise AdminError(
             INVALID,
-            "Domains are currently only set system wide. Please retry without domains included in your request.",
+            "Domains are currently only set system wide. Please retry without domains included in "
+            "your request.",
         )
 
 
@@ -160,7 +164,8 @@ def register_project(
         if project_state(conn, project.id) is not None:
             raise AdminError(
                 grpc.StatusCode.ALREADY_EXISTS,
-                'value with matching already exists (duplicate key value violates unique constraint "projects_pkey")',
+                "value with matching already exists (duplicate key value violates unique constraint "
+                '"projects_pkey")',
             )
         conn.execute(
             "INSERT INTO projects (created_at, updated_at, identifier, name, description, labels, state)"

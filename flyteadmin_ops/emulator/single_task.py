@@ -1,6 +1,7 @@
 """The `.flytegen.<task>` workflow and launch plan behind a single-task execution.
 
-CreateExecution with `spec.launch_plan.resource_type = TASK` makes flyteadmin (`util/single_task_execution.go`)
+CreateExecution with `spec.launch_plan.resource_type = TASK` makes flyteadmin
+(`util/single_task_execution.go`)
 create, if missing, a one-node workflow and a launch plan named `.flytegen.<task name>` at the task's version,
 and mark the workflow's named entity SYSTEM_GENERATED so that listings hide it.
 """
@@ -27,7 +28,8 @@ GENERATED_PREFIX = ".flytegen."
 
 
 def _node_id(task_name: str) -> str:
-    """A DNS-friendly node id from the last segment of the task name (flyteadmin's generateNodeNameFromTask)."""
+    """A DNS-friendly node id from the last segment of the task name (flyteadmin's
+    generateNodeNameFromTask)."""
     tail = task_name.rsplit(".", 1)[-1].lower()
     return re.sub(r"[^a-z0-9-]", "-", tail)[:63] or "node"
 

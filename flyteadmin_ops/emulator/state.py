@@ -9,7 +9,8 @@ CONTRACT (names other emulator modules rely on; keep them stable):
   `parse_token`, `sort_clause`, `page`.
 - `flyteadmin_ops.emulator.projects`: `validate_project_and_domain(conn, state, project, domain)`,
   `PROJECTS` (EntityTable; table `projects`, key column `identifier`).
-- `flyteadmin_ops.emulator.tasks`: `get_task_row(conn, identifier) -> (id, admin.Task)`, `TASKS` (table `tasks`).
+- `flyteadmin_ops.emulator.tasks`: `get_task_row(conn, identifier) -> (id, admin.Task)`, `TASKS`
+(table `tasks`).
 - `flyteadmin_ops.emulator.workflows`: `get_workflow(conn, identifier) -> (id, admin.Workflow)`, `WORKFLOWS`
   (table `workflows`).
 - `flyteadmin_ops.emulator.launch_plans`: `get_launch_plan(conn, identifier) -> (id, admin.LaunchPlan)`,

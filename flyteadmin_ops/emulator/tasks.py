@@ -63,22 +63,25 @@ def get_task_row(
 
 # --- validation ---------------------------------------------------------------------------------------------
 
-_SUFFIXES = {
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-    "n": Fraction(1, 10**9),
-    "u": Fraction(1, 10**6),
-    "m": Fraction(1, 1000),
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
+_SUFFIXES: dict[str, Fraction] = {
+    k: Fraction(v)
+    for k, v in {
+        "Ki": 2**10,
+        "Mi": 2**20,
+        "Gi": 2**30,
+        "Ti": 2**40,
+        "Pi": 2**50,
+        "Ei": 2**60,
+        "n": Fraction(1, 10**9),
+        "u": Fraction(1, 10**6),
+        "m": Fraction(1, 1000),
+        "k": 10**3,
+        "M": 10**6,
+        "G": 10**9,
+        "T": 10**12,
+        "P": 10**15,
+        "E": 10**18,
+    }.items()
 }
 
 
@@ -109,8 +112,10 @@ def _validate_resources(template: tasks_pb2.TaskTemplate, platform_limits: dict[
             if ceiling is not None and quantity > parse_quantity(ceiling):
                 raise AdminError(
                     INVALID,
-                    f"Requested {resource} {kind} [{value}] is greater than current limit set in the platform "
-                    f"configuration [{ceiling}]. Please contact Flyte Admins to change these limits or consult "
+                    f"Requested {resource} {kind} [{value}] is greater than current limit set in "
+                    f"the platform "
+                    f"configuration [{ceiling}]. Please contact Flyte Admins to change these limits "
+                    f"or consult "
                     "the configuration",
                 )
     for resource, value in requests.items():

@@ -181,6 +181,7 @@ def exists_error(kind: VersionedKind, identical: bool, name: str, diff: str) -> 
     noun = kind.lower.replace("_", " ")
     return AdminError(
         INVALID,
-        f"{name} {noun} with different structure already exists. (Please register a new version of the {noun}):\n"
+        f"{name} {noun} with different structure already exists. (Please register a new version of "
+        f"the {noun}):\n"
         f"{diff}",
     )

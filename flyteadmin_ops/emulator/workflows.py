@@ -1,4 +1,5 @@
-"""Workflows: CreateWorkflow (compile, node limit, identical/different with a failure-reason detail), Get, List.
+"""Workflows: CreateWorkflow (compile, node limit, identical/different with a failure-reason
+detail), Get, List.
 
 Any compile failure — including a referenced task version that does not exist, which is NOT_FOUND inside —
 surfaces as INVALID_ARGUMENT `failed to compile workflow for [<id>] with err: ...`, as in flyteadmin.
@@ -64,7 +65,8 @@ KIND = VersionedKind(ResourceType.WORKFLOW, WORKFLOWS, _row_to_workflow, "Workfl
 def get_workflow(
     conn: sqlite3.Connection, identifier: identifier_pb2.Identifier
 ) -> tuple[int, workflow_pb2.Workflow]:
-    """The stored workflow for an exact identifier: NOT_FOUND `missing entity of type WORKFLOW ...` otherwise."""
+    """The stored workflow for an exact identifier: NOT_FOUND `missing entity of type WORKFLOW ...`
+    otherwise."""
     row = find_row(conn, KIND, identifier)
     return int(row["id"]), _row_to_workflow(row)
 
@@ -141,7 +143,8 @@ def create_workflow_in_tx(
         f"{identifier.project}/{identifier.domain}/{identifier.name}/{identifier.version}"
     )
     cursor = conn.execute(
-        "INSERT INTO workflows (created_at, updated_at, project, domain, name, version, digest, typed_interface,"
+        "INSERT INTO workflows (created_at, updated_at, project, domain, name, version, digest, "
+        "typed_interface,"
         " remote_closure_identifier, short_description, closure) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (
             db_time(now),

@@ -1,0 +1,145 @@
+"""Run a local Flyte Admin emulator: `flyteadmin-ops emulator serve [options]`.
+
+The first line printed is the gRPC endpoint (host:port), so scripts can start it with `--port 0` and read
+where it listens. It serves until SIGINT or SIGTERM and then exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from flyteadmin_ops.emulator.state import DEFAULT_DOMAINS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="emulator_command", metavar="ACTION", required=True)
+    serve = sub.add_parser("serve", help="serve the emulator until SIGINT/SIGTERM")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_port, default=8089, help="gRPC port; 0 picks a free one (default 8089)"
+    )
+    serve.add_argument("--http-port", type=_port, default=0, help="HTTP port (token endpoint, signed URLs)")
+    serve.add_argument("--db", default=":memory:", help="SQLite file, or :memory: (default)")
+    serve.add_argument(
+        "--domains",
+        default=",".join(DEFAULT_DOMAINS),
+        type=_domains,
+        help="comma-separated domains (default development,staging,production)",
+    )
+    serve.add_argument(
+        "--project",
+        action="append",
+        dest="projects",
+        metavar="NAME",
+        help="project to pre-register (repeatable; default flytesnacks)",
+    )
+    serve.add_argument("--auth-token", help="require 'authorization: Bearer TOKEN' on every call")
+    serve.add_argument(
+        "--oauth-client",
+        type=_oauth_client,
+        metavar="ID:SECRET",
+        help="enable the OAuth2 client-credentials token endpoint for this client",
+    )
+    serve.add_argument("--tls-cert", help="PEM certificate file (with --tls-key)")
+    serve.add_argument("--tls-key", help="PEM private key file (with --tls-cert)")
+    serve.add_argument("--latency-ms", type=_non_negative_int, default=0, help="delay added to every RPC")
+    serve.add_argument(
+        "--fault-rate",
+        type=_fraction,
+        default=0.0,
+        help="fraction of RPCs failing UNAVAILABLE (half before, half after processing)",
+    )
+    serve.add_argument(
+        "--executor",
+        choices=("none", "simulate"),
+        default="none",
+        help="'simulate' drives executions through their phases (default none)",
+    )
+    serve.add_argument("--seed", type=int, default=0, help="seed for fault injection and the simulator")
+    serve.set_defaults(_emulator_parser=serve)
+
+
+def _port(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0..65535, not {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a value >= 0, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
+    return value
+
+
+def _domains(text: str) -> list[str]:
+    domains = [d.strip() for d in text.split(",") if d.strip()]
+    if not domains:
+        raise argparse.ArgumentTypeError("at least one domain is required")
+    return domains
+
+
+def _oauth_client(text: str) -> tuple[str, str]:
+    client_id, sep, secret = text.partition(":")
+    if not sep or not client_id or not secret:
+        raise argparse.ArgumentTypeError("expected ID:SECRET with both parts non-empty")
+    return client_id, secret
+
+
+def run(args: argparse.Namespace) -> int:
+    from flyteadmin_ops.emulator import Emulator
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        args._emulator_parser.error("--tls-cert and --tls-key must be given together")
+    emulator = Emulator(
+        host=args.host,
+        port=args.port,
+        http_port=args.http_port,
+        db=args.db,
+        domains=args.domains,
+        projects=args.projects or ["flytesnacks"],
+        auth_token=args.auth_token,
+        oauth_client=args.oauth_client,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        latency_ms=args.latency_ms,
+        fault_rate=args.fault_rate,
+        executor=args.executor,
+        seed=args.seed,
+    )
+    try:
+        emulator.start()
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"flyteadmin-ops emulator: cannot start: {error}", file=sys.stderr)
+        return 1
+    print(emulator.endpoint, flush=True)
+    print(f"http {emulator.http_url}", flush=True)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    while not stop.wait(0.5):
+        pass
+    emulator.stop()
+    return 0
