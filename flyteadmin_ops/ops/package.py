@@ -66,6 +66,14 @@ class PackageError(OperationInputError):
         self.problem = problem
         super().__init__(f"{source}: {problem}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # picklable with its two arguments (Prefect moves exceptions between threads and processes)
+        return (type(self), (self.source, self.problem))
+
+    def within(self, container: str) -> PackageError:
+        """The same error, its file named inside `container` (the archive or folder it came from)."""
+        return type(self)(f"{container}{self.source}", self.problem)
+
 
 class MissingReferenceError(PackageError):
     """An entity refers to one that is neither in the package nor declared external."""
@@ -187,36 +195,47 @@ def load_package(source: Source, *, external: Iterable[identifier_pb2.Identifier
     protobufs: admin TaskSpec / WorkflowSpec / LaunchPlan, the three Create requests, objects with
     `to_flyte_idl()` (flytekit models), or a `FastArchive`.
     """
-    if isinstance(source, (str, PathLike)):
-        path = Path(source)
-        if path.is_dir():
-            items = [_classify(name, data) for name, data in _read_folder(path)]
-        elif path.is_file():
-            items = [_classify(name, data) for name, data in _read_archive(path)]
-        else:
-            raise PackageError(str(path), "no such file or folder")
-        label = str(path)
-    else:
+    if not isinstance(source, (str, PathLike)):
         items = [_from_message(obj, f"<message {i}>") for i, obj in enumerate(source)]
-        label = "<memory>"
-    package = _assemble(items, label, tuple(external))
+        return _checked(_assemble(items, "<memory>", tuple(external)))
+    path = Path(source)
+    if path.is_dir():
+        files, container = _read_folder(path), f"{path}/"
+    elif path.is_file():
+        files, container = _read_archive(path), f"{path}!"
+    else:
+        raise PackageError(str(path), "no such file or folder")
+    try:
+        return _checked(
+            _assemble([_classify(name, data) for name, data in files], str(path), tuple(external))
+        )
+    except PackageError as exc:
+        # Entities keep their short file names (as pyflyte wrote them); errors say where that file lives.
+        raise exc if exc.source == str(path) else exc.within(container) from None
+
+
+def _checked(package: Package) -> Package:
     _dependency_graph(package)  # fails early on references that resolve nowhere
     return package
 
 
-def _read_folder(folder: Path) -> Iterator[tuple[str, bytes]]:
+def _read_folder(folder: Path) -> list[tuple[str, bytes]]:
+    files = []
     total = 0
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         name = path.relative_to(folder).as_posix()
         size = path.stat().st_size
         total += size
         if size > MAX_FILE_BYTES or total > MAX_PACKAGE_BYTES:
-            raise PackageError(name, f"too large ({size} bytes; a package file may have {MAX_FILE_BYTES})")
+            raise PackageError(
+                f"{folder}/{name}", f"too large ({size} bytes; a package file may have {MAX_FILE_BYTES})"
+            )
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise PackageError(name, f"cannot be read ({exc.strerror})") from None
-        yield name, data
+            raise PackageError(f"{folder}/{name}", f"cannot be read ({exc.strerror})") from None
+        files.append((name, data))
+    return files
 
 
 def _read_archive(path: Path) -> list[tuple[str, bytes]]:

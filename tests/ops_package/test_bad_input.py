@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 import shutil
 import tarfile
 from pathlib import Path
@@ -75,7 +76,7 @@ def test_garbage_pb(pyflyte_package_dir: Path, tmp_path: Path) -> None:
     _file(folder, "tasks.add_1.pb").write_bytes(b"\xff\xfe garbage \x00\x01")
     with pytest.raises(PackageError, match=r"00_ops_demo\.tasks\.add_1\.pb: not a TaskSpec") as err:
         load_package(folder)
-    assert err.value.source == "00_ops_demo.tasks.add_1.pb"
+    assert err.value.source == f"{folder}/00_ops_demo.tasks.add_1.pb"
 
 
 def test_pb_of_the_wrong_type_for_its_suffix(pyflyte_package_dir: Path, tmp_path: Path) -> None:
@@ -182,3 +183,20 @@ def test_empty_package_and_foreign_messages(tmp_path: Path) -> None:
         load_package([identifier_pb2.Identifier(name="x")])
     with pytest.raises(PackageError, match=r"<message 0>: not a protobuf message: int"):
         load_package([42])
+
+
+def test_member_errors_name_the_archive_and_the_member(pyflyte_package_dir: Path, tmp_path: Path) -> None:
+    members = {p.name: p.read_bytes() for p in pyflyte_package_dir.iterdir()}
+    members["05_ops_demo.tasks.report_failure_1.pb"] = b"\x00garbage"
+    archive = _tar(tmp_path / "pkg.tgz", members)
+    with pytest.raises(PackageError) as err:
+        load_package(archive)
+    assert err.value.source == f"{archive}!05_ops_demo.tasks.report_failure_1.pb"
+    assert str(err.value).startswith(f"{archive}!05_ops_demo.tasks.report_failure_1.pb: not a TaskSpec")
+
+
+def test_errors_survive_pickling() -> None:
+    original = MissingReferenceError("pkg.tgz!01_x_2.pb", "refers to task y")
+    copy = pickle.loads(pickle.dumps(original))
+    assert type(copy) is MissingReferenceError
+    assert (copy.source, copy.problem, str(copy)) == (original.source, original.problem, str(original))
