@@ -93,7 +93,9 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     ) -> None:
         super().__init__(settings, transport=transport, **overrides)
         self._raw = RawSynchronousFlyteClient(transport=self._transport)
-        self._cache = cache or EntityCache(self._settings.cache_size, self._settings.cache_ttl_seconds)
+        if cache is None:
+            cache = EntityCache(self._settings.cache_size, self._settings.cache_ttl_seconds)
+        self._cache = cache
 
     @property
     def raw(self) -> RawSynchronousFlyteClient:
