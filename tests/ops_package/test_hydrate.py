@@ -200,3 +200,14 @@ def test_explicit_identifiers_are_kept(package: Package) -> None:
 def test_bad_target_is_an_input_error(package: Package, project: str, domain: str, version: str) -> None:
     with pytest.raises(OperationInputError, match=r"hydrate: (project|domain|version) must be a real value"):
         hydrate(package, project, domain, version)
+
+
+def test_pod_templates_in_task_node_overrides_are_substituted(package: Package) -> None:
+    request = type(package.find(WORKFLOW, "ops_demo.workflows.sub_wf").request)()
+    request.CopyFrom(package.find(WORKFLOW, "ops_demo.workflows.sub_wf").request)
+    overrides = request.spec.template.nodes[0].task_node.overrides
+    overrides.pod_template.pod_spec.update({"containers": [{"args": ["{{.remote_package_path}}", "x"]}]})
+    tasks = [e.request for e in package.of_type(TASK)]
+    out = hydrate(load_package([*tasks, request]), "p", "d", "v1", source_url="s3://pkg")
+    node = out.find(WORKFLOW, "ops_demo.workflows.sub_wf").request.spec.template.nodes[0]
+    assert list(node.task_node.overrides.pod_template.pod_spec["containers"][0]["args"]) == ["s3://pkg", "x"]
