@@ -137,7 +137,7 @@ def test_already_exists_without_such_execution_is_raised(
         "CreateExecution", lambda r, ctx: ctx.abort(grpc.StatusCode.ALREADY_EXISTS, "concurrency limit")
     )
     server.on("GetExecution", lambda r, ctx: ctx.abort(grpc.StatusCode.NOT_FOUND, "missing"))
-    with pytest.raises(FlyteEntityAlreadyExistsException, match="limit reached"):
+    with pytest.raises(FlyteEntityAlreadyExistsException, match="concurrency limit"):
         client.create_execution("p", "d", None, SPEC, None)
 
 
