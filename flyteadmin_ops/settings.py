@@ -55,6 +55,12 @@ _INTERACTIVE_AUTH_MODES = {"pkce", "standard", "deviceflow", "device_flow"}
 server without auth they simply never trigger. We accept them as "none" (with a warning) so that a
 default flytectl sandbox config keeps working, instead of failing on a mode we cannot run unattended."""
 
+_INFERRED_AUTH_MODES: tuple[tuple[AuthMode, tuple[str, ...]], ...] = (
+    ("static", ("token",)),
+    ("external_command", ("command",)),
+    ("client_credentials", ("client_id", "client_secret")),
+)
+
 _SECRET_FIELDS = frozenset({"token", "client_secret"})
 
 _SECRET_INDIRECTIONS = ("client_secret_location", "client_secret_env_var")
@@ -193,6 +199,22 @@ class AdminSettings(BaseSettings):
         )
 
     # --- per-field normalisation and checks (messages are completed with field and source) ----------
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_auth_mode(cls, data: Any) -> Any:
+        """No auth_mode anywhere, but credentials given: use them rather than silently send nothing."""
+        if not isinstance(data, dict) or data.get("auth_mode"):
+            return data
+        for mode, needs in _INFERRED_AUTH_MODES:
+            if all(data.get(name) for name in needs):
+                provenance = _PROVENANCE.get()
+                if provenance is not None:
+                    provenance["auth_mode"] = (
+                        f"inferred from {needs[0]} ({provenance.get(needs[0], 'default')})"
+                    )
+                return {**data, "auth_mode": mode}
+        return data
 
     @field_validator("endpoint", mode="before")
     @classmethod

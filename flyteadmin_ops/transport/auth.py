@@ -74,7 +74,7 @@ class StaticTokenProvider:
 class Token:
     value: str
     expires_at: float | None
-    """time.monotonic() after which the token is no longer valid; None if unknown."""
+    """Clock reading (time.monotonic by default) after which the token is invalid; None if unknown."""
 
     def __repr__(self) -> str:
         return f"Token(value=**********, expires_at={self.expires_at})"
@@ -90,7 +90,8 @@ class CachedTokenProvider(ABC):
     refresh_margin = 0.1
     max_margin = 60.0
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._current: Token | None = None
         self._refresh_at: float | None = None
@@ -101,11 +102,9 @@ class CachedTokenProvider(ABC):
 
     def token(self) -> str:
         with self._lock:  # single flight: concurrent callers wait here for the one refresh
-            if self._current is None or (
-                self._refresh_at is not None and time.monotonic() >= self._refresh_at
-            ):
+            if self._current is None or (self._refresh_at is not None and self._clock() >= self._refresh_at):
+                now = self._clock()  # before the fetch: the lifetime runs from when it was asked for
                 value, lifetime = self.fetch()
-                now = time.monotonic()
                 if lifetime is None:
                     lifetime = _jwt_lifetime(value)
                 if lifetime is None:
@@ -140,8 +139,9 @@ class ClientCredentialsTokenProvider(CachedTokenProvider):
         audience: str | None = None,
         timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__()
+        super().__init__(clock=clock)
         self._client_id = client_id
         self._client_secret = client_secret
         self._token_endpoint = token_endpoint
