@@ -1,0 +1,860 @@
+"""AdminService executions: create, relaunch, recover, terminate, archive, get, list, data and metrics.
+
+Behaviour follows flyteadmin v1.16 (`execution_manager.go`, `validation/execution_validator.go`,
+`transformers/execution.go`); see section 6 of the semantics reference. Points a naive emulator gets wrong
+and this one does not:
+
+- a new execution is `UNDEFINED` (nothing runs until events arrive, or the simulate executor sends them);
+- the name check lower-cases first, but the name is stored with its original case;
+- a duplicate name is ALREADY_EXISTS *after* the stored inputs of the existing execution were overwritten;
+- terminate only marks `ABORTING` (the engine reports `ABORTED`), and refuses terminal executions with an
+  `EventFailureReason.already_in_terminal_state` detail;
+- ListExecutions hides archived executions unless a filter mentions `state`, trims error messages to 100
+  bytes and clears the deprecated inline inputs.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sqlite3
+from datetime import datetime
+
+import grpc
+from flyteidl.admin import common_pb2, event_pb2, execution_pb2, launch_plan_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
+from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, metrics_pb2, types_pb2
+from google.protobuf.message import Message
+
+from flyteadmin_ops.emulator.common import (
+    INVALID,
+    db_time,
+    missing,
+    not_found_entity,
+    parse_db_time,
+    timestamp,
+)
+from flyteadmin_ops.emulator.db import schema
+from flyteadmin_ops.emulator.filters import (
+    EntityTable,
+    Join,
+    Predicate,
+    page,
+    parse_filters,
+    validate_limit,
+)
+from flyteadmin_ops.emulator.launch_plans import LAUNCH_PLANS, get_launch_plan
+from flyteadmin_ops.emulator.projects import validate_project_and_domain
+from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
+from flyteadmin_ops.emulator.single_task import ensure_single_task_launch_plan
+from flyteadmin_ops.emulator.state import EmulatorState
+from flyteadmin_ops.emulator.storage import get_literal_map, join_uri, put_literal_map
+from flyteadmin_ops.emulator.tasks import TASKS, get_task_row
+from flyteadmin_ops.emulator.workflows import WORKFLOWS
+
+Phase = core_execution_pb2.WorkflowExecution.Phase
+Mode = execution_pb2.ExecutionMetadata.ExecutionMode
+
+TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.TIMED_OUT, Phase.ABORTED})
+
+schema(
+    """
+    CREATE TABLE IF NOT EXISTS executions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        deleted_at TEXT,
+        execution_project TEXT NOT NULL,
+        execution_domain TEXT NOT NULL,
+        execution_name TEXT NOT NULL,
+        launch_plan_id INTEGER,
+        workflow_id INTEGER,
+        task_id INTEGER,
+        phase TEXT NOT NULL,
+        closure BLOB NOT NULL,
+        spec BLOB NOT NULL,
+        started_at TEXT,
+        execution_created_at TEXT,
+        execution_updated_at TEXT,
+        duration INTEGER NOT NULL DEFAULT 0,
+        abort_cause TEXT NOT NULL DEFAULT '',
+        mode INTEGER NOT NULL DEFAULT 0,
+        source_execution_id INTEGER,
+        parent_node_execution_id INTEGER,
+        cluster TEXT NOT NULL DEFAULT '',
+        inputs_uri TEXT NOT NULL DEFAULT '',
+        user_inputs_uri TEXT NOT NULL DEFAULT '',
+        error_kind TEXT,
+        error_code TEXT,
+        user TEXT NOT NULL DEFAULT '',
+        state INTEGER NOT NULL DEFAULT 0,
+        launch_entity TEXT NOT NULL DEFAULT '',
+        UNIQUE (execution_project, execution_domain, execution_name)
+    );
+    CREATE TABLE IF NOT EXISTS execution_tags (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        deleted_at TEXT,
+        execution_project TEXT NOT NULL,
+        execution_domain TEXT NOT NULL,
+        execution_name TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL DEFAULT '',
+        UNIQUE (execution_project, execution_domain, execution_name, key, value)
+    )
+    """
+)
+
+_SAME_EXECUTION = (
+    "execution_tags.execution_project = executions.execution_project AND "
+    "execution_tags.execution_domain = executions.execution_domain AND "
+    "execution_tags.execution_name = executions.execution_name"
+)
+_TAG_JOIN = Join(
+    table="execution_tags",
+    on_sql=_SAME_EXECUTION,
+    columns=frozenset({"id", "created_at", "updated_at", "deleted_at", "key", "value", "name"}),
+    renames={"name": "key"},
+    kind="INNER",
+)
+
+EXECUTIONS = EntityTable(
+    entity="execution",
+    table="executions",
+    columns=frozenset(
+        {
+            "id",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+            "execution_project",
+            "execution_domain",
+            "execution_name",
+            "launch_plan_id",
+            "workflow_id",
+            "task_id",
+            "phase",
+            "closure",
+            "spec",
+            "started_at",
+            "execution_created_at",
+            "execution_updated_at",
+            "duration",
+            "abort_cause",
+            "mode",
+            "source_execution_id",
+            "parent_node_execution_id",
+            "cluster",
+            "inputs_uri",
+            "user_inputs_uri",
+            "error_kind",
+            "error_code",
+            "user",
+            "state",
+            "launch_entity",
+        }
+    ),
+    joins={
+        "launch_plan": Join(
+            LAUNCH_PLANS.table,
+            f"{LAUNCH_PLANS.table}.id = executions.launch_plan_id",
+            LAUNCH_PLANS.columns,
+            LAUNCH_PLANS.renames,
+        ),
+        "workflow": Join(
+            WORKFLOWS.table,
+            f"{WORKFLOWS.table}.id = executions.workflow_id",
+            WORKFLOWS.columns,
+            WORKFLOWS.renames,
+        ),
+        "task": Join(TASKS.table, f"{TASKS.table}.id = executions.task_id", TASKS.columns, TASKS.renames),
+        "admin_tag": _TAG_JOIN,
+        "execution_admin_tag": _TAG_JOIN,
+        "execution_tag": _TAG_JOIN,
+    },
+)
+
+# --- names and identifiers -------------------------------------------------------------------------------
+
+_NAME_RE = re.compile(r"^[a-z][a-z\-0-9]*$")
+_NAME_MAX = 63
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand
+_RANDOM = random.Random()
+
+
+def generate_name() -> str:
+    """flyteadmin's generated execution name: "a" + 19 characters of the k8s alphabet (20 in all)."""
+    return "a" + "".join(_RANDOM.choice(_NAME_ALPHABET) for _ in range(19))
+
+
+def check_execution_name(name: str) -> None:
+    lowered = name.lower()
+    if len(lowered) > _NAME_MAX:
+        raise AdminError(INVALID, f"size of name exceeded length {_NAME_MAX} : {lowered}")
+    if not _NAME_RE.match(lowered):
+        raise AdminError(INVALID, f"invalid name format: {lowered}")
+
+
+def validate_execution_id(
+    identifier: identifier_pb2.WorkflowExecutionIdentifier | None, present: bool
+) -> None:
+    """`ValidateWorkflowExecutionIdentifier`: id, project, domain and name are required, in that order."""
+    if not present or identifier is None:
+        raise missing("id")
+    for field in ("project", "domain", "name"):
+        if not getattr(identifier, field):
+            raise missing(field)
+
+
+def execution_id(project: str, domain: str, name: str) -> identifier_pb2.WorkflowExecutionIdentifier:
+    return identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
+
+
+def row_execution_id(row: sqlite3.Row) -> identifier_pb2.WorkflowExecutionIdentifier:
+    return execution_id(row["execution_project"], row["execution_domain"], row["execution_name"])
+
+
+def fetch_execution_row(
+    conn: sqlite3.Connection, identifier: identifier_pb2.WorkflowExecutionIdentifier
+) -> sqlite3.Row:
+    """The stored execution, or NOT_FOUND `missing entity of type execution with identifier ...`."""
+    row = conn.execute(
+        "SELECT * FROM executions WHERE execution_project = ? AND execution_domain = ? AND "
+        "execution_name = ?",
+        (identifier.project, identifier.domain, identifier.name),
+    ).fetchone()
+    if row is None:
+        lookup = execution_id(identifier.project, identifier.domain, identifier.name)
+        raise not_found_entity("execution", lookup)
+    return row
+
+
+def load_closure(row: sqlite3.Row) -> execution_pb2.ExecutionClosure:
+    return execution_pb2.ExecutionClosure.FromString(row["closure"])
+
+
+def load_spec(row: sqlite3.Row) -> execution_pb2.ExecutionSpec:
+    return execution_pb2.ExecutionSpec.FromString(row["spec"])
+
+
+def phase_name(phase: int) -> str:
+    return Phase.Name(phase)  # type: ignore[arg-type]
+
+
+def stored_phase(row: sqlite3.Row) -> int:
+    return Phase.Value(row["phase"])
+
+
+def metadata_uri(state: EmulatorState, *parts: str) -> str:
+    """`s3://my-s3-bucket/metadata/<parts...>`: where flyteadmin offloads execution inputs."""
+    return join_uri(state.config.storage_prefix, state.config.metadata_prefix, *parts)
+
+
+def notify_engine(state: EmulatorState) -> None:
+    """Wake the simulate executor (if one runs) after an execution was created or terminated."""
+    engine = state.extensions.get("executor")
+    if engine is not None:
+        engine.notify()
+
+
+# --- literal typing (propeller's LiteralTypeForLiteral + AreTypesCastable, the cases clients send) --------
+
+_PRIMITIVE_TYPES = {
+    "integer": types_pb2.SimpleType.INTEGER,
+    "float_value": types_pb2.SimpleType.FLOAT,
+    "string_value": types_pb2.SimpleType.STRING,
+    "boolean": types_pb2.SimpleType.BOOLEAN,
+    "datetime": types_pb2.SimpleType.DATETIME,
+    "duration": types_pb2.SimpleType.DURATION,
+}
+
+
+def literal_fits(literal: literals_pb2.Literal, expected: types_pb2.LiteralType) -> bool:
+    """Whether a literal may be passed where `expected` is declared.
+
+    Exact for primitives, none, structs, collections, maps, enums and unions (including Optional); lenient
+    (accepts) for opaque kinds the emulator cannot inspect (offloaded literals, binary/msgpack values).
+    """
+    kind = expected.WhichOneof("type")
+    if kind == "union_type":
+        inner = literal.scalar.union.value if literal.scalar.HasField("union") else literal
+        return any(literal_fits(inner, variant) for variant in expected.union_type.variants)
+    value_kind = literal.WhichOneof("value")
+    if value_kind == "collection":
+        return kind == "collection_type" and all(
+            literal_fits(item, expected.collection_type) for item in literal.collection.literals
+        )
+    if value_kind == "map":
+        return kind == "map_value_type" and all(
+            literal_fits(item, expected.map_value_type) for item in literal.map.literals.values()
+        )
+    if value_kind != "scalar":
+        return True  # offloaded_metadata and future kinds: the engine resolves them
+    return _scalar_fits(literal.scalar, kind, expected)
+
+
+def _scalar_fits(scalar: literals_pb2.Scalar, kind: str | None, expected: types_pb2.LiteralType) -> bool:
+    scalar_kind = scalar.WhichOneof("value")
+    if scalar_kind == "primitive":
+        primitive_kind = scalar.primitive.WhichOneof("value")
+        if kind == "enum_type":
+            return (
+                primitive_kind == "string_value"
+                and scalar.primitive.string_value in expected.enum_type.values
+            )
+        return kind == "simple" and _PRIMITIVE_TYPES.get(primitive_kind or "") == expected.simple
+    if scalar_kind == "none_type":
+        return kind == "simple" and expected.simple == types_pb2.SimpleType.NONE
+    if scalar_kind == "generic":
+        return kind == "simple" and expected.simple == types_pb2.SimpleType.STRUCT
+    if scalar_kind == "error":
+        return kind == "simple" and expected.simple == types_pb2.SimpleType.ERROR
+    if scalar_kind == "blob":
+        return kind == "blob"
+    if scalar_kind == "schema":
+        return kind == "schema"
+    if scalar_kind == "structured_dataset":
+        return kind == "structured_dataset_type"
+    if scalar_kind == "union":
+        return literal_fits(scalar.union.value, expected)
+    return True  # binary (msgpack dataclasses, pickles) is accepted for any declared type
+
+
+def check_and_fetch_inputs(
+    user_inputs: literals_pb2.LiteralMap,
+    fixed_inputs: literals_pb2.LiteralMap,
+    expected_inputs: interface_pb2.ParameterMap,
+) -> literals_pb2.LiteralMap:
+    """`CheckAndFetchInputsForExecution`: the computed inputs, or the first INVALID_ARGUMENT flyteadmin gives.
+
+    flyteadmin walks Go maps (random order); names are walked sorted here so the same request always
+    fails with the same message.
+    """
+    expected = expected_inputs.parameters
+    computed = literals_pb2.LiteralMap()
+    for name in sorted(user_inputs.literals):
+        if name not in expected:
+            raise AdminError(INVALID, f"invalid input {name}")
+        computed.literals[name].CopyFrom(user_inputs.literals[name])
+    for name in sorted(expected):
+        parameter = expected[name]
+        if name not in computed.literals:
+            if parameter.required:
+                raise AdminError(INVALID, f"expected_inputs {name} missing")
+            if parameter.HasField("default"):
+                computed.literals[name].CopyFrom(parameter.default)
+        elif not literal_fits(computed.literals[name], parameter.var.type):
+            raise AdminError(INVALID, f"invalid {name} input wrong type")
+    for name in sorted(fixed_inputs.literals):
+        if name in computed.literals:
+            raise AdminError(INVALID, f"fixed_inputs {name} cannot be overridden")
+        computed.literals[name].CopyFrom(fixed_inputs.literals[name])
+    return computed
+
+
+# --- create / relaunch / recover ------------------------------------------------------------------------
+
+_LAUNCHABLE = {identifier_pb2.ResourceType.TASK, identifier_pb2.ResourceType.LAUNCH_PLAN}
+
+
+def _validate_create_request(
+    conn: sqlite3.Connection, state: EmulatorState, request: execution_pb2.ExecutionCreateRequest
+) -> None:
+    """`ValidateExecutionRequest`, in flyteadmin's order."""
+    if not request.project:
+        raise missing("project")
+    if not request.domain:
+        raise missing("domain")
+    if request.name:
+        check_execution_name(request.name)
+    validate_project_and_domain(conn, state, request.project, request.domain)
+    if not request.HasField("spec"):
+        raise missing("spec")
+    reference = request.spec.launch_plan
+    if not request.spec.HasField("launch_plan"):
+        raise missing("id")
+    for field in ("project", "domain", "name", "version"):
+        if not getattr(reference, field):
+            raise missing(field)
+    if reference.resource_type not in _LAUNCHABLE:
+        kind = identifier_pb2.ResourceType.Name(reference.resource_type)
+        raise AdminError(
+            INVALID,
+            f"Invalid reference entity resource type [{kind}], only [map[TASK:<nil> LAUNCH_PLAN:<nil>]] "
+            "allowed",
+        )
+    for name, literal in request.inputs.literals.items():
+        if not name:
+            raise AdminError(INVALID, "missing key in inputs")
+        if literal.WhichOneof("value") is None:
+            raise AdminError(INVALID, f"missing valid literal in inputs {name}")
+
+
+def _resolve_spec(
+    state: EmulatorState,
+    spec: execution_pb2.ExecutionSpec,
+    launch_plan_spec: launch_plan_pb2.LaunchPlanSpec,
+    principal: str,
+) -> execution_pb2.ExecutionSpec:
+    """The stored spec: the request's, with flyteadmin's merge (request, then launch plan, then defaults)."""
+    resolved = execution_pb2.ExecutionSpec()
+    resolved.CopyFrom(spec)
+    resolved.ClearField("inputs")
+    resolved.metadata.principal = principal
+    lp_spec = launch_plan_spec
+    if not resolved.max_parallelism:
+        resolved.max_parallelism = getattr(lp_spec, "max_parallelism", 0) or state.config.max_parallelism
+    for field in ("labels", "annotations", "raw_output_data_config", "security_context"):
+        if not resolved.HasField(field) and lp_spec.HasField(field):
+            getattr(resolved, field).CopyFrom(getattr(lp_spec, field))
+    if not resolved.HasField("interruptible") and lp_spec.HasField("interruptible"):
+        resolved.interruptible.CopyFrom(lp_spec.interruptible)
+    if not resolved.overwrite_cache:
+        resolved.overwrite_cache = lp_spec.overwrite_cache
+    if not resolved.HasField("envs") and lp_spec.HasField("envs"):
+        resolved.envs.CopyFrom(lp_spec.envs)
+    return resolved
+
+
+def launch(
+    state: EmulatorState,
+    request: execution_pb2.ExecutionCreateRequest,
+    principal: str,
+    source_execution_id: int | None = None,
+) -> identifier_pb2.WorkflowExecutionIdentifier:
+    """Validate, resolve the launch entity and inputs, offload inputs and store a new UNDEFINED execution.
+
+    Shared by CreateExecution, RelaunchExecution and RecoverExecution, as in flyteadmin.
+    """
+    now = state.now()
+    duplicate = False
+    with state.db.tx() as conn:
+        _validate_create_request(conn, state, request)
+        name = request.name or generate_name()
+        reference = request.spec.launch_plan
+        task_row_id: int | None = None
+        if reference.resource_type == identifier_pb2.ResourceType.TASK:
+            task_row_id, _ = get_task_row(conn, reference)
+            lp_row_id, launch_plan = ensure_single_task_launch_plan(conn, state, reference)
+        else:
+            lp_row_id, launch_plan = get_launch_plan(conn, reference)
+        user_inputs = request.inputs if request.inputs.literals else request.spec.inputs
+        computed = check_and_fetch_inputs(
+            user_inputs, launch_plan.spec.fixed_inputs, launch_plan.closure.expected_inputs
+        )
+        inputs_uri = put_literal_map(
+            conn, metadata_uri(state, request.project, request.domain, name, "inputs"), computed, now
+        )
+        user_inputs_uri = put_literal_map(
+            conn, metadata_uri(state, request.project, request.domain, name, "user_inputs"), user_inputs, now
+        )
+        exists = conn.execute(
+            "SELECT 1 FROM executions WHERE execution_project = ? AND execution_domain = ? AND "
+            "execution_name = ?",
+            (request.project, request.domain, name),
+        ).fetchone()
+        if exists:
+            # flyteadmin overwrote the stored inputs before the insert failed; keep that effect (commit).
+            duplicate = True
+        else:
+            _insert_execution(
+                conn,
+                state,
+                request,
+                name,
+                principal,
+                now,
+                launch_plan,
+                lp_row_id,
+                task_row_id,
+                inputs_uri,
+                user_inputs_uri,
+                source_execution_id,
+            )
+    if duplicate:
+        raise AdminError(
+            grpc.StatusCode.ALREADY_EXISTS,
+            "value with matching already exists (duplicate key value violates unique constraint "
+            '"executions_pkey")',
+        )
+    notify_engine(state)
+    return execution_id(request.project, request.domain, name)
+
+
+def _insert_execution(
+    conn: sqlite3.Connection,
+    state: EmulatorState,
+    request: execution_pb2.ExecutionCreateRequest,
+    name: str,
+    principal: str,
+    now: datetime,
+    launch_plan: launch_plan_pb2.LaunchPlan,
+    lp_row_id: int,
+    task_row_id: int | None,
+    inputs_uri: str,
+    user_inputs_uri: str,
+    source_execution_id: int | None,
+) -> None:
+    lp_spec = launch_plan.spec
+    spec = _resolve_spec(state, request.spec, lp_spec, principal)
+    spec.metadata.system_metadata.namespace = f"{request.project}-{request.domain}"
+    closure = execution_pb2.ExecutionClosure(
+        phase=Phase.UNDEFINED,
+        created_at=timestamp(now),
+        updated_at=timestamp(now),
+        workflow_id=lp_spec.workflow_id,
+        state_change_details=execution_pb2.ExecutionStateChangeDetails(
+            state=execution_pb2.ExecutionState.EXECUTION_ACTIVE,
+            occurred_at=timestamp(now),
+            principal=principal,
+        ),
+    )
+    if not spec.disable_all:
+        notifications = spec.notifications.notifications or lp_spec.entity_metadata.notifications
+        closure.notifications.extend(notifications)
+    workflow_row = conn.execute(
+        f"SELECT workflow_id FROM {LAUNCH_PLANS.table} WHERE id = ?", (lp_row_id,)
+    ).fetchone()
+    is_task = task_row_id is not None
+    stamp = db_time(now)
+    conn.execute(
+        "INSERT INTO executions (created_at, updated_at, execution_project, execution_domain, "
+        "execution_name, "
+        "launch_plan_id, workflow_id, task_id, phase, closure, spec, execution_created_at, "
+        "execution_updated_at, "
+        "mode, source_execution_id, parent_node_execution_id, inputs_uri, user_inputs_uri, user, state, "
+        "launch_entity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            stamp,
+            stamp,
+            request.project,
+            request.domain,
+            name,
+            None if is_task else lp_row_id,
+            workflow_row["workflow_id"] if workflow_row else None,
+            task_row_id,
+            phase_name(Phase.UNDEFINED),
+            closure.SerializeToString(),
+            spec.SerializeToString(),
+            stamp,
+            stamp,
+            int(spec.metadata.mode),
+            source_execution_id,
+            _parent_node_execution_row_id(conn, spec),
+            inputs_uri,
+            user_inputs_uri,
+            principal,
+            execution_pb2.ExecutionState.EXECUTION_ACTIVE,
+            "task" if is_task else "launch_plan",
+        ),
+    )
+    for tag in spec.tags:
+        conn.execute(
+            "INSERT OR IGNORE INTO execution_tags (created_at, updated_at, execution_project, "
+            "execution_domain, "
+            "execution_name, key, value) VALUES (?, ?, ?, ?, ?, ?, '')",
+            (stamp, stamp, request.project, request.domain, name, tag),
+        )
+
+
+def _parent_node_execution_row_id(conn: sqlite3.Connection, spec: execution_pb2.ExecutionSpec) -> int | None:
+    if not spec.metadata.HasField("parent_node_execution"):
+        return None
+    parent = spec.metadata.parent_node_execution
+    row = conn.execute(
+        "SELECT id FROM node_executions WHERE execution_project = ? AND execution_domain = ? "
+        "AND execution_name = ? AND node_id = ?",
+        (parent.execution_id.project, parent.execution_id.domain, parent.execution_id.name, parent.node_id),
+    ).fetchone()
+    return None if row is None else int(row["id"])
+
+
+@rpc(ADMIN, "CreateExecution")
+def create_execution(
+    state: EmulatorState, request: execution_pb2.ExecutionCreateRequest, call: CallInfo
+) -> execution_pb2.ExecutionCreateResponse:
+    return execution_pb2.ExecutionCreateResponse(id=launch(state, request, call.principal))
+
+
+def _relaunch(
+    state: EmulatorState,
+    original_id: identifier_pb2.WorkflowExecutionIdentifier,
+    name: str,
+    principal: str,
+    metadata: execution_pb2.ExecutionMetadata,
+    overwrite_cache: bool | None = None,
+) -> identifier_pb2.WorkflowExecutionIdentifier:
+    """Launch a copy of an existing execution's spec (same launch plan or task version) with its user inputs.
+
+    Relaunch falls back to the deprecated `spec.inputs`; recover reads only the stored user inputs. The
+    original's phase is not checked, as in flyteadmin.
+    """
+    with state.db.read() as conn:
+        original = fetch_execution_row(conn, original_id)
+        spec = load_spec(original)
+        user_inputs = get_literal_map(conn, original["user_inputs_uri"])
+    if not user_inputs.literals and metadata.mode == Mode.RELAUNCH:
+        user_inputs.CopyFrom(spec.inputs)
+    metadata.reference_execution.CopyFrom(original_id)
+    spec.metadata.CopyFrom(metadata)
+    if overwrite_cache is not None:
+        spec.overwrite_cache = overwrite_cache
+    request = execution_pb2.ExecutionCreateRequest(
+        project=original_id.project, domain=original_id.domain, name=name, spec=spec, inputs=user_inputs
+    )
+    return launch(state, request, principal, source_execution_id=int(original["id"]))
+
+
+@rpc(ADMIN, "RelaunchExecution")
+def relaunch_execution(
+    state: EmulatorState, request: execution_pb2.ExecutionRelaunchRequest, call: CallInfo
+) -> execution_pb2.ExecutionCreateResponse:
+    metadata = execution_pb2.ExecutionMetadata(mode=Mode.RELAUNCH)
+    new_id = _relaunch(state, request.id, request.name, call.principal, metadata, request.overwrite_cache)
+    return execution_pb2.ExecutionCreateResponse(id=new_id)
+
+
+@rpc(ADMIN, "RecoverExecution")
+def recover_execution(
+    state: EmulatorState, request: execution_pb2.ExecutionRecoverRequest, call: CallInfo
+) -> execution_pb2.ExecutionCreateResponse:
+    metadata = execution_pb2.ExecutionMetadata(mode=Mode.RECOVERED)
+    if request.metadata.HasField("parent_node_execution"):
+        metadata.parent_node_execution.CopyFrom(request.metadata.parent_node_execution)
+    new_id = _relaunch(state, request.id, request.name, call.principal, metadata)
+    return execution_pb2.ExecutionCreateResponse(id=new_id)
+
+
+# --- terminate / archive ---------------------------------------------------------------------------------
+
+
+def already_terminal(message: str, current_phase: str) -> AdminError:
+    """FAILED_PRECONDITION with `EventFailureReason.already_in_terminal_state{current_phase}`."""
+    reason = event_pb2.EventFailureReason(
+        already_in_terminal_state=event_pb2.EventErrorAlreadyInTerminalState(current_phase=current_phase)
+    )
+    return AdminError(grpc.StatusCode.FAILED_PRECONDITION, message, [reason])
+
+
+def save_execution(conn: sqlite3.Connection, row_id: int, closure: Message, **columns: object) -> None:
+    """Write the closure and the mirrored columns of one execution row."""
+    assignments = ", ".join(f"{column} = ?" for column in ["closure", *columns])
+    conn.execute(
+        f"UPDATE executions SET {assignments} WHERE id = ?",
+        (closure.SerializeToString(), *columns.values(), row_id),
+    )
+
+
+@rpc(ADMIN, "TerminateExecution")
+def terminate_execution(
+    state: EmulatorState, request: execution_pb2.ExecutionTerminateRequest, call: CallInfo
+) -> execution_pb2.ExecutionTerminateResponse:
+    validate_execution_id(request.id, request.HasField("id"))
+    with state.db.tx() as conn:
+        row = fetch_execution_row(conn, request.id)
+        current = stored_phase(row)
+        if current in TERMINAL_PHASES:
+            raise already_terminal(
+                "Cannot abort an already terminated workflow execution", phase_name(current)
+            )
+        closure = load_closure(row)
+        closure.abort_metadata.CopyFrom(
+            execution_pb2.AbortMetadata(cause=request.cause, principal=call.principal)
+        )
+        closure.phase = Phase.ABORTING
+        save_execution(
+            conn,
+            row["id"],
+            closure,
+            phase=phase_name(Phase.ABORTING),
+            abort_cause=request.cause,
+            updated_at=db_time(state.now()),
+        )
+    notify_engine(state)
+    return execution_pb2.ExecutionTerminateResponse()
+
+
+@rpc(ADMIN, "UpdateExecution")
+def update_execution(
+    state: EmulatorState, request: execution_pb2.ExecutionUpdateRequest, call: CallInfo
+) -> execution_pb2.ExecutionUpdateResponse:
+    validate_execution_id(request.id, request.HasField("id"))
+    now = state.now()
+    with state.db.tx() as conn:
+        row = fetch_execution_row(conn, request.id)
+        closure = load_closure(row)
+        closure.state_change_details.CopyFrom(
+            execution_pb2.ExecutionStateChangeDetails(
+                state=request.state, occurred_at=timestamp(now), principal=call.principal
+            )
+        )
+        save_execution(conn, row["id"], closure, state=int(request.state), updated_at=db_time(now))
+    return execution_pb2.ExecutionUpdateResponse()
+
+
+# --- reads -----------------------------------------------------------------------------------------------
+
+_TRIMMED_ERROR_BYTES = 100
+
+
+def execution_from_row(row: sqlite3.Row, *, for_list: bool = False) -> execution_pb2.Execution:
+    """`FromExecutionModel`: namespace default, abort metadata for old ABORTED rows, list trimming."""
+    spec = load_spec(row)
+    closure = load_closure(row)
+    if not spec.metadata.system_metadata.namespace:
+        spec.metadata.system_metadata.namespace = f"{row['execution_project']}-{row['execution_domain']}"
+    if row["phase"] == phase_name(Phase.ABORTED) and not closure.HasField("abort_metadata"):
+        closure.abort_metadata.cause = row["abort_cause"]
+    if for_list:
+        if closure.HasField("error") and closure.error.message:
+            trimmed = closure.error.message.encode("utf-8")[:_TRIMMED_ERROR_BYTES]
+            closure.error.message = trimmed.decode("utf-8", errors="ignore")
+        spec.ClearField("inputs")
+        closure.ClearField("computed_inputs")
+    return execution_pb2.Execution(id=row_execution_id(row), spec=spec, closure=closure)
+
+
+@rpc(ADMIN, "GetExecution")
+def get_execution(
+    state: EmulatorState, request: execution_pb2.WorkflowExecutionGetRequest, call: CallInfo
+) -> execution_pb2.Execution:
+    validate_execution_id(request.id, request.HasField("id"))
+    with state.db.read() as conn:
+        return execution_from_row(fetch_execution_row(conn, request.id))
+
+
+@rpc(ADMIN, "ListExecutions")
+def list_executions(
+    state: EmulatorState, request: common_pb2.ResourceListRequest, call: CallInfo
+) -> execution_pb2.ExecutionList:
+    if not request.HasField("id"):
+        raise missing("id")
+    if not request.id.project:
+        raise missing("project")
+    if not request.id.domain:
+        raise missing("domain")
+    validate_limit(request.limit)
+    requested = parse_filters(request.filters, EXECUTIONS)
+    implicit = [
+        Predicate(f"executions.{column} = ?", (value,), "execution", column)
+        for column, value in (
+            ("execution_project", request.id.project),
+            ("execution_domain", request.id.domain),
+            ("execution_name", request.id.name),
+        )
+        if value
+    ]
+    if not any(predicate.field == "state" for predicate in requested):
+        implicit.append(Predicate("executions.state = ?", (0,), "execution", "state"))
+    with state.db.read() as conn:
+        rows, token = page(
+            conn,
+            EXECUTIONS,
+            filters=requested,
+            implicit=implicit,
+            sort=request.sort_by if request.HasField("sort_by") else None,
+            limit=request.limit,
+            token=request.token,
+            list_name="ListExecutions",
+        )
+    return execution_pb2.ExecutionList(
+        executions=[execution_from_row(row, for_list=True) for row in rows], token=token
+    )
+
+
+def read_outputs(conn: sqlite3.Connection, closure: Message) -> literals_pb2.LiteralMap:
+    """`util.GetOutputs`: offloaded outputs by URI, or inline `output_data`; empty when there are none."""
+    outputs_uri = ""
+    if closure.HasField("outputs") and closure.outputs.HasField("uri"):  # type: ignore[attr-defined]
+        outputs_uri = closure.outputs.uri  # type: ignore[attr-defined]
+    elif hasattr(closure, "output_uri"):
+        outputs_uri = closure.output_uri
+    if outputs_uri:
+        return get_literal_map(conn, outputs_uri)
+    result = literals_pb2.LiteralMap()
+    if closure.HasField("output_data"):
+        result.CopyFrom(closure.output_data)  # type: ignore[attr-defined]
+    return result
+
+
+@rpc(ADMIN, "GetExecutionData")
+def get_execution_data(
+    state: EmulatorState, request: execution_pb2.WorkflowExecutionGetDataRequest, call: CallInfo
+) -> execution_pb2.WorkflowExecutionGetDataResponse:
+    with state.db.read() as conn:
+        row = fetch_execution_row(conn, request.id)
+        response = execution_pb2.WorkflowExecutionGetDataResponse(
+            full_inputs=get_literal_map(conn, row["inputs_uri"]),
+            full_outputs=read_outputs(conn, load_closure(row)),
+        )
+    response.inputs.SetInParent()
+    response.outputs.SetInParent()
+    return response
+
+
+@rpc(ADMIN, "GetExecutionMetrics")
+def get_execution_metrics(
+    state: EmulatorState, request: execution_pb2.WorkflowExecutionGetMetricsRequest, call: CallInfo
+) -> execution_pb2.WorkflowExecutionGetMetricsResponse:
+    validate_execution_id(request.id, request.HasField("id"))
+    with state.db.read() as conn:
+        row = fetch_execution_row(conn, request.id)
+        closure = load_closure(row)
+        span = metrics_pb2.Span(
+            start_time=closure.created_at, end_time=closure.updated_at, workflow_id=row_execution_id(row)
+        )
+        if request.depth != 0:
+            span.spans.extend(_node_spans(conn, row))
+    return execution_pb2.WorkflowExecutionGetMetricsResponse(span=span)
+
+
+def _node_spans(conn: sqlite3.Connection, execution: sqlite3.Row) -> list[metrics_pb2.Span]:
+    """Child spans: one per node execution (up to 50, as flyteadmin fetches), with task attempts below."""
+    nodes = conn.execute(
+        "SELECT * FROM node_executions WHERE execution_project = ? AND execution_domain = ? "
+        "AND execution_name = ? AND parent_id IS NULL ORDER BY id LIMIT 50",
+        (execution["execution_project"], execution["execution_domain"], execution["execution_name"]),
+    ).fetchall()
+    spans = []
+    for node in nodes:
+        node_id = core_execution_node_id(execution, node["node_id"])
+        span = metrics_pb2.Span(
+            start_time=timestamp(parse_db_time(node["node_execution_created_at"])),
+            end_time=timestamp(parse_db_time(node["node_execution_updated_at"])),
+            node_id=node_id,
+        )
+        attempts = conn.execute(
+            "SELECT * FROM task_executions WHERE execution_project = ? AND execution_domain = ? "
+            "AND execution_name = ? AND node_id = ? ORDER BY retry_attempt",
+            (
+                execution["execution_project"],
+                execution["execution_domain"],
+                execution["execution_name"],
+                node["node_id"],
+            ),
+        ).fetchall()
+        for attempt in attempts:
+            span.spans.append(
+                metrics_pb2.Span(
+                    start_time=timestamp(parse_db_time(attempt["task_execution_created_at"])),
+                    end_time=timestamp(parse_db_time(attempt["task_execution_updated_at"])),
+                    task_id=identifier_pb2.TaskExecutionIdentifier(
+                        task_id=identifier_pb2.Identifier(
+                            resource_type=identifier_pb2.ResourceType.TASK,
+                            project=attempt["project"],
+                            domain=attempt["domain"],
+                            name=attempt["name"],
+                            version=attempt["version"],
+                        ),
+                        node_execution_id=node_id,
+                        retry_attempt=attempt["retry_attempt"],
+                    ),
+                )
+            )
+        spans.append(span)
+    return spans
+
+
+def core_execution_node_id(execution: sqlite3.Row, node_id: str) -> identifier_pb2.NodeExecutionIdentifier:
+    return identifier_pb2.NodeExecutionIdentifier(execution_id=row_execution_id(execution), node_id=node_id)

@@ -1,0 +1,292 @@
+"""AdminService node executions: get, list (top level or under a parent), list for a task, data, dynamic.
+
+Node executions are created and advanced only by node events (`events.py`), as in flyteadmin
+(`node_execution_manager.go`). Quirks kept: Get/GetData ignore identifier validation (a bad id is simply
+NOT_FOUND), ListNodeExecutions without `unique_parent_id` returns top-level nodes only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import grpc
+from flyteidl.admin import common_pb2, node_execution_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2
+
+from flyteadmin_ops.emulator.common import missing, not_found_entity
+from flyteadmin_ops.emulator.db import schema
+from flyteadmin_ops.emulator.executions import (
+    EXECUTIONS,
+    read_outputs,
+    row_execution_id,
+    validate_execution_id,
+)
+from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate, page, parse_filters, validate_limit
+from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
+from flyteadmin_ops.emulator.state import EmulatorState
+from flyteadmin_ops.emulator.storage import get_literal_map, get_object
+
+schema(
+    """
+    CREATE TABLE IF NOT EXISTS node_executions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        deleted_at TEXT,
+        execution_project TEXT NOT NULL,
+        execution_domain TEXT NOT NULL,
+        execution_name TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        input_uri TEXT NOT NULL DEFAULT '',
+        closure BLOB NOT NULL,
+        started_at TEXT,
+        node_execution_created_at TEXT,
+        node_execution_updated_at TEXT,
+        duration INTEGER NOT NULL DEFAULT 0,
+        node_execution_metadata BLOB,
+        parent_id INTEGER,
+        parent_task_execution_id INTEGER,
+        error_kind TEXT,
+        error_code TEXT,
+        cache_status TEXT,
+        dynamic_workflow_remote_closure_reference TEXT NOT NULL DEFAULT '',
+        internal_data BLOB,
+        UNIQUE (execution_project, execution_domain, execution_name, node_id)
+    )
+    """
+)
+
+_SAME_EXECUTION = " AND ".join(
+    f"executions.{column} = node_executions.{column}"
+    for column in ("execution_project", "execution_domain", "execution_name")
+)
+
+NODE_EXECUTIONS = EntityTable(
+    entity="node_execution",
+    table="node_executions",
+    columns=frozenset(
+        {
+            "id",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+            "execution_project",
+            "execution_domain",
+            "execution_name",
+            "node_id",
+            "phase",
+            "input_uri",
+            "closure",
+            "started_at",
+            "node_execution_created_at",
+            "node_execution_updated_at",
+            "duration",
+            "node_execution_metadata",
+            "parent_id",
+            "parent_task_execution_id",
+            "error_kind",
+            "error_code",
+            "cache_status",
+            "dynamic_workflow_remote_closure_reference",
+            "internal_data",
+        }
+    ),
+    joins={"execution": Join(EXECUTIONS.table, _SAME_EXECUTION, EXECUTIONS.columns, EXECUTIONS.renames)},
+)
+
+
+def node_id_of(row: sqlite3.Row) -> identifier_pb2.NodeExecutionIdentifier:
+    return identifier_pb2.NodeExecutionIdentifier(execution_id=row_execution_id(row), node_id=row["node_id"])
+
+
+def find_node_row(
+    conn: sqlite3.Connection, identifier: identifier_pb2.NodeExecutionIdentifier
+) -> sqlite3.Row | None:
+    execution = identifier.execution_id
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM node_executions WHERE execution_project = ? AND execution_domain = ? "
+        "AND execution_name = ? AND node_id = ?",
+        (execution.project, execution.domain, execution.name, identifier.node_id),
+    ).fetchone()
+    return row
+
+
+def fetch_node_row(
+    conn: sqlite3.Connection, identifier: identifier_pb2.NodeExecutionIdentifier
+) -> sqlite3.Row:
+    """The stored node execution, or NOT_FOUND `missing entity of type node execution with identifier ...`."""
+    row = find_node_row(conn, identifier)
+    if row is None:
+        raise not_found_entity("node execution", identifier)
+    return row
+
+
+def load_node_closure(row: sqlite3.Row) -> node_execution_pb2.NodeExecutionClosure:
+    return node_execution_pb2.NodeExecutionClosure.FromString(row["closure"])
+
+
+def node_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> node_execution_pb2.NodeExecution:
+    metadata = node_execution_pb2.NodeExecutionMetaData()
+    if row["node_execution_metadata"]:
+        metadata.ParseFromString(row["node_execution_metadata"])
+    if not metadata.is_parent_node:
+        # Older propellers do not say is_parent; flyteadmin then looks for children, as done here.
+        metadata.is_parent_node = (
+            conn.execute("SELECT 1 FROM node_executions WHERE parent_id = ? LIMIT 1", (row["id"],)).fetchone()
+            is not None
+        )
+    return node_execution_pb2.NodeExecution(
+        id=node_id_of(row), input_uri=row["input_uri"], closure=load_node_closure(row), metadata=metadata
+    )
+
+
+def validate_node_execution_id(identifier: identifier_pb2.NodeExecutionIdentifier, present: bool) -> None:
+    if not present:
+        raise missing("id")
+    if not identifier.HasField("execution_id"):
+        raise missing("execution_id")
+    if not identifier.node_id:
+        raise missing("node_id")
+    validate_execution_id(identifier.execution_id, True)
+
+
+def _execution_predicates(execution: identifier_pb2.WorkflowExecutionIdentifier) -> list[Predicate]:
+    return [
+        Predicate(f"node_executions.{column} = ?", (value,), "node_execution", column)
+        for column, value in (
+            ("execution_project", execution.project),
+            ("execution_domain", execution.domain),
+            ("execution_name", execution.name),
+        )
+    ]
+
+
+def list_node_rows(
+    implicit: list[Predicate],
+    request: node_execution_pb2.NodeExecutionListRequest | node_execution_pb2.NodeExecutionForTaskListRequest,
+    conn: sqlite3.Connection,
+) -> node_execution_pb2.NodeExecutionList:
+    """The shared tail of both node listings: filters, sort, offset token, full page -> next token."""
+    requested = parse_filters(request.filters, NODE_EXECUTIONS)
+    rows, token = page(
+        conn,
+        NODE_EXECUTIONS,
+        filters=requested,
+        implicit=implicit,
+        sort=request.sort_by if request.HasField("sort_by") else None,
+        limit=request.limit,
+        token=request.token,
+        list_name="ListNodeExecutions",
+    )
+    return node_execution_pb2.NodeExecutionList(
+        node_executions=[node_from_row(conn, row) for row in rows], token=token
+    )
+
+
+@rpc(ADMIN, "GetNodeExecution")
+def get_node_execution(
+    state: EmulatorState, request: node_execution_pb2.NodeExecutionGetRequest, call: CallInfo
+) -> node_execution_pb2.NodeExecution:
+    with state.db.read() as conn:
+        return node_from_row(conn, fetch_node_row(conn, request.id))
+
+
+@rpc(ADMIN, "ListNodeExecutions")
+def list_node_executions(
+    state: EmulatorState, request: node_execution_pb2.NodeExecutionListRequest, call: CallInfo
+) -> node_execution_pb2.NodeExecutionList:
+    try:
+        validate_execution_id(request.workflow_execution_id, request.HasField("workflow_execution_id"))
+    except AdminError:
+        raise missing("execution_id") from None
+    validate_limit(request.limit)
+    implicit = _execution_predicates(request.workflow_execution_id)
+    with state.db.read() as conn:
+        if request.unique_parent_id:
+            parent = fetch_node_row(
+                conn,
+                identifier_pb2.NodeExecutionIdentifier(
+                    execution_id=request.workflow_execution_id, node_id=request.unique_parent_id
+                ),
+            )
+            implicit.append(
+                Predicate("node_executions.parent_id = ?", (parent["id"],), "node_execution", "parent_id")
+            )
+        else:
+            implicit.append(Predicate("node_executions.parent_id IS NULL", (), "node_execution", "parent_id"))
+        return list_node_rows(implicit, request, conn)
+
+
+@rpc(ADMIN, "ListNodeExecutionsForTask")
+def list_node_executions_for_task(
+    state: EmulatorState, request: node_execution_pb2.NodeExecutionForTaskListRequest, call: CallInfo
+) -> node_execution_pb2.NodeExecutionList:
+    from flyteadmin_ops.emulator.task_executions import fetch_task_row, validate_task_execution_id
+
+    validate_task_execution_id(request.task_execution_id, request.HasField("task_execution_id"))
+    validate_limit(request.limit)
+    implicit = _execution_predicates(request.task_execution_id.node_execution_id.execution_id)
+    with state.db.read() as conn:
+        parent = fetch_task_row(conn, request.task_execution_id)
+        implicit.append(
+            Predicate(
+                "node_executions.parent_task_execution_id = ?",
+                (parent["id"],),
+                "node_execution",
+                "parent_task_execution_id",
+            )
+        )
+        return list_node_rows(implicit, request, conn)
+
+
+def flyte_urls(identifier: identifier_pb2.NodeExecutionIdentifier, has_deck: bool) -> common_pb2.FlyteURLs:
+    execution = identifier.execution_id
+    base = f"flyte://v1/{execution.project}/{execution.domain}/{execution.name}/{identifier.node_id}"
+    return common_pb2.FlyteURLs(inputs=f"{base}/i", outputs=f"{base}/o", deck=f"{base}/d" if has_deck else "")
+
+
+def read_dynamic_closure(conn: sqlite3.Connection, reference: str) -> compiler_pb2.CompiledWorkflowClosure:
+    data = get_object(conn, reference)
+    if data is None:
+        raise AdminError(
+            grpc.StatusCode.INTERNAL, f"Unable to read WorkflowClosure from location {reference} : not found"
+        )
+    return compiler_pb2.CompiledWorkflowClosure.FromString(data)
+
+
+@rpc(ADMIN, "GetNodeExecutionData")
+def get_node_execution_data(
+    state: EmulatorState, request: node_execution_pb2.NodeExecutionGetDataRequest, call: CallInfo
+) -> node_execution_pb2.NodeExecutionGetDataResponse:
+    with state.db.read() as conn:
+        row = fetch_node_row(conn, request.id)
+        closure = load_node_closure(row)
+        response = node_execution_pb2.NodeExecutionGetDataResponse(
+            full_inputs=get_literal_map(conn, row["input_uri"]),
+            full_outputs=read_outputs(conn, closure),
+            flyte_urls=flyte_urls(request.id, bool(closure.deck_uri)),
+        )
+        reference = row["dynamic_workflow_remote_closure_reference"]
+        if reference:
+            compiled = read_dynamic_closure(conn, reference)
+            response.dynamic_workflow.id.CopyFrom(compiled.primary.template.id)
+            response.dynamic_workflow.compiled_workflow.CopyFrom(compiled)
+            response.dynamic_workflow.dynamic_job_spec_uri = closure.dynamic_job_spec_uri
+    response.inputs.SetInParent()
+    response.outputs.SetInParent()
+    return response
+
+
+@rpc(ADMIN, "GetDynamicNodeWorkflow")
+def get_dynamic_node_workflow(
+    state: EmulatorState, request: node_execution_pb2.GetDynamicNodeWorkflowRequest, call: CallInfo
+) -> node_execution_pb2.DynamicNodeWorkflowResponse:
+    with state.db.read() as conn:
+        row = fetch_node_row(conn, request.id)
+        reference = row["dynamic_workflow_remote_closure_reference"]
+        if not reference:
+            raise AdminError(grpc.StatusCode.NOT_FOUND, "node does not contain dynamic workflow")
+        return node_execution_pb2.DynamicNodeWorkflowResponse(
+            compiled_workflow=read_dynamic_closure(conn, reference)
+        )

@@ -1,0 +1,186 @@
+"""SignalService: gate-node signals (approve/input) that a workflow waits on and a user sets.
+
+Enough of flyteadmin's `signal_manager.go` and `validation/signal_validator.go` to behave: GetOrCreate is
+idempotent on (execution, signal_id) and keeps the first type; List pages with the shared filter grammar
+(entity `signal`); Set checks that the signal exists (INVALID_ARGUMENT, not NOT_FOUND, as upstream) and that
+the value fits the declared type.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flyteidl.admin import signal_pb2
+from flyteidl.core import identifier_pb2, types_pb2
+
+from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing
+from flyteadmin_ops.emulator.db import schema
+from flyteadmin_ops.emulator.executions import literal_fits, validate_execution_id
+from flyteadmin_ops.emulator.filters import EntityTable, Predicate, page, parse_filters, validate_limit
+from flyteadmin_ops.emulator.registry import SIGNAL, AdminError, CallInfo, rpc
+from flyteadmin_ops.emulator.state import EmulatorState
+
+schema(
+    """
+    CREATE TABLE IF NOT EXISTS signals (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        deleted_at TEXT,
+        execution_project TEXT NOT NULL,
+        execution_domain TEXT NOT NULL,
+        execution_name TEXT NOT NULL,
+        signal_id TEXT NOT NULL,
+        type BLOB NOT NULL,
+        value BLOB,
+        UNIQUE (execution_project, execution_domain, execution_name, signal_id)
+    )
+    """
+)
+
+SIGNALS = EntityTable(
+    entity="signal",
+    table="signals",
+    columns=frozenset(
+        {
+            "id",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+            "execution_project",
+            "execution_domain",
+            "execution_name",
+            "signal_id",
+            "type",
+            "value",
+        }
+    ),
+)
+
+
+def _validate_signal_id(identifier: identifier_pb2.SignalIdentifier, present: bool) -> None:
+    if not present:
+        raise missing("id")
+    if not identifier.HasField("execution_id"):
+        raise missing("execution_id")
+    if not identifier.signal_id:
+        raise missing("signal_id")
+    validate_execution_id(identifier.execution_id, True)
+
+
+def _key(identifier: identifier_pb2.SignalIdentifier) -> tuple[str, str, str, str]:
+    execution = identifier.execution_id
+    return execution.project, execution.domain, execution.name, identifier.signal_id
+
+
+def _find(conn: sqlite3.Connection, identifier: identifier_pb2.SignalIdentifier) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM signals WHERE execution_project = ? AND execution_domain = ? AND execution_name = ? "
+        "AND signal_id = ?",
+        _key(identifier),
+    ).fetchone()
+    return row
+
+
+def _signal(row: sqlite3.Row) -> signal_pb2.Signal:
+    signal = signal_pb2.Signal(
+        id=identifier_pb2.SignalIdentifier(
+            signal_id=row["signal_id"],
+            execution_id=identifier_pb2.WorkflowExecutionIdentifier(
+                project=row["execution_project"], domain=row["execution_domain"], name=row["execution_name"]
+            ),
+        ),
+        type=types_pb2.LiteralType.FromString(row["type"]),
+    )
+    if row["value"]:
+        signal.value.ParseFromString(row["value"])
+    return signal
+
+
+@rpc(SIGNAL, "GetOrCreateSignal")
+def get_or_create_signal(
+    state: EmulatorState, request: signal_pb2.SignalGetOrCreateRequest, call: CallInfo
+) -> signal_pb2.Signal:
+    _validate_signal_id(request.id, request.HasField("id"))
+    if not request.HasField("type"):
+        raise missing("type")
+    with state.db.tx() as conn:
+        row = _find(conn, request.id)
+        if row is None:
+            stamp = db_time(state.now())
+            conn.execute(
+                "INSERT INTO signals (created_at, updated_at, execution_project, execution_domain, "
+                "execution_name, "
+                "signal_id, type) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (stamp, stamp, *_key(request.id), request.type.SerializeToString()),
+            )
+            row = _find(conn, request.id)
+        assert row is not None
+        return _signal(row)
+
+
+@rpc(SIGNAL, "ListSignals")
+def list_signals(
+    state: EmulatorState, request: signal_pb2.SignalListRequest, call: CallInfo
+) -> signal_pb2.SignalList:
+    try:
+        validate_execution_id(request.workflow_execution_id, request.HasField("workflow_execution_id"))
+    except AdminError:
+        raise missing("execution_id") from None
+    validate_limit(request.limit)
+    execution = request.workflow_execution_id
+    implicit = [
+        Predicate(f"signals.{column} = ?", (value,), "signal", column)
+        for column, value in (
+            ("execution_project", execution.project),
+            ("execution_domain", execution.domain),
+            ("execution_name", execution.name),
+        )
+    ]
+    requested = parse_filters(request.filters, SIGNALS)
+    with state.db.read() as conn:
+        rows, token = page(
+            conn,
+            SIGNALS,
+            filters=requested,
+            implicit=implicit,
+            sort=request.sort_by if request.HasField("sort_by") else None,
+            limit=request.limit,
+            token=request.token,
+            list_name="ListSignals",
+        )
+    return signal_pb2.SignalList(signals=[_signal(row) for row in rows], token=token)
+
+
+def _go_key(identifier: identifier_pb2.SignalIdentifier) -> str:
+    project, domain, name, signal_id = _key(identifier)
+    return f"{{{{{project} {domain} {name}}} {signal_id}}}"
+
+
+@rpc(SIGNAL, "SetSignal")
+def set_signal(
+    state: EmulatorState, request: signal_pb2.SignalSetRequest, call: CallInfo
+) -> signal_pb2.SignalSetResponse:
+    _validate_signal_id(request.id, request.HasField("id"))
+    if not request.HasField("value"):
+        raise missing("value")
+    with state.db.tx() as conn:
+        row = _find(conn, request.id)
+        if row is None:
+            raise AdminError(
+                INVALID,
+                f"failed to validate that signal [{_go_key(request.id)}] exists, err: [entry not found]",
+            )
+        declared = types_pb2.LiteralType.FromString(row["type"])
+        if not literal_fits(request.value, declared):
+            type_bytes = " ".join(str(byte) for byte in row["type"])
+            raise AdminError(
+                INVALID,
+                f"requested signal value [{go_text(request.value)}] is not castable to existing signal type "
+                f"[[{type_bytes}]]",
+            )
+        conn.execute(
+            "UPDATE signals SET value = ?, updated_at = ? WHERE id = ?",
+            (request.value.SerializeToString(), db_time(state.now()), row["id"]),
+        )
+    return signal_pb2.SignalSetResponse()

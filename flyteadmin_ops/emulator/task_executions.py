@@ -1,0 +1,257 @@
+"""AdminService task executions (attempts of a task node): get, list, data.
+
+Task executions are created and advanced only by task events (`events.py`), as in flyteadmin
+(`task_execution_manager.go`). GetTaskExecutionData ignores identifier validation; a bad id is NOT_FOUND.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flyteidl.admin import task_execution_pb2
+from flyteidl.core import identifier_pb2
+
+from flyteadmin_ops.emulator.common import INVALID, go_text, missing, not_found_entity
+from flyteadmin_ops.emulator.db import schema
+from flyteadmin_ops.emulator.executions import EXECUTIONS, read_outputs, row_execution_id
+from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate, page, parse_filters, validate_limit
+from flyteadmin_ops.emulator.node_executions import NODE_EXECUTIONS, validate_node_execution_id
+from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
+from flyteadmin_ops.emulator.state import EmulatorState
+from flyteadmin_ops.emulator.storage import get_literal_map
+from flyteadmin_ops.emulator.tasks import TASKS
+
+schema(
+    """
+    CREATE TABLE IF NOT EXISTS task_executions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        deleted_at TEXT,
+        project TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        execution_project TEXT NOT NULL,
+        execution_domain TEXT NOT NULL,
+        execution_name TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        retry_attempt INTEGER NOT NULL,
+        phase TEXT NOT NULL,
+        phase_version INTEGER NOT NULL DEFAULT 0,
+        input_uri TEXT NOT NULL DEFAULT '',
+        closure BLOB NOT NULL,
+        started_at TEXT,
+        task_execution_created_at TEXT,
+        task_execution_updated_at TEXT,
+        duration INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (project, domain, name, version, execution_project, execution_domain, execution_name, node_id,
+                retry_attempt)
+    )
+    """
+)
+
+_EXECUTION_KEY = ("execution_project", "execution_domain", "execution_name")
+
+TASK_EXECUTIONS = EntityTable(
+    entity="task_execution",
+    table="task_executions",
+    columns=frozenset(
+        {
+            "id",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+            "project",
+            "domain",
+            "name",
+            "version",
+            "execution_project",
+            "execution_domain",
+            "execution_name",
+            "node_id",
+            "retry_attempt",
+            "phase",
+            "phase_version",
+            "input_uri",
+            "closure",
+            "started_at",
+            "task_execution_created_at",
+            "task_execution_updated_at",
+            "duration",
+        }
+    ),
+    joins={
+        "task": Join(
+            TASKS.table,
+            " AND ".join(
+                f"{TASKS.table}.{c} = task_executions.{c}" for c in ("project", "domain", "name", "version")
+            ),
+            TASKS.columns,
+            TASKS.renames,
+        ),
+        "execution": Join(
+            EXECUTIONS.table,
+            " AND ".join(f"executions.{c} = task_executions.{c}" for c in _EXECUTION_KEY),
+            EXECUTIONS.columns,
+            EXECUTIONS.renames,
+        ),
+        "node_execution": Join(
+            NODE_EXECUTIONS.table,
+            " AND ".join(f"node_executions.{c} = task_executions.{c}" for c in (*_EXECUTION_KEY, "node_id")),
+            NODE_EXECUTIONS.columns,
+            NODE_EXECUTIONS.renames,
+        ),
+    },
+)
+
+
+def validate_task_execution_id(identifier: identifier_pb2.TaskExecutionIdentifier, present: bool) -> None:
+    """`ValidateTaskExecutionIdentifier`: id, node execution id, task id (a TASK identifier with 4 fields)."""
+    if not present:
+        raise missing("id")
+    if not identifier.HasField("node_execution_id"):
+        raise missing("node_execution_id")
+    validate_node_execution_id(identifier.node_execution_id, True)
+    if not identifier.HasField("task_id"):
+        raise missing("task_id")
+    task = identifier.task_id
+    if task.resource_type != identifier_pb2.ResourceType.TASK:
+        kind = identifier_pb2.ResourceType.Name(task.resource_type).lower()
+        raise AdminError(
+            INVALID,
+            f"unexpected resource type {kind} for identifier [{go_text(task)}], expected task instead",
+        )
+    for field in ("project", "domain", "name", "version"):
+        if not getattr(task, field):
+            raise missing(field)
+
+
+def task_key(identifier: identifier_pb2.TaskExecutionIdentifier) -> tuple[object, ...]:
+    task, node = identifier.task_id, identifier.node_execution_id
+    execution = node.execution_id
+    return (
+        task.project,
+        task.domain,
+        task.name,
+        task.version,
+        execution.project,
+        execution.domain,
+        execution.name,
+        node.node_id,
+        identifier.retry_attempt,
+    )
+
+
+def find_task_row(
+    conn: sqlite3.Connection, identifier: identifier_pb2.TaskExecutionIdentifier
+) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM task_executions WHERE project = ? AND domain = ? AND name = ? AND version = ? "
+        "AND execution_project = ? AND execution_domain = ? AND execution_name = ? AND node_id = ? "
+        "AND retry_attempt = ?",
+        task_key(identifier),
+    ).fetchone()
+    return row
+
+
+def fetch_task_row(
+    conn: sqlite3.Connection, identifier: identifier_pb2.TaskExecutionIdentifier
+) -> sqlite3.Row:
+    """The stored attempt, or NOT_FOUND `missing entity of type task execution with identifier ...`."""
+    row = find_task_row(conn, identifier)
+    if row is None:
+        raise not_found_entity("task execution", identifier)
+    return row
+
+
+def task_execution_id_of(row: sqlite3.Row) -> identifier_pb2.TaskExecutionIdentifier:
+    return identifier_pb2.TaskExecutionIdentifier(
+        task_id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.ResourceType.TASK,
+            project=row["project"],
+            domain=row["domain"],
+            name=row["name"],
+            version=row["version"],
+        ),
+        node_execution_id=identifier_pb2.NodeExecutionIdentifier(
+            execution_id=row_execution_id(row), node_id=row["node_id"]
+        ),
+        retry_attempt=row["retry_attempt"],
+    )
+
+
+def load_task_closure(row: sqlite3.Row) -> task_execution_pb2.TaskExecutionClosure:
+    return task_execution_pb2.TaskExecutionClosure.FromString(row["closure"])
+
+
+def task_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> task_execution_pb2.TaskExecution:
+    is_parent = (
+        conn.execute(
+            "SELECT 1 FROM node_executions WHERE parent_task_execution_id = ? LIMIT 1", (row["id"],)
+        ).fetchone()
+        is not None
+    )
+    return task_execution_pb2.TaskExecution(
+        id=task_execution_id_of(row),
+        input_uri=row["input_uri"],
+        closure=load_task_closure(row),
+        is_parent=is_parent,
+    )
+
+
+@rpc(ADMIN, "GetTaskExecution")
+def get_task_execution(
+    state: EmulatorState, request: task_execution_pb2.TaskExecutionGetRequest, call: CallInfo
+) -> task_execution_pb2.TaskExecution:
+    validate_task_execution_id(request.id, request.HasField("id"))
+    with state.db.read() as conn:
+        return task_from_row(conn, fetch_task_row(conn, request.id))
+
+
+@rpc(ADMIN, "ListTaskExecutions")
+def list_task_executions(
+    state: EmulatorState, request: task_execution_pb2.TaskExecutionListRequest, call: CallInfo
+) -> task_execution_pb2.TaskExecutionList:
+    validate_node_execution_id(request.node_execution_id, request.HasField("node_execution_id"))
+    validate_limit(request.limit)
+    node = request.node_execution_id
+    implicit = [
+        Predicate(f"task_executions.{column} = ?", (value,), "task_execution", column)
+        for column, value in (
+            ("execution_project", node.execution_id.project),
+            ("execution_domain", node.execution_id.domain),
+            ("execution_name", node.execution_id.name),
+            ("node_id", node.node_id),
+        )
+    ]
+    requested = parse_filters(request.filters, TASK_EXECUTIONS)
+    with state.db.read() as conn:
+        rows, token = page(
+            conn,
+            TASK_EXECUTIONS,
+            filters=requested,
+            implicit=implicit,
+            sort=request.sort_by if request.HasField("sort_by") else None,
+            limit=request.limit,
+            token=request.token,
+            list_name="ListTaskExecutions",
+        )
+        return task_execution_pb2.TaskExecutionList(
+            task_executions=[task_from_row(conn, row) for row in rows], token=token
+        )
+
+
+@rpc(ADMIN, "GetTaskExecutionData")
+def get_task_execution_data(
+    state: EmulatorState, request: task_execution_pb2.TaskExecutionGetDataRequest, call: CallInfo
+) -> task_execution_pb2.TaskExecutionGetDataResponse:
+    with state.db.read() as conn:
+        row = fetch_task_row(conn, request.id)
+        response = task_execution_pb2.TaskExecutionGetDataResponse(
+            full_inputs=get_literal_map(conn, row["input_uri"]),
+            full_outputs=read_outputs(conn, load_task_closure(row)),
+        )
+    response.inputs.SetInParent()
+    response.outputs.SetInParent()
+    return response
