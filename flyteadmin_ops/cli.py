@@ -16,6 +16,14 @@ from collections.abc import Sequence
 # subcommand -> (module, help). Each module exposes `add_arguments(parser)` and `run(args) -> int`.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("flyteadmin_ops.emulator.cli", "run a local Flyte Admin emulator"),
+    "relaunch-failed": (
+        "flyteadmin_ops.commands.relaunch_failed",
+        "recover or relaunch failed executions, each exactly once",
+    ),
+    "sync-attributes": (
+        "flyteadmin_ops.commands.sync_attributes",
+        "make matchable attributes match a declared file",
+    ),
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
