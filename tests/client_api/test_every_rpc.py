@@ -223,14 +223,15 @@ def test_bad_argument_type_names_the_argument(client: SynchronousFlyteClient) ->
 def test_per_call_timeout_and_metadata_reach_the_server(
     server: RecordingServer, settings: AdminSettings
 ) -> None:
-    seen: list[dict[str, str]] = []
+    seen: list[tuple[dict[str, str], float]] = []
 
     def answer(request: Any, context: Any) -> version_pb2.GetVersionResponse:
-        seen.append(dict(context.invocation_metadata()))
-        assert context.time_remaining() <= 2.0
+        seen.append((dict(context.invocation_metadata()), context.time_remaining()))
         return version_pb2.GetVersionResponse()
 
     server.on("GetVersion", answer)
-    with RawSynchronousFlyteClient(settings) as raw:
+    with RawSynchronousFlyteClient(settings) as raw:  # settings.deadline_seconds is 5
         raw.get_version(timeout=2.0, metadata=[("x-team", "ml")])
-    assert seen[0]["x-team"] == "ml"
+    metadata, remaining = seen[0]
+    assert metadata["x-team"] == "ml"
+    assert 0 < remaining < 3
