@@ -1,0 +1,325 @@
+"""register-all: put a `pyflyte package` into (project, domain) at a version, idempotently.
+
+The steps, and why they are in this order:
+1. Load and check the package offline (`ops.package`): a broken archive or a dangling reference fails before
+   any RPC, so nothing is half-applied.
+2. Check that the project and domain exist. flyteadmin answers a create in an unknown project with a generic
+   INVALID_ARGUMENT per entity; asking first turns that into one clear input error, again before any write.
+3. Upload the `fast*.tar.gz` through the data proxy and put its URL into the task args. The location is
+   content-addressed (flyteadmin's folder is the base32 of the MD5 we send), so a re-run PUTs the same bytes
+   to the same object, which changes nothing. There is no "already there, same hash" answer to skip on:
+   flyteadmin signs a fresh URL whenever the MD5 matches (it only HEADs the target when a `filename_root`
+   is given), and ALREADY_EXISTS only ever means a *different* file occupies a fixed location (or no MD5
+   was sent). So the PUT always happens, and ALREADY_EXISTS is reported as the failure it is.
+4. Register wave by wave (`dependency_waves`): each wave concurrently, up to `max_concurrency` calls in
+   flight. Identical entities are `exists`, different structure is `conflict` with the server's diff.
+   Unless `continue_on_error`, the first wave with a problem is the last one attempted, and inside a wave
+   launch plans are only created once everything else in that wave succeeded: a broken task or workflow
+   never leaves a launch plan (or a schedule) behind.
+5. Optionally activate launch plans that carry a schedule, also when they already existed.
+
+`register_waves` is the reusable part (step 4), used by `ops.promote` for cross-domain copies.
+"""
+
+from __future__ import annotations
+
+import base64
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from flyteidl.admin import launch_plan_pb2
+from flyteidl.core import identifier_pb2
+
+from flyteadmin_ops.errors import (
+    FlyteAdminError,
+    FlyteEntityAlreadyExistsException,
+    FlyteEntityConflictException,
+    FlyteEntityNotExistException,
+)
+from flyteadmin_ops.ops.package import (
+    LAUNCH_PLAN,
+    TASK,
+    WORKFLOW,
+    Entity,
+    FastArchive,
+    Package,
+    Source,
+    dependency_waves,
+    hydrate,
+    load_package,
+)
+from flyteadmin_ops.ops.results import OperationInputError, Outcome, OutcomeCallback, Result, Status
+
+if TYPE_CHECKING:
+    from flyteadmin_ops.client import SynchronousFlyteClient
+
+OPERATION = "register"
+UPLOAD_KIND = "source archive"
+UPLOAD_TIMEOUT_SECONDS = 300.0
+
+KIND_NAMES = {TASK: "task", WORKFLOW: "workflow", LAUNCH_PLAN: "launch_plan"}
+_CREATE_METHODS = {TASK: "create_task", WORKFLOW: "create_workflow", LAUNCH_PLAN: "create_launch_plan"}
+
+
+def identifier_text(ident: identifier_pb2.Identifier) -> str:
+    """`project:domain:name:version`, the way entities are named in every result."""
+    return f"{ident.project}:{ident.domain}:{ident.name}:{ident.version}"
+
+
+def _outcome(entity: Entity, status: Status, detail: str = "") -> Outcome:
+    return Outcome(KIND_NAMES[entity.resource_type], identifier_text(entity.id), status, detail)
+
+
+# ------------------------------------------------------------------------------------------ entry point
+
+
+def register_package(
+    client: SynchronousFlyteClient | None,
+    source: Source | Package,
+    project: str,
+    domain: str,
+    version: str,
+    *,
+    dry_run: bool = False,
+    continue_on_error: bool = False,
+    activate_schedules: bool = False,
+    max_concurrency: int | None = None,
+    dest_dir: str = ".",
+    on_outcome: OutcomeCallback | None = None,
+) -> Result:
+    """Register every entity of `source` in (project, domain) at `version`; see the module docstring.
+
+    `client` may be None for a dry run, which works offline. Raises `OperationInputError` (including
+    `PackageError`) for bad input, always before anything is written; RPC failures become outcomes.
+    """
+    package = source if isinstance(source, Package) else load_package(source)
+    result = Result(OPERATION, dry_run=dry_run)
+    result.notes.append(f"target: {project}/{domain} version {version} ({package.source})")
+    notify = on_outcome or (lambda _outcome: None)
+
+    if dry_run:
+        return _plan(package, project, domain, version, dest_dir, result, notify)
+    if client is None:
+        raise OperationInputError("register: a client is needed unless dry_run=True")
+
+    hydrate(package, project, domain, version, dest_dir=dest_dir)  # validates the values before any RPC
+    check_target(client, project, domain)
+    source_url = None
+    if package.fast_archive is not None:
+        upload = upload_fast_archive(client, project, domain, package.fast_archive)
+        result.add(upload.outcome)
+        notify(upload.outcome)
+        if upload.native_url is None:  # task args would point nowhere: register nothing
+            skipped = [_outcome(e, Status.SKIPPED, "source archive upload failed") for e in package]
+            result.extend(skipped)
+            return result
+        source_url = upload.native_url
+
+    hydrated = hydrate(package, project, domain, version, source_url=source_url, dest_dir=dest_dir)
+    outcomes = register_waves(
+        client,
+        dependency_waves(hydrated),
+        continue_on_error=continue_on_error,
+        max_concurrency=max_concurrency,
+        on_outcome=notify,
+    )
+    result.extend(outcomes)
+    if activate_schedules:
+        result.extend(_activate_schedules(client, hydrated, outcomes, notify))
+    return result
+
+
+def _plan(
+    package: Package,
+    project: str,
+    domain: str,
+    version: str,
+    dest_dir: str,
+    result: Result,
+    notify: OutcomeCallback,
+) -> Result:
+    """The dry run: everything register would do, computed offline."""
+    hydrated = hydrate(package, project, domain, version, dest_dir=dest_dir)
+    if package.fast_archive is not None:
+        archive = package.fast_archive
+        detail = f"would upload {len(archive.data)} bytes, md5 {archive.md5.hex()}"
+        result.add(Outcome(UPLOAD_KIND, archive.name, Status.PLANNED, detail))
+    for number, wave in enumerate(dependency_waves(hydrated), start=1):
+        for entity in wave:
+            result.add(_outcome(entity, Status.PLANNED, f"wave {number}"))
+    for outcome in result.outcomes:
+        notify(outcome)
+    return result
+
+
+# ------------------------------------------------------------------------------------------ target check
+
+
+def check_target(client: SynchronousFlyteClient, project: str, domain: str) -> None:
+    """Fail with an input error, before any write, when the project or domain does not exist."""
+    try:
+        found = client.get_project(project)
+    except FlyteEntityNotExistException:
+        raise OperationInputError(f"project {project!r} does not exist on the server") from None
+    if found.state == found.ARCHIVED:
+        raise OperationInputError(f"project {project!r} is archived; unarchive it before registering")
+    domains = [d.id for d in client.get_domains()]
+    if domain not in domains:
+        raise OperationInputError(f"domain {domain!r} does not exist (the server has {', '.join(domains)})")
+
+
+# ------------------------------------------------------------------------------------------ upload
+
+
+class Upload:
+    """The upload step's outcome, and the URL to substitute (None when the upload failed)."""
+
+    def __init__(self, outcome: Outcome, native_url: str | None) -> None:
+        self.outcome = outcome
+        self.native_url = native_url
+
+
+def upload_fast_archive(
+    client: SynchronousFlyteClient, project: str, domain: str, archive: FastArchive
+) -> Upload:
+    """Upload the source archive through the data proxy; see step 3 of the module docstring."""
+    try:
+        location = client.get_upload_signed_url(
+            project, domain, content_md5=archive.md5, filename=archive.name
+        )
+    except FlyteEntityAlreadyExistsException as exc:
+        detail = f"a different file already occupies the upload location: {exc.server_message}"
+        return Upload(Outcome(UPLOAD_KIND, archive.name, Status.FAILED, detail), None)
+    except FlyteAdminError as exc:
+        return Upload(Outcome(UPLOAD_KIND, archive.name, Status.FAILED, str(exc)), None)
+    headers = {
+        "Content-MD5": base64.b64encode(archive.md5).decode(),
+        "Content-Length": str(len(archive.data)),
+        **dict(location.headers),
+    }
+    request = urllib.request.Request(location.signed_url, data=archive.data, method="PUT", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=UPLOAD_TIMEOUT_SECONDS) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        body = exc.read(500).decode(errors="replace")
+        detail = f"PUT to the signed URL answered HTTP {exc.code} {exc.reason}: {body}".strip()
+        return Upload(Outcome(UPLOAD_KIND, archive.name, Status.FAILED, detail), None)
+    except (urllib.error.URLError, OSError) as exc:
+        return Upload(Outcome(UPLOAD_KIND, archive.name, Status.FAILED, f"PUT failed: {exc}"), None)
+    return Upload(
+        Outcome(UPLOAD_KIND, archive.name, Status.UPLOADED, location.native_url), location.native_url
+    )
+
+
+# ------------------------------------------------------------------------------------------ waves
+
+
+def create_entity(client: SynchronousFlyteClient, entity: Entity) -> Outcome:
+    """One create RPC, with flyteadmin's answers mapped to outcomes (never raises for an RPC error)."""
+    create: Callable[[identifier_pb2.Identifier, object], None] = getattr(
+        client, _CREATE_METHODS[entity.resource_type]
+    )
+    try:
+        create(entity.request.id, entity.request.spec)
+    except FlyteEntityAlreadyExistsException:
+        return _outcome(entity, Status.EXISTS, "identical structure already registered")
+    except FlyteEntityConflictException as exc:
+        return _outcome(entity, Status.CONFLICT, exc.diff or exc.server_message)
+    except FlyteAdminError as exc:
+        return _outcome(entity, Status.FAILED, str(exc))
+    return _outcome(entity, Status.CREATED)
+
+
+def register_waves(
+    client: SynchronousFlyteClient,
+    waves: Sequence[Sequence[Entity]],
+    *,
+    continue_on_error: bool = False,
+    max_concurrency: int | None = None,
+    on_outcome: OutcomeCallback | None = None,
+) -> list[Outcome]:
+    """Create the entities wave by wave; outcomes come back in wave order, package order inside a wave.
+
+    Each wave runs on a pool of at most `max_concurrency` threads (settings.max_concurrency by default)
+    and finishes before the next starts, so nothing is created before what it refers to. Without
+    `continue_on_error`, a problem stops the run after its wave; launch plans of a wave are created only
+    after the rest of the wave succeeded. Entities not attempted are reported `skipped`.
+    """
+    notify = on_outcome or (lambda _outcome: None)
+    workers = max_concurrency or client.settings.max_concurrency
+    outcomes: list[Outcome] = []
+    stopped = False
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="register") as pool:
+        for wave in waves:
+            others = [e for e in wave if e.resource_type != LAUNCH_PLAN]
+            launch_plans = [e for e in wave if e.resource_type == LAUNCH_PLAN]
+            for batch in (others, launch_plans):
+                if stopped:
+                    skipped = [
+                        _outcome(e, Status.SKIPPED, "not attempted: an earlier entity failed") for e in batch
+                    ]
+                    outcomes.extend(skipped)
+                    for outcome in skipped:
+                        notify(outcome)
+                    continue
+                done = _run_batch(pool, client, batch, notify)
+                outcomes.extend(done)
+                stopped = not continue_on_error and any(o.status.is_problem for o in done)
+    return outcomes
+
+
+def _run_batch(
+    pool: ThreadPoolExecutor, client: SynchronousFlyteClient, batch: Iterable[Entity], notify: OutcomeCallback
+) -> list[Outcome]:
+    def run(entity: Entity) -> Outcome:
+        outcome = create_entity(client, entity)
+        notify(outcome)
+        return outcome
+
+    return list(pool.map(run, batch))
+
+
+# ------------------------------------------------------------------------------------------ schedules
+
+
+def has_schedule(spec: launch_plan_pb2.LaunchPlanSpec) -> bool:
+    schedule = spec.entity_metadata.schedule
+    return spec.entity_metadata.HasField("schedule") and schedule.WhichOneof("ScheduleExpression") is not None
+
+
+def _activate_schedules(
+    client: SynchronousFlyteClient, package: Package, outcomes: list[Outcome], notify: OutcomeCallback
+) -> list[Outcome]:
+    """Activate registered launch plans with a schedule; an already active one is `unchanged`."""
+    registered = {o.name for o in outcomes if o.status in (Status.CREATED, Status.EXISTS)}
+    results: list[Outcome] = []
+    for entity in package.of_type(LAUNCH_PLAN):
+        spec = entity.request.spec
+        if not isinstance(spec, launch_plan_pb2.LaunchPlanSpec) or not has_schedule(spec):
+            continue
+        if identifier_text(entity.id) not in registered:
+            continue
+        outcome = activate_launch_plan(client, entity.id, reason="has a schedule")
+        results.append(outcome)
+        notify(outcome)
+    return results
+
+
+def activate_launch_plan(
+    client: SynchronousFlyteClient, ident: identifier_pb2.Identifier, *, reason: str = ""
+) -> Outcome:
+    """Make `ident` the ACTIVE version of its name; `unchanged` when it already is."""
+    name = identifier_text(ident)
+    suffix = f" ({reason})" if reason else ""
+    try:
+        current = client.get_launch_plan(ident)
+        if current.closure.state == launch_plan_pb2.ACTIVE:
+            return Outcome("launch_plan", name, Status.UNCHANGED, "already active" + suffix)
+        client.update_launch_plan(ident, launch_plan_pb2.ACTIVE)
+    except FlyteAdminError as exc:
+        return Outcome("launch_plan", name, Status.FAILED, f"activation failed: {exc}")
+    return Outcome("launch_plan", name, Status.ACTIVATED, "activated" + suffix)
