@@ -131,6 +131,11 @@ class AdminSettings(BaseSettings):
         description="above grpc-go's default 5 min enforcement, so servers never answer too_many_pings",
     )
     keepalive_timeout_ms: int = Field(20_000, gt=0)
+    max_metadata_bytes: int = Field(
+        64 * 1024,
+        gt=0,
+        description="response header/trailer limit; flyteadmin error messages reach 32 KB, gRPC allows 16 KB",
+    )
     default_metadata: dict[str, str] = Field(default_factory=dict, description="sent with every call")
 
     # --- client behaviour ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Build the gRPC channel described by AdminSettings: plaintext, TLS (system roots or a CA file) or mTLS.
 
 Options are set explicitly because the defaults bite Flyte users: gRPC's 4 MiB receive limit is too small
-for large workflow closures and execution lists, and an aggressive keepalive (flytekit pings every 30 s)
+for large workflow closures and execution lists, its 16 KiB metadata limit drops flyteadmin's longer
+error messages, and an aggressive keepalive (flytekit pings every 30 s)
 makes grpc-go servers, whose default policy allows one ping per 5 minutes, close the connection with
 GOAWAY too_many_pings.
 """
@@ -26,6 +27,10 @@ def channel_options(settings: AdminSettings) -> list[tuple[str, int | str]]:
     options: list[tuple[str, int | str]] = [
         ("grpc.max_send_message_length", settings.max_send_message_bytes),
         ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
+        # flyteadmin sends error messages (e.g. a registration diff) of up to 32000 bytes in trailers;
+        # gRPC's default 16 KiB limit would replace them with "Stream removed".
+        ("grpc.max_metadata_size", settings.max_metadata_bytes),
+        ("grpc.absolute_max_metadata_size", settings.max_metadata_bytes),
         ("grpc.keepalive_time_ms", settings.keepalive_time_ms),
         ("grpc.keepalive_timeout_ms", settings.keepalive_timeout_ms),
         # Ping only while calls are in flight: idle pings are what servers count as abuse.

@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from flyteidl.admin import execution_pb2, project_pb2, version_pb2
+from flyteidl.admin import execution_pb2, project_pb2, task_pb2, version_pb2, workflow_pb2
 from flyteidl.service import auth_pb2
 from google.protobuf.message import Message
 from google.rpc import status_pb2
@@ -36,39 +36,35 @@ from flyteadmin_ops.transport import RpcSpec
 ADMIN = "flyteidl.service.AdminService"
 AUTH = "flyteidl.service.AuthMetadataService"
 
-GET_VERSION = RpcSpec(
-    ADMIN, "GetVersion", version_pb2.GetVersionRequest, version_pb2.GetVersionResponse, True, True
-)
-LIST_PROJECTS = RpcSpec(
-    ADMIN, "ListProjects", project_pb2.ProjectListRequest, project_pb2.Projects, True, True
-)
-CREATE_EXECUTION = RpcSpec(
-    ADMIN,
-    "CreateExecution",
-    execution_pb2.ExecutionCreateRequest,
-    execution_pb2.ExecutionCreateResponse,
-    retry_safe=True,  # as the clients send it: always with a name
-    read_only=False,
-)
-UNNAMED_CREATE_EXECUTION = RpcSpec(
-    ADMIN,
-    "CreateExecution",
-    execution_pb2.ExecutionCreateRequest,
-    execution_pb2.ExecutionCreateResponse,
-    retry_safe=False,
-    read_only=False,
-)
+
+def spec_for(method: str, *, retry_safe: bool = True, read_only: bool = False) -> RpcSpec:
+    """An RpcSpec for one of the scripted AdminService methods."""
+    request_type, response_type = _METHODS[(ADMIN, method)]
+    return RpcSpec(ADMIN, method, request_type, response_type, retry_safe, read_only)
+
 
 _METHODS: dict[tuple[str, str], tuple[type[Message], type[Message]]] = {
     (ADMIN, "GetVersion"): (version_pb2.GetVersionRequest, version_pb2.GetVersionResponse),
     (ADMIN, "ListProjects"): (project_pb2.ProjectListRequest, project_pb2.Projects),
     (ADMIN, "CreateExecution"): (execution_pb2.ExecutionCreateRequest, execution_pb2.ExecutionCreateResponse),
+    (ADMIN, "TerminateExecution"): (
+        execution_pb2.ExecutionTerminateRequest,
+        execution_pb2.ExecutionTerminateResponse,
+    ),
+    (ADMIN, "CreateTask"): (task_pb2.TaskCreateRequest, task_pb2.TaskCreateResponse),
+    (ADMIN, "CreateWorkflow"): (workflow_pb2.WorkflowCreateRequest, workflow_pb2.WorkflowCreateResponse),
     (AUTH, "GetPublicClientConfig"): (
         auth_pb2.PublicClientAuthConfigRequest,
         auth_pb2.PublicClientAuthConfigResponse,
     ),
     (AUTH, "GetOAuth2Metadata"): (auth_pb2.OAuth2MetadataRequest, auth_pb2.OAuth2MetadataResponse),
 }
+
+
+GET_VERSION = spec_for("GetVersion", read_only=True)
+LIST_PROJECTS = spec_for("ListProjects", read_only=True)
+CREATE_EXECUTION = spec_for("CreateExecution")  # as the clients send it: always named, so safe to resend
+UNNAMED_CREATE_EXECUTION = spec_for("CreateExecution", retry_safe=False)
 
 
 @dataclass
