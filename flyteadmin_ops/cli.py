@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 # subcommand -> (module, help). Each module exposes `add_arguments(parser)` and `run(args) -> int`.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "register": ("flyteadmin_ops.commands.register", "register a pyflyte package, idempotently"),
+    "promote": ("flyteadmin_ops.commands.promote", "activate a launch plan version, verified"),
     "emulator": ("flyteadmin_ops.emulator.cli", "run a local Flyte Admin emulator"),
     "relaunch-failed": (
         "flyteadmin_ops.commands.relaunch_failed",

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TextIO
 
@@ -165,25 +166,28 @@ def emit(result: Result, output: str, stream: TextIO | None = None) -> None:
 
 class Progress:
     """A one-line progress indicator on stderr, drawn only when stderr is a terminal (so CI logs and
-    `--output json` pipes stay clean). Pass an instance as an operation's `on_outcome` callback."""
+    `--output json` pipes stay clean). Pass an instance as an operation's `on_outcome` callback; it may be
+    called from worker threads (register runs a wave on a pool), hence the lock."""
 
     def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
         self._stream = stream or sys.stderr
         self._enabled = self._stream.isatty() if enabled is None else enabled
         self._count = 0
         self._total = 0
+        self._lock = threading.Lock()
 
     def start(self, total: int) -> None:
         self._total = total
 
     def __call__(self, outcome: Outcome) -> None:
-        self._count += 1
-        if not self._enabled:
-            return
-        total = f"/{self._total}" if self._total else ""
-        line = f"[{self._count}{total}] {outcome.status.value:<9} {outcome.kind} {outcome.name}"
-        self._stream.write("\r\x1b[K" + line[:120])
-        self._stream.flush()
+        with self._lock:
+            self._count += 1
+            if not self._enabled:
+                return
+            total = f"/{self._total}" if self._total else ""
+            line = f"[{self._count}{total}] {outcome.status.value:<9} {outcome.kind} {outcome.name}"
+            self._stream.write("\r\x1b[K" + line[:120])
+            self._stream.flush()
 
     def finish(self) -> None:
         if self._enabled and self._count:

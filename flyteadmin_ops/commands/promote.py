@@ -1,0 +1,67 @@
+"""Make a launch plan version the active one, optionally copying it from another domain first.
+
+Prints the previously active version, and reads the active version back after the change. If the new
+version cannot be verified as active, what was active before is re-activated and the command exits 1.
+Promoting a version that is already active changes nothing (`unchanged`).
+
+With --from-domain, the launch plan and everything it refers to in that domain (workflow, subworkflows,
+tasks, launch plans it calls) are registered in the target domain at the same versions before activation.
+
+Examples:
+  flyteadmin-ops promote ops_demo.nightly --version v7 -p flytesnacks -d development
+  flyteadmin-ops promote ops_demo.nightly --version v7 -p flytesnacks -d production --from-domain staging
+
+Exit codes: 0 active (or already was), 1 a copy or the activation failed, 2 bad input (no such launch
+plan version, unknown project or domain).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from flyteadmin_ops.commands.common import (
+    Progress,
+    add_connection_arguments,
+    add_output_argument,
+    execute,
+)
+from flyteadmin_ops.ops.results import Result
+from flyteadmin_ops.settings import AdminSettings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("name", metavar="NAME", help="launch plan name, e.g. ops_demo.nightly")
+    parser.add_argument("-v", "--version", required=True, help="the version to activate")
+    parser.add_argument("-p", "--project", required=True, help="project of the launch plan")
+    parser.add_argument("-d", "--domain", required=True, help="domain to activate it in")
+    parser.add_argument(
+        "--from-domain",
+        metavar="DOMAIN",
+        help="copy the launch plan and what it refers to from DOMAIN first (e.g. staging)",
+    )
+    add_output_argument(parser)
+    add_connection_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    def operation(settings: AdminSettings) -> Result:
+        from flyteadmin_ops.client import SynchronousFlyteClient
+        from flyteadmin_ops.ops.promote import promote_launch_plan
+
+        progress = Progress()
+        with SynchronousFlyteClient(settings) as client:
+            try:
+                return promote_launch_plan(
+                    client,
+                    args.name,
+                    args.version,
+                    args.project,
+                    args.domain,
+                    from_domain=args.from_domain,
+                    on_outcome=progress,
+                )
+            finally:
+                progress.finish()
+
+    return execute(args, operation)
