@@ -93,8 +93,8 @@ from flyteidl.admin.project_pb2 import (
     ProjectListRequest,
     ProjectRegisterRequest,
     ProjectRegisterResponse,
-    ProjectUpdateResponse,
     Projects,
+    ProjectUpdateResponse,
 )
 from flyteidl.admin.signal_pb2 import (
     Signal,

@@ -381,7 +381,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         except FlyteEntityNotExistException:
             return None
         if isinstance(request, execution_pb2.ExecutionCreateRequest):
-            same = _same_entity(existing.spec.launch_plan, request.spec.launch_plan)
+            same = _same_launch_target(existing.spec.launch_plan, request.spec.launch_plan)
         else:
             mode = (
                 _MODES.RELAUNCH
@@ -907,6 +907,17 @@ def _is_launch_plan_named(key: Hashable, named: tuple[str, str, str, str]) -> bo
 
 def _same_entity(left: Message, right: Message) -> bool:
     return bool(left.SerializeToString(deterministic=True) == right.SerializeToString(deterministic=True))
+
+
+def _same_launch_target(stored: Identifier, requested: Identifier) -> bool:
+    """Whether a stored execution was launched from what the request names.
+
+    A task launched directly runs through flyteadmin's generated launch plan `.flytegen.<task>` (same
+    version), so either spelling of the target counts; the resource type and org may be normalised.
+    """
+    names = {requested.name, ".flytegen." + requested.name}
+    where = (stored.project, stored.domain, stored.version)
+    return stored.name in names and where == (requested.project, requested.domain, requested.version)
 
 
 def _matching(value: Any) -> matchable_resource_pb2.MatchingAttributes:

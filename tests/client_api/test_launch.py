@@ -14,6 +14,7 @@ from flyteadmin_ops.client import (
     SynchronousFlyteClient,
     execution_id,
     launch_plan_id,
+    task_id,
 )
 from flyteadmin_ops.client.execution_names import generate
 from flyteadmin_ops.errors import FlyteEntityAlreadyExistsException, FlyteInvalidInputException
@@ -127,6 +128,23 @@ def test_already_exists_for_a_different_execution_is_raised(
     with pytest.raises(FlyteEntityAlreadyExistsException):
         client.create_execution("p", "d", "taken", SPEC, None)
     assert admin.executions["taken"].spec.launch_plan == OTHER_LAUNCH_PLAN
+
+
+def test_a_task_launch_matches_its_generated_launch_plan(
+    server: RecordingServer, client: SynchronousFlyteClient
+) -> None:
+    """flyteadmin may store a direct task launch under the `.flytegen.<task>` launch plan."""
+    stored = execution_pb2.Execution(
+        id=execution_id("p", "d", "task-run"),
+        spec=execution_pb2.ExecutionSpec(launch_plan=launch_plan_id("p", "d", ".flytegen.t", "v1")),
+    )
+    server.on("CreateExecution", lambda r, ctx: ctx.abort(grpc.StatusCode.ALREADY_EXISTS, "exists"))
+    server.on("GetExecution", lambda r, ctx: stored)
+    task_spec = execution_pb2.ExecutionSpec(launch_plan=task_id("p", "d", "t", "v1"))
+    assert client.create_execution("p", "d", "task-run", task_spec, None) == stored.id
+    other_version = execution_pb2.ExecutionSpec(launch_plan=task_id("p", "d", "t", "v2"))
+    with pytest.raises(FlyteEntityAlreadyExistsException):
+        client.create_execution("p", "d", "task-run", other_version, None)
 
 
 def test_already_exists_without_such_execution_is_raised(
