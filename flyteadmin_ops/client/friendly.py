@@ -111,9 +111,6 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     def _limit(self, limit: int | None) -> int:
         return self._settings.page_size if limit is None else limit
 
-    def _page(self, python_name: str, request: Message) -> Page:
-        return page_of(getattr(self._raw, python_name)(request))
-
     def _list_request(
         self,
         rpc_name: str,
@@ -131,7 +128,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         sort = as_sort(sort_by)
         if sort is not None:
             request.sort_by.CopyFrom(sort)
-        return self._page(entry.python_name, request)
+        return page_of(getattr(self._raw, entry.python_name)(request))
 
     def _cached_get(self, python_name: str, ident: Any, resource_type: int) -> Any:
         ident = to_idl(ident, Identifier, "id")

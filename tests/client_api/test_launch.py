@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -169,6 +170,16 @@ def test_raw_client_names_unnamed_launches_without_touching_the_callers_request(
     first, second = (sent.name for sent in server.requests("CreateExecution"))
     assert first and second and first != second
     assert request.name == ""
+
+
+def test_a_shared_client_launches_from_many_threads(
+    server: RecordingServer, client: SynchronousFlyteClient
+) -> None:
+    admin = CommitThenFail(server, fail_first=False)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(lambda _: client.create_execution("p", "d", None, SPEC, None), range(24)))
+    assert len({ident.name for ident in ids}) == 24
+    assert set(admin.executions) == {ident.name for ident in ids}
 
 
 @pytest.mark.parametrize("name", ["1abc", "has_underscore", "has space", "x" * 64, "-lead"])
