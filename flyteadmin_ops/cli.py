@@ -17,6 +17,7 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "register": ("flyteadmin_ops.commands.register", "register a pyflyte package, idempotently"),
     "promote": ("flyteadmin_ops.commands.promote", "activate a launch plan version, verified"),
+    "demo": ("flyteadmin_ops.commands.demo", "run every automation against a local emulator"),
     "emulator": ("flyteadmin_ops.emulator.cli", "run a local Flyte Admin emulator"),
     "relaunch-failed": (
         "flyteadmin_ops.commands.relaunch_failed",
