@@ -356,7 +356,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
                 "launch: expected ExecutionCreateRequest, ExecutionRelaunchRequest or "
                 f"ExecutionRecoverRequest, got {type(request).__name__}"
             )
-        named = execution_names.ensure_named(request, entry.spec.path)
+        named = execution_names.ensure_named(request, entry.label)
         try:
             response = getattr(self._raw, entry.python_name)(named)
         except FlyteEntityAlreadyExistsException:

@@ -137,7 +137,7 @@ def _raw_method(rpc: Rpc) -> Callable[..., Message]:
             spec.request_type() if request is None else to_idl(request, spec.request_type, rpc.python_name)
         )
         if launches:
-            message = execution_names.ensure_named(message, spec.path)
+            message = execution_names.ensure_named(message, rpc.label)
         return self._transport.call(spec, message, timeout=timeout, metadata=metadata)
 
     call.__name__ = rpc.python_name

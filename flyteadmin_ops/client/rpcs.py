@@ -99,6 +99,11 @@ class Rpc:
     def name(self) -> str:
         return self.spec.method
 
+    @property
+    def label(self) -> str:
+        """"AdminService/CreateExecution": how errors name the RPC (as the transport's errors do)."""
+        return f"{self.spec.short_service}/{self.spec.method}"
+
     def describe(self) -> str:
         """The docstring of the generated raw method: what goes in, what comes out, how it is retried."""
         spec = self.spec

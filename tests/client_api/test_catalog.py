@@ -87,3 +87,17 @@ def test_type_stub_is_current() -> None:
     assert stubgen.STUB_PATH.read_text() == stubgen.render(), (
         "flyteadmin_ops/client/_raw_api.pyi is stale: run `python -m flyteadmin_ops.client.stubgen`"
     )
+
+
+def test_friendly_methods_keep_flytekits_names_and_parameters() -> None:
+    """Every public operation of flytekit's friendly client exists here, with the same parameters in the
+    same order (ours may add keyword-only extras after them)."""
+    from flytekit.clients.friendly import SynchronousFlyteClient as FlytekitFriendly
+
+    for name, member in vars(FlytekitFriendly).items():
+        if name.startswith("_") or not callable(member):
+            continue
+        theirs = list(inspect.signature(getattr(member, "__wrapped__", member)).parameters)
+        ours = list(inspect.signature(getattr(SynchronousFlyteClient, name)).parameters)
+        assert ours[: len(theirs)] == theirs, f"{name}: flytekit {theirs}, ours {ours}"
+    assert isinstance(vars(SynchronousFlyteClient)["raw"], property)

@@ -189,6 +189,7 @@ def test_invalid_names_are_rejected_before_sending(
     with pytest.raises(FlyteInvalidInputException, match="execution name") as caught:
         client.create_execution("p", "d", name, SPEC, None)
     assert repr(name) in str(caught.value)
+    assert caught.value.rpc == "AdminService/CreateExecution"
     assert server.calls == []
 
 
