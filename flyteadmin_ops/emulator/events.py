@@ -22,9 +22,9 @@ from typing import Any
 
 import grpc
 from flyteidl.admin import event_pb2 as admin_event_pb2
-from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
+from flyteidl.admin import node_execution_pb2, task_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from flyteidl.core import identifier_pb2
+from flyteidl.core import catalog_pb2, identifier_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -228,8 +228,8 @@ def _insert_row(conn: sqlite3.Connection, table: str, columns: dict[str, object]
 
 @rpc(ADMIN, "CreateWorkflowEvent")
 def create_workflow_event(
-    state: EmulatorState, request: execution_pb2.WorkflowExecutionEventRequest, call: CallInfo
-) -> execution_pb2.WorkflowExecutionEventResponse:
+    state: EmulatorState, request: admin_event_pb2.WorkflowExecutionEventRequest, call: CallInfo
+) -> admin_event_pb2.WorkflowExecutionEventResponse:
     if not request.HasField("event"):
         raise AdminError(INVALID, "Workflow event handler was called without event")
     event = request.event
@@ -276,7 +276,7 @@ def create_workflow_event(
         )
         columns.update(_reassign_cluster(row, event))
         save_execution(conn, row["id"], closure, **columns)
-    return execution_pb2.WorkflowExecutionEventResponse()
+    return admin_event_pb2.WorkflowExecutionEventResponse()
 
 
 def _reassign_cluster(row: sqlite3.Row, event: Any) -> dict[str, object]:
@@ -303,8 +303,8 @@ def _reassign_cluster(row: sqlite3.Row, event: Any) -> dict[str, object]:
 
 @rpc(ADMIN, "CreateNodeEvent")
 def create_node_event(
-    state: EmulatorState, request: node_execution_pb2.NodeExecutionEventRequest, call: CallInfo
-) -> node_execution_pb2.NodeExecutionEventResponse:
+    state: EmulatorState, request: admin_event_pb2.NodeExecutionEventRequest, call: CallInfo
+) -> admin_event_pb2.NodeExecutionEventResponse:
     event = request.event  # flyteadmin only logs request validation errors for node events
     identifier = event.id
     execution = identifier.execution_id
@@ -323,7 +323,7 @@ def create_node_event(
             _create_node_execution(conn, state, event, dynamic_reference)
         else:
             _update_node_execution(conn, state, row, event, dynamic_reference)
-    return node_execution_pb2.NodeExecutionEventResponse()
+    return admin_event_pb2.NodeExecutionEventResponse()
 
 
 def _node_parts(event: Any) -> tuple[str, ...]:
@@ -411,7 +411,7 @@ def _create_node_execution(
 def _cache_status(event: Any) -> str | None:
     if not event.HasField("task_node_metadata"):
         return None
-    return str(core_execution_pb2.CatalogCacheStatus.Name(event.task_node_metadata.cache_status))
+    return str(catalog_pb2.CatalogCacheStatus.Name(event.task_node_metadata.cache_status))
 
 
 def _update_node_execution(
@@ -449,8 +449,8 @@ def _update_node_execution(
 
 @rpc(ADMIN, "CreateTaskEvent")
 def create_task_event(
-    state: EmulatorState, request: task_execution_pb2.TaskExecutionEventRequest, call: CallInfo
-) -> task_execution_pb2.TaskExecutionEventResponse:
+    state: EmulatorState, request: admin_event_pb2.TaskExecutionEventRequest, call: CallInfo
+) -> admin_event_pb2.TaskExecutionEventResponse:
     if not request.HasField("event"):
         raise missing("event")
     event = request.event
@@ -476,7 +476,7 @@ def create_task_event(
             _create_task_execution(conn, state, identifier, event)
         else:
             _update_task_execution(conn, state, identifier, row, event)
-    return task_execution_pb2.TaskExecutionEventResponse()
+    return admin_event_pb2.TaskExecutionEventResponse()
 
 
 def _task_parts(identifier: identifier_pb2.TaskExecutionIdentifier) -> tuple[str, ...]:

@@ -47,8 +47,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
-from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, literals_pb2, types_pb2, workflow_pb2
+from flyteidl.admin import event_pb2 as admin_event_pb2
+from flyteidl.admin import execution_pb2
+from flyteidl.core import catalog_pb2, compiler_pb2, identifier_pb2, interface_pb2, literals_pb2, types_pb2, workflow_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.event import event_pb2
 from google.protobuf.message import Message
@@ -431,7 +432,7 @@ class Executor:
             occurred_at=self._now(),
             **fields,
         )
-        return self._call(create_workflow_event, execution_pb2.WorkflowExecutionEventRequest(event=event))
+        return self._call(create_workflow_event, admin_event_pb2.WorkflowExecutionEventRequest(event=event))
 
     def _node_event(
         self, row: sqlite3.Row, node_id: str, phase: int, spec_node_id: str = "", **fields: Any
@@ -445,7 +446,7 @@ class Executor:
             node_name=spec_node_id or node_id,
             **fields,
         )
-        return self._call(create_node_event, node_execution_pb2.NodeExecutionEventRequest(event=event))
+        return self._call(create_node_event, admin_event_pb2.NodeExecutionEventRequest(event=event))
 
     def _task_event(self, row: sqlite3.Row, plan: _NodePlan, phase: int, **fields: Any) -> bool:
         event = event_pb2.TaskExecutionEvent(
@@ -460,7 +461,7 @@ class Executor:
             task_type=plan.task_type,
             **fields,
         )
-        return self._call(create_task_event, task_execution_pb2.TaskExecutionEventRequest(event=event))
+        return self._call(create_task_event, admin_event_pb2.TaskExecutionEventRequest(event=event))
 
     def _still_running(self, row: sqlite3.Row) -> bool:
         with self._state.db.read() as conn:
@@ -596,7 +597,7 @@ class Executor:
         task_fields: dict[str, Any] = {}
         if node_plan.task_id is not None:
             task_fields["task_node_metadata"] = event_pb2.TaskNodeMetadata(
-                cache_status=core_execution_pb2.CatalogCacheStatus.CACHE_DISABLED
+                cache_status=catalog_pb2.CatalogCacheStatus.CACHE_DISABLED
             )
         self._node_event(row, node.id, NodePhase.QUEUED, input_uri=input_uri, **task_fields)
         self._node_event(row, node.id, NodePhase.RUNNING, input_uri=input_uri)
@@ -637,3 +638,22 @@ def start_executor(state: EmulatorState) -> Executor:
     """Start the simulate engine for `state` (emulator-core calls this when `config.executor == "
     ""simulate"`)."""
     return Executor(state).start()
+
+
+def executor_of(state: EmulatorState) -> Executor | None:
+    """The running simulate engine of `state`, if any."""
+    engine = state.extensions.get(EXTENSION_KEY)
+    return engine if isinstance(engine, Executor) else None
+
+
+def stop_executor(state: EmulatorState) -> None:
+    """Stop the simulate engine of `state` (a no-op when none runs); called before the store closes."""
+    engine = executor_of(state)
+    if engine is not None:
+        engine.stop()
+
+
+def wait_idle(state: EmulatorState, timeout: float = 10.0) -> bool:
+    """Wait until the simulate engine has driven everything created so far; True at once when none runs."""
+    engine = executor_of(state)
+    return True if engine is None else engine.wait_idle(timeout)
