@@ -144,6 +144,13 @@ def update_named_entity(
     return common_pb2.NamedEntityUpdateResponse()
 
 
+def _as_number(value: object) -> object:
+    try:
+        return int(str(value))
+    except ValueError:
+        return value
+
+
 @rpc(ADMIN, "ListNamedEntities")
 def list_named_entities(
     state: EmulatorState, request: common_pb2.NamedEntityListRequest, call: CallInfo
@@ -162,7 +169,11 @@ def list_named_entities(
             sql = predicate.sql.replace(f"m.{predicate.field}", column).replace(
                 f"e.{predicate.field}", column
             )
-            outer.append((sql, predicate.args))
+            # COALESCE has no column affinity: compare states as numbers, as Postgres would.
+            values = (
+                tuple(_as_number(a) for a in predicate.args) if predicate.field == "state" else predicate.args
+            )
+            outer.append((sql, values))
         else:
             inner.append((predicate.sql, predicate.args))
     if not request.filters:

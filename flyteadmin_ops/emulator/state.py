@@ -17,6 +17,10 @@ CONTRACT (names other emulator modules rely on; keep them stable):
   `LAUNCH_PLANS` (table `launch_plans`; `workflow_id` references `workflows.id`).
 - `flyteadmin_ops.emulator.single_task`: `ensure_single_task_launch_plan(conn, state, task_identifier)
   -> (launch_plan_row_id, admin.LaunchPlan)`.
+- `flyteadmin_ops.emulator.http`: `HttpFrontend.add_route(method, path_prefix, handler)` with
+  `handler(HttpRequest) -> HttpResponse`; `Emulator.start()` calls `dataproxy.register_http_routes(frontend,
+  state)` when that function exists, and `executor.start_executor(state)` / `executor.stop_executor(state)`
+  when `--executor simulate` is set and those functions exist.
 All entity tables have `id INTEGER PRIMARY KEY`, `created_at`/`updated_at` (text, see `common.db_time`),
 `project`, `domain`, `name`, `version`, and UNIQUE(project, domain, name, version).
 """
