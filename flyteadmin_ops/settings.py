@@ -25,7 +25,15 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -272,6 +280,11 @@ class AdminSettings(BaseSettings):
             # gRPC rejects upper-case metadata keys at call time; normalise here, once.
             return {str(k).lower(): str(v) for k, v in value.items()}
         return value
+
+    @field_serializer("default_metadata")
+    def _mask_metadata(self, value: dict[str, str]) -> dict[str, str]:
+        # Like SecretStr: dumps show which headers are sent, never their values (they may be API keys).
+        return {key: "**********" for key in value}
 
     @field_validator("ca_cert_file", "client_cert_file", "client_key_file", mode="after")
     @classmethod

@@ -66,23 +66,35 @@ class RetryPolicy:
         codes = READ_ONLY_RETRYABLE_CODES if spec.read_only else RETRYABLE_CODES
         return error.code in codes
 
-    def run(self, rpc: str, spec: RpcSpec, attempt: Callable[[float], T]) -> T:
-        """Call `attempt(remaining_seconds)` until it succeeds, fails for good, or the budget is spent.
+    def run(self, rpc: str, spec: RpcSpec, attempt: Callable[[float], T], per_attempt: float) -> T:
+        """Call `attempt(timeout)` until it succeeds, fails for good, or the overall budget is spent.
 
-        `remaining_seconds` lets the attempt cap its own gRPC deadline at what is left of the overall one.
+        Each attempt's timeout is `per_attempt`, cut to what is left of the overall deadline. When that cut
+        is what made an attempt time out, the FlyteTimeout says so and names the error that led to it.
         """
         started = time.monotonic()
+        errors: list[FlyteAdminError] = []
 
-        def remaining() -> float:
-            return self.deadline - (time.monotonic() - started)
+        def overall_timeout() -> FlyteTimeout:
+            last = (
+                f"; the last error was {errors[-1].code.name}: {errors[-1].server_message}" if errors else ""
+            )
+            return FlyteTimeout(
+                rpc, grpc.StatusCode.DEADLINE_EXCEEDED, f"overall deadline of {self.deadline}s passed{last}"
+            )
 
         def one_attempt() -> T:
-            left = remaining()
+            left = self.deadline - (time.monotonic() - started)
             if left <= 0:
-                raise FlyteTimeout(
-                    rpc, grpc.StatusCode.DEADLINE_EXCEEDED, f"overall deadline of {self.deadline}s passed"
-                )
-            return attempt(left)
+                raise overall_timeout()
+            timeout = min(per_attempt, left)
+            try:
+                return attempt(timeout)
+            except FlyteAdminError as error:
+                if error.code is grpc.StatusCode.DEADLINE_EXCEEDED and timeout < per_attempt:
+                    raise overall_timeout() from error
+                errors.append(error)
+                raise
 
         def log_retry(state: tenacity.RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None

@@ -13,6 +13,7 @@ from types import TracebackType
 
 import grpc
 from google.protobuf.message import Message
+from pydantic import SecretStr
 
 from flyteadmin_ops.errors import FlyteAdminError, from_rpc_error
 from flyteadmin_ops.settings import AdminSettings
@@ -26,12 +27,23 @@ logger = logging.getLogger(__name__)
 Metadata = Sequence[tuple[str, str]]
 
 
+class _Outgoing(tuple[tuple[str, str], ...]):
+    """Call metadata whose repr shows header names only: it holds the bearer token and maybe API keys,
+    and tracebacks (pytest's, Sentry's) print function arguments."""
+
+    def __repr__(self) -> str:
+        return f"<metadata {', '.join(key for key, _ in self)}>"
+
+
 class _Auth:
     """The header name and provider, settled on the first call (discovery is an RPC itself)."""
 
     def __init__(self, header_key: str, provider: TokenProvider) -> None:
         self.header_key = header_key
         self.provider = provider
+
+    def metadata(self, base: Metadata, token: SecretStr) -> _Outgoing:
+        return _Outgoing([*base, (self.header_key, f"Bearer {token.get_secret_value()}")])
 
 
 class Transport:
@@ -96,30 +108,32 @@ class Transport:
         auth = self._settle_auth() if authenticate else None
         refreshed = False  # at most one refresh-and-resend per call, whatever the retries do
 
-        def attempt(remaining: float) -> Message:
+        def attempt(deadline: float) -> Message:
             nonlocal refreshed
-            deadline = min(per_attempt, remaining)
             if auth is None:
-                return self._send(rpc, spec, request, deadline, base)
-            token = auth.provider.token()
+                return self._send(rpc, spec, request, deadline, _Outgoing(base))
+            # Tokens stay wrapped in locals, so error reporters that capture frames (Sentry) see no value.
+            token = SecretStr(auth.provider.token())
             try:
-                return self._send(rpc, spec, request, deadline, [*base, (auth.header_key, f"Bearer {token}")])
+                return self._send(rpc, spec, request, deadline, auth.metadata(base, token))
             except FlyteAdminError as error:
                 if error.code is not grpc.StatusCode.UNAUTHENTICATED or refreshed:
                     raise
                 refreshed = True
-                auth.provider.invalidate(token)
-                fresh = auth.provider.token()
+                auth.provider.invalidate(token.get_secret_value())
+                fresh = SecretStr(auth.provider.token())
                 if fresh == token:  # nothing new to offer (e.g. a static token): resending cannot help
                     raise
                 logger.info("%s: token rejected, resending once with a refreshed token", rpc)
-                return self._send(rpc, spec, request, deadline, [*base, (auth.header_key, f"Bearer {fresh}")])
+                return self._send(rpc, spec, request, deadline, auth.metadata(base, fresh))
 
-        return self.retry_policy.run(rpc, spec, attempt)
+        return self.retry_policy.run(rpc, spec, attempt, per_attempt)
 
-    def _send(self, rpc: str, spec: RpcSpec, request: Message, timeout: float, metadata: Metadata) -> Message:
+    def _send(
+        self, rpc: str, spec: RpcSpec, request: Message, timeout: float, metadata: _Outgoing
+    ) -> Message:
         try:
-            response: Message = self._method(spec)(request, timeout=timeout, metadata=tuple(metadata))
+            response: Message = self._method(spec)(request, timeout=timeout, metadata=metadata)
         except grpc.RpcError as exc:
             raise from_rpc_error(rpc, exc, request=request) from exc
         return response

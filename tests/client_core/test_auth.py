@@ -141,7 +141,8 @@ def test_concurrent_rejections_trigger_a_single_refresh(
         run_concurrently(lambda: list_projects(transport), threads=8)
     assert len(token_endpoint.requests) == 2  # tok-1, then exactly one refresh shared by all eight threads
     tokens = [c.metadata["flyte-authorization"] for c in admin.calls("ListProjects")]
-    assert sorted(tokens) == ["Bearer tok-1"] * 8 + ["Bearer tok-2"] * 8
+    assert tokens.count("Bearer tok-2") == 8  # every thread succeeded with the one refreshed token
+    assert set(tokens) == {"Bearer tok-1", "Bearer tok-2"}  # (a thread scheduled late may skip tok-1)
 
 
 def run_concurrently(action: Callable[[], object], *, threads: int) -> None:

@@ -127,19 +127,25 @@ def test_the_overall_deadline_bounds_all_attempts(admin: ScriptedAdmin) -> None:
         retry_deadline_seconds=0.3,
     )
     started = time.monotonic()
-    with Transport(settings) as transport, pytest.raises(errors.FlyteSystemUnavailableException):
+    with Transport(settings) as transport, pytest.raises(errors.FlyteAdminError) as raised:
         transport.call(GET_VERSION, version_pb2.GetVersionRequest())
     assert time.monotonic() - started < 0.3 + 0.2  # no sleep starts that would end past the deadline
     assert 3 <= len(admin.calls("GetVersion")) < 20
+    # Either the last attempt failed on its own, or the deadline cut it short; then the cause is named.
+    assert raised.value.code is grpc.StatusCode.UNAVAILABLE or (
+        isinstance(raised.value, errors.FlyteTimeout)
+        and "overall deadline of 0.3s passed; the last error was UNAVAILABLE" in str(raised.value)
+    )
 
 
 def test_the_overall_deadline_also_caps_the_deadline_of_each_attempt(admin: ScriptedAdmin) -> None:
     admin.on("GetVersion", admin.hang)
     settings = fast_settings(admin.port, deadline_seconds=30, retry_deadline_seconds=0.2)
     started = time.monotonic()
-    with Transport(settings) as transport, pytest.raises(errors.FlyteTimeout):
+    with Transport(settings) as transport, pytest.raises(errors.FlyteTimeout) as raised:
         transport.call(GET_VERSION, version_pb2.GetVersionRequest())
     assert time.monotonic() - started < 2.0  # not the 30 s per-attempt deadline
+    assert "overall deadline of 0.2s passed" in str(raised.value)
 
 
 def test_an_explicit_timeout_overrides_the_per_call_deadline(admin: ScriptedAdmin) -> None:
