@@ -19,6 +19,7 @@ import random
 import re
 import sqlite3
 from datetime import datetime
+from typing import Any
 
 import grpc
 from flyteidl.admin import common_pb2, event_pb2, execution_pb2, launch_plan_pb2
@@ -763,18 +764,19 @@ def list_executions(
     )
 
 
-def read_outputs(conn: sqlite3.Connection, closure: Message) -> literals_pb2.LiteralMap:
-    """`util.GetOutputs`: offloaded outputs by URI, or inline `output_data`; empty when there are none."""
-    outputs_uri = ""
-    if closure.HasField("outputs") and closure.outputs.HasField("uri"):  # type: ignore[attr-defined]
-        outputs_uri = closure.outputs.uri  # type: ignore[attr-defined]
-    elif hasattr(closure, "output_uri"):
-        outputs_uri = closure.output_uri
-    if outputs_uri:
-        return get_literal_map(conn, outputs_uri)
+def read_outputs(conn: sqlite3.Connection, closure: Any) -> literals_pb2.LiteralMap:
+    """`util.GetOutputs` for any of the three closures: offloaded outputs by URI, or inline `output_data`.
+
+    Empty when there are none (an error, an abort, or nothing yet).
+    """
+    kind = closure.WhichOneof("output_result")
     result = literals_pb2.LiteralMap()
-    if closure.HasField("output_data"):
-        result.CopyFrom(closure.output_data)  # type: ignore[attr-defined]
+    if kind == "outputs" and closure.outputs.HasField("uri"):
+        result.CopyFrom(get_literal_map(conn, closure.outputs.uri))
+    elif kind == "output_uri":
+        result.CopyFrom(get_literal_map(conn, closure.output_uri))
+    elif kind == "output_data":
+        result.CopyFrom(closure.output_data)
     return result
 
 

@@ -1,4 +1,4 @@
-"""Fixtures for the execution-side tests: emulators with an injectable clock, raw stubs, registered entities."""
+"""Fixtures for the execution-side tests: emulators on an injectable clock, raw stubs, registered entities."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ def clock() -> Clock:
 
 
 def _serve(clock: Clock, executor: str) -> Iterator[tuple[Emulator, Stubs]]:
-    with Emulator(port=0, executor=executor, clock=clock) as emu, grpc.insecure_channel(emu.endpoint) as channel:
+    with (
+        Emulator(port=0, executor=executor, clock=clock) as emu,
+        grpc.insecure_channel(emu.endpoint) as channel,
+    ):
         calls = stubs(channel)
         register(calls.admin)
         yield emu, calls

@@ -1,6 +1,6 @@
-"""Builders and call helpers for the execution-side emulator tests (raw flyteidl stubs, no client code of ours).
+"""Builders and call helpers for the execution-side emulator tests (raw flyteidl stubs, none of our client).
 
-`registered(...)` puts a small but real pipeline into an emulator through the public RPCs: a task `t.double`
+`register(admin)` puts a small but real pipeline into an emulator through the public RPCs: a task `t.double`
 (x: int -> o0: int), a workflow `wf.pipeline` of two task nodes (n0 feeds n1) with inputs x: int,
 fail: bool, tag: str and output result: int, and launch plans over it: `lp.pipeline` (x defaults to 3),
 `lp.pipeline_fails` (the simulate executor's name rule), `lp.fixed` (x fixed to 5) and `lp.required` (x
@@ -123,7 +123,9 @@ def plain(literals: literals_pb2.LiteralMap) -> dict[str, object]:
 
 
 def ident(kind: int, name: str, version: str = VERSION) -> identifier_pb2.Identifier:
-    return identifier_pb2.Identifier(resource_type=kind, project=PROJECT, domain=DOMAIN, name=name, version=version)
+    return identifier_pb2.Identifier(
+        resource_type=kind, project=PROJECT, domain=DOMAIN, name=name, version=version
+    )
 
 
 def exec_id(name: str) -> identifier_pb2.WorkflowExecutionIdentifier:
@@ -150,7 +152,9 @@ def _task() -> task_pb2.TaskCreateRequest:
         metadata=tasks_pb2.TaskMetadata(
             runtime=tasks_pb2.RuntimeMetadata(type=tasks_pb2.RuntimeMetadata.FLYTE_SDK, version="1.16.31")
         ),
-        container=tasks_pb2.Container(image="ghcr.io/example/app:1", args=["pyflyte-execute", "--inputs", "{{.input}}"]),
+        container=tasks_pb2.Container(
+            image="ghcr.io/example/app:1", args=["pyflyte-execute", "--inputs", "{{.input}}"]
+        ),
     )
     _variables(template.interface.inputs, x=INT)
     _variables(template.interface.outputs, o0=INT)
@@ -174,8 +178,10 @@ def _promise(node_id: str, var: str) -> literals_pb2.BindingData:
     return literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id=node_id, var=var))
 
 
-def _launch_plan(identifier: identifier_pb2.Identifier, fixed_x: int | None = None, default_x: bool = True) -> Any:
-    """Defaults fail=False, tag="none" and x=3; or x fixed; or x left unbound (the server makes it required)."""
+def _launch_plan(
+    identifier: identifier_pb2.Identifier, fixed_x: int | None = None, default_x: bool = True
+) -> Any:
+    """Defaults fail=False, tag="none", x=3; or x fixed; or x unbound (the server makes it required)."""
     spec = launch_plan_pb2.LaunchPlanSpec(workflow_id=WORKFLOW)
     defaults: dict[str, object] = {"fail": False, "tag": "none"}
     if fixed_x is not None:

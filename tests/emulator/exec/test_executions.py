@@ -27,8 +27,8 @@ from tests.emulator.exec.helpers import (
     create_request,
     exec_id,
     ident,
-    lit,
     list_request,
+    lit,
     plain,
     refusal,
     stamp,
@@ -44,7 +44,9 @@ def get(admin: Any, name: str) -> execution_pb2.Execution:
 
 
 def inputs_of(admin: Any, name: str) -> dict[str, object]:
-    return plain(admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id(name))).full_inputs)
+    return plain(
+        admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id(name))).full_inputs
+    )
 
 
 def workflow_event(admin: Any, name: str, phase: int, clock: Clock, **fields: Any) -> None:
@@ -72,9 +74,9 @@ def test_create_starts_undefined_with_flyteadmin_defaults(admin: Any, clock: Clo
 def test_name_is_checked_lower_cased_and_stored_with_its_case(admin: Any) -> None:
     admin.CreateExecution(create_request("MyRun-1"))
     assert get(admin, "MyRun-1").id.name == "MyRun-1"
-    assert refusal(admin.GetExecution, execution_pb2.WorkflowExecutionGetRequest(id=exec_id("myrun-1"))).code == (
-        grpc.StatusCode.NOT_FOUND
-    )
+    assert refusal(
+        admin.GetExecution, execution_pb2.WorkflowExecutionGetRequest(id=exec_id("myrun-1"))
+    ).code == (grpc.StatusCode.NOT_FOUND)
     bad = refusal(admin.CreateExecution, create_request("1Run"))
     assert (bad.code, bad.message) == (INVALID, "invalid name format: 1run")
     long = refusal(admin.CreateExecution, create_request("a" * 64))
@@ -114,11 +116,13 @@ def _without_spec(request: execution_pb2.ExecutionCreateRequest) -> None:
         ),
         (lambda r: r.inputs.literals["y"].CopyFrom(lit(1)), INVALID, "invalid input y"),
         (lambda r: r.inputs.literals["x"].CopyFrom(lit("three")), INVALID, "invalid x input wrong type"),
-        # Fixed inputs are not expected inputs, so flyteadmin's unknown-input check fires before the fixed one.
+        # Fixed inputs are not expected inputs: flyteadmin's unknown-input check fires before the fixed one.
         (lambda r: r.spec.launch_plan.CopyFrom(LP_FIXED), INVALID, "invalid input x"),
     ],
 )
-def test_create_validation_codes_and_messages(admin: Any, change: Any, code: grpc.StatusCode, message: str) -> None:
+def test_create_validation_codes_and_messages(
+    admin: Any, change: Any, code: grpc.StatusCode, message: str
+) -> None:
     request = create_request("checked", x=1)
     change(request)
     refused = refusal(admin.CreateExecution, request)
@@ -141,7 +145,9 @@ def test_terminate_marks_aborting_then_refuses_terminal(admin: Any, clock: Clock
     admin.TerminateExecution(terminate)
     execution = get(admin, "stop-me")
     assert execution.closure.phase == Phase.ABORTING
-    assert execution.closure.abort_metadata == execution_pb2.AbortMetadata(cause="operator says so", principal="")
+    assert execution.closure.abort_metadata == execution_pb2.AbortMetadata(
+        cause="operator says so", principal=""
+    )
     admin.TerminateExecution(terminate)  # repeating on ABORTING succeeds
     workflow_event(admin, "stop-me", Phase.ABORTED, clock)
     refused = refusal(admin.TerminateExecution, terminate)
@@ -155,13 +161,17 @@ def test_terminate_marks_aborting_then_refuses_terminal(admin: Any, clock: Clock
     absent = refusal(admin.TerminateExecution, execution_pb2.ExecutionTerminateRequest(id=exec_id("ghost")))
     assert absent.code == grpc.StatusCode.NOT_FOUND
     assert absent.message.startswith("missing entity of type execution with identifier")
-    nameless = execution_pb2.ExecutionTerminateRequest(id=identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT))
+    nameless = execution_pb2.ExecutionTerminateRequest(
+        id=identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT)
+    )
     assert refusal(admin.TerminateExecution, nameless).message == "missing domain"
 
 
 def test_relaunch_and_recover_reference_the_original(admin: Any) -> None:
     admin.CreateExecution(create_request("orig", x=7, tag="first"))
-    relaunched = admin.RelaunchExecution(execution_pb2.ExecutionRelaunchRequest(id=exec_id("orig"), name="orig-r1"))
+    relaunched = admin.RelaunchExecution(
+        execution_pb2.ExecutionRelaunchRequest(id=exec_id("orig"), name="orig-r1")
+    )
     assert relaunched.id == exec_id("orig-r1")
     again = get(admin, "orig-r1")
     assert again.spec.metadata.mode == Mode.RELAUNCH
@@ -186,7 +196,9 @@ def test_archived_executions_leave_the_default_list(admin: Any) -> None:
     for name in ("keep", "archive"):
         admin.CreateExecution(create_request(name))
     admin.UpdateExecution(
-        execution_pb2.ExecutionUpdateRequest(id=exec_id("archive"), state=execution_pb2.ExecutionState.EXECUTION_ARCHIVED)
+        execution_pb2.ExecutionUpdateRequest(
+            id=exec_id("archive"), state=execution_pb2.ExecutionState.EXECUTION_ARCHIVED
+        )
     )
     details = get(admin, "archive").closure.state_change_details
     assert details.state == execution_pb2.ExecutionState.EXECUTION_ARCHIVED
@@ -221,7 +233,10 @@ def test_list_pages_filters_sorts_and_validates(admin: Any) -> None:
         (list_request(limit=0), "invalid value for limit"),
         (list_request(token="abc"), "invalid pagination token abc for ListExecutions"),
         (list_request(filters="eq(project,flytesnacks)"), "'execution.project' is invalid filter"),
-        (list_request(filters="eq(node_execution.phase,x)"), "'node_execution' entity is not allowed in filters"),
+        (
+            list_request(filters="eq(node_execution.phase,x)"),
+            "'node_execution' entity is not allowed in filters",
+        ),
         (list_request(filters="bogus"), "invalid value for filters"),
         (list_request(sort_by=common_pb2.Sort(key="name")), "invalid sort key 'name'"),
     ]:
@@ -240,7 +255,9 @@ def test_list_trims_error_messages_and_get_keeps_them(admin: Any, clock: Clock) 
     message = "é" * 150  # two bytes each: the 100-byte cut must stay valid UTF-8
     workflow_event(admin, "broken", Phase.RUNNING, clock)
     clock.advance(seconds=90)
-    error = core_execution_pb2.ExecutionError(code="Boom", message=message, kind=core_execution_pb2.ExecutionError.USER)
+    error = core_execution_pb2.ExecutionError(
+        code="Boom", message=message, kind=core_execution_pb2.ExecutionError.USER
+    )
     workflow_event(admin, "broken", Phase.FAILED, clock, error=error)
     assert get(admin, "broken").closure.error.message == message
     listed = admin.ListExecutions(list_request(filters="eq(error_code,Boom)+eq(error_kind,USER)")).executions
@@ -252,12 +269,17 @@ def test_metrics_span_covers_the_execution(admin: Any, clock: Clock) -> None:
     admin.CreateExecution(create_request("measured"))
     clock.advance(seconds=5)
     workflow_event(admin, "measured", Phase.RUNNING, clock)
-    span = admin.GetExecutionMetrics(execution_pb2.WorkflowExecutionGetMetricsRequest(id=exec_id("measured"))).span
+    span = admin.GetExecutionMetrics(
+        execution_pb2.WorkflowExecutionGetMetricsRequest(id=exec_id("measured"))
+    ).span
     assert span.workflow_id == exec_id("measured")
     assert span.end_time.seconds - span.start_time.seconds == 5
-    assert refusal(
-        admin.GetExecutionMetrics, execution_pb2.WorkflowExecutionGetMetricsRequest(id=exec_id("nope"))
-    ).code == grpc.StatusCode.NOT_FOUND
+    assert (
+        refusal(
+            admin.GetExecutionMetrics, execution_pb2.WorkflowExecutionGetMetricsRequest(id=exec_id("nope"))
+        ).code
+        == grpc.StatusCode.NOT_FOUND
+    )
 
 
 def test_flytekit_client_sees_the_same_executions(served: tuple[Emulator, Stubs]) -> None:
