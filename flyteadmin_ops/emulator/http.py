@@ -97,7 +97,9 @@ class HttpFrontend:
         return HttpResponse(404, b"not found")
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="emulator-http", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

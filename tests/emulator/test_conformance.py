@@ -131,7 +131,8 @@ def test_get_task_reads_back_the_template_and_ignores_an_empty_version(caller: C
     assert caller.call("GetTask", common_pb2.ObjectGetRequest(id=any_version)).id.version == "v1"
     failure = caller.fails("GetTask", common_pb2.ObjectGetRequest(id=ident(RT.TASK, "t", "v9")), NOT_FOUND)
     assert failure.message == (
-        'missing entity of type TASK with identifier project:"flytesnacks" domain:"development" name:"t" version:"v9"'
+        'missing entity of type TASK with identifier project:"flytesnacks" domain:"development" '
+        'name:"t" version:"v9"'
     )
 
 
@@ -234,7 +235,8 @@ def test_launch_plan_expected_inputs_state_and_recreate(caller: Caller) -> None:
             lambda r: r.spec.entity_metadata.schedule.CopyFrom(
                 schedule_pb2.Schedule(cron_schedule=schedule_pb2.CronSchedule(schedule="0 * * * *"))
             ),
-            "Cannot create a launch plan with a schedule if there is an unbound required input. [x] is required",
+            "Cannot create a launch plan with a schedule if there is an unbound required input. [x] "
+            "is required",
         ),
     ],
 )
@@ -322,7 +324,8 @@ def test_activating_a_version_deactivates_the_previous_one(caller: Caller) -> No
     )  # type: ignore[arg-type]
 
 
-# --- 3. named entities ---------------------------------------------------------------------------------------
+# --- 3. named entities
+# ---------------------------------------------------------------------------------------
 
 
 def test_named_entities(caller: Caller) -> None:
@@ -392,7 +395,8 @@ def test_generated_single_task_entities_are_hidden_unless_filtered(caller: Calle
     assert [e.id.name for e in caller.call("ListNamedEntities", request).entities] == [".flytegen.solo"]
 
 
-# --- 4. projects and domains ---------------------------------------------------------------------------------
+# --- 4. projects and domains
+# ---------------------------------------------------------------------------------
 
 
 def test_projects(caller: Caller) -> None:
@@ -435,7 +439,8 @@ def test_projects(caller: Caller) -> None:
     assert [d.id for d in domains.domains] == ["development", "staging", "production"]
 
 
-# --- 5. pagination, filters, sort ----------------------------------------------------------------------------
+# --- 5. pagination, filters, sort
+# ----------------------------------------------------------------------------
 
 
 def test_paging_filters_and_sort(caller: Caller) -> None:
@@ -481,7 +486,8 @@ def test_launch_plans_may_filter_on_their_workflow(caller: Caller) -> None:
     assert caller.call("ListLaunchPlans", list_request(filters="eq(workflow.name,other)")).launch_plans == []
 
 
-# --- 7. matchable attributes ---------------------------------------------------------------------------------
+# --- 7. matchable attributes
+# ---------------------------------------------------------------------------------
 
 
 def _queue(*values: str) -> matchable_resource_pb2.MatchingAttributes:
