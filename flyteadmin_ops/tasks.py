@@ -1,0 +1,232 @@
+"""Prefect tasks over the `ops` functions: one task run per wave or batch, never one per entity.
+
+A Prefect server ingests a few dozen task runs a second, so a task per execution or per entity would make
+a 500-entity registration wait on Prefect rather than on Flyte. Each task here does a batch of RPCs with
+the library's own bounded concurrency and returns the per-entity outcomes, which the flows turn into one
+summary table artifact.
+
+Conventions (as in prefect-aws / prefect-dbt):
+- verb_noun names, the `FlyteAdminConnection` block as the first parameter, a client opened per task run;
+- `cache_policy=NO_CACHE`: the inputs include a block and protobufs, hashing them is meaningless, and a
+  cached "launched" would be wrong the next hour anyway;
+- retries only for errors a retry can fix (`is_retryable`): the transport already retries each RPC within
+  its deadline, so a task retry covers a longer outage. Every task is idempotent as a whole (identifiers,
+  derived execution names and full-state attribute writes), so re-running one after a timeout is safe;
+- logging through `get_run_logger()`; secrets never reach a log line (the block keeps them as SecretStr).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flyteadmin_ops.blocks import FlyteAdminConnection
+from flyteadmin_ops.errors import (
+    FlyteResourceExhaustedException,
+    FlyteSystemUnavailableException,
+    FlyteTimeout,
+    is_tls_failure,
+)
+from flyteadmin_ops.ops import attributes as attribute_ops
+from flyteadmin_ops.ops import relaunch as relaunch_ops
+from flyteadmin_ops.ops.results import Outcome, Result
+
+RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
+    FlyteSystemUnavailableException,
+    FlyteTimeout,
+    FlyteResourceExhaustedException,
+)
+"""Errors a later attempt can outlive: the server unreachable, slow, or rate limiting."""
+
+TASK_RETRIES = 3
+TASK_RETRY_DELAYS = [5, 30, 120]
+
+
+def is_retryable(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect `retry_condition_fn`: retry a failed task run only for RETRYABLE_ERRORS. A TLS verification
+    failure is UNAVAILABLE too, but no retry fixes a certificate."""
+    try:
+        state.result()
+    except RETRYABLE_ERRORS as exc:
+        return not is_tls_failure(exc)  # type: ignore[arg-type]
+    except BaseException:
+        return False
+    return False
+
+
+_TASK_OPTIONS: dict[str, Any] = {
+    "cache_policy": NO_CACHE,
+    "retries": TASK_RETRIES,
+    "retry_delay_seconds": TASK_RETRY_DELAYS,
+    "retry_jitter_factor": 0.2,
+    "retry_condition_fn": is_retryable,
+}
+
+
+# ---- relaunch-failed ---------------------------------------------------------------------------------
+
+
+@task(name="select-failed-executions", **_TASK_OPTIONS)
+def select_failed_executions(
+    connection: FlyteAdminConnection,
+    selection: relaunch_ops.Selection,
+    mode: relaunch_ops.Mode = "recover",
+    max_launches: int | None = None,
+) -> relaunch_ops.Plan:
+    """Find the failed executions in the window and decide which to launch (reads only).
+
+    Example:
+        ```python
+        @flow
+        def preview(connection: FlyteAdminConnection):
+            selection = Selection.since("p", "development", timedelta(hours=24))
+            plan = select_failed_executions(connection, selection)
+            return [c.failed.name for c in plan.to_launch]
+        ```
+    """
+    logger = get_run_logger()
+    with connection.get_client() as client:
+        plan = relaunch_ops.plan_relaunches(client, selection, mode, max_launches)
+    logger.info(
+        "%d failed execution(s) in %s/%s; %d to %s",
+        len(plan.candidates),
+        selection.project,
+        selection.domain,
+        len(plan.to_launch),
+        mode,
+    )
+    return plan
+
+
+@task(name="relaunch-executions", **_TASK_OPTIONS)
+def relaunch_executions(
+    connection: FlyteAdminConnection,
+    failed: Sequence[relaunch_ops.ExecutionId],
+    mode: relaunch_ops.Mode = "recover",
+) -> list[Outcome]:
+    """Recover or relaunch one batch of failed executions under their derived names (exactly once each).
+
+    Example:
+        ```python
+        @flow
+        def recover_these(connection: FlyteAdminConnection, plan: Plan):
+            return relaunch_executions(connection, [c.failed for c in plan.to_launch], "recover")
+        ```
+    """
+    logger = get_run_logger()
+    with connection.get_client() as client:
+        outcomes = relaunch_ops.launch_relaunches(client, list(failed), mode)
+    _log_outcomes(logger, "relaunch", outcomes)
+    return outcomes
+
+
+# ---- sync-attributes ---------------------------------------------------------------------------------
+
+
+@task(name="plan-attribute-changes", **_TASK_OPTIONS)
+def plan_attribute_changes(
+    connection: FlyteAdminConnection, path: str, prune: bool = False
+) -> attribute_ops.AttributePlan:
+    """Load and check the declared file, read the server's rows, and plan the changes (reads only).
+
+    Example:
+        ```python
+        @flow
+        def drift(connection: FlyteAdminConnection) -> bool:
+            return plan_attribute_changes(connection, "config/attributes.yaml").drift
+        ```
+    """
+    logger = get_run_logger()
+    with connection.get_client() as client:
+        _, plan = attribute_ops.plan_from_file(client, path, prune=prune)
+    logger.info("%s: %d change(s), %d entr(ies) in sync", path, len(plan.changes), len(plan.unchanged))
+    for change in plan.changes:
+        logger.info("%s %s: %s", change.type.name, change.scope, change.describe())
+    return plan
+
+
+@task(name="apply-attribute-changes", **_TASK_OPTIONS)
+def apply_attribute_changes(
+    connection: FlyteAdminConnection, changes: Sequence[attribute_ops.Change]
+) -> list[Outcome]:
+    """Apply planned changes in order (deletes first). Re-running after a failure is safe: each write is a
+    full record and each delete is a no-op when already gone.
+
+    Example:
+        ```python
+        @flow
+        def sync(connection: FlyteAdminConnection):
+            plan = plan_attribute_changes(connection, "config/attributes.yaml")
+            return apply_attribute_changes(connection, plan.changes)
+        ```
+    """
+    logger = get_run_logger()
+    with connection.get_client() as client:
+        outcomes = attribute_ops.apply_changes(client, changes)
+    _log_outcomes(logger, "attributes", outcomes)
+    return outcomes
+
+
+# ---- shared ------------------------------------------------------------------------------------------
+
+
+def _log_outcomes(logger: Any, what: str, outcomes: Sequence[Outcome]) -> None:
+    for outcome in outcomes:
+        log = logger.warning if outcome.status.is_problem else logger.info
+        log("%s %s %s: %s %s", what, outcome.kind, outcome.name, outcome.status.value, outcome.detail)
+
+
+_KEY_CHARS = re.compile(r"[^a-z0-9-]+")
+
+
+def artifact_key(*parts: str) -> str:
+    """A Prefect artifact key from free text: lowercase letters, digits and dashes only (Prefect's rule)."""
+    key = _KEY_CHARS.sub("-", "-".join(parts).lower()).strip("-")
+    return re.sub(r"-{2,}", "-", key) or "flyteadmin-ops"
+
+
+def publish_result(result: Result, key: str) -> None:
+    """One table artifact per flow run: a row per entity, and the totals in the description."""
+    totals = ", ".join(f"{n} {status}" for status, n in result.totals.items()) or "nothing to do"
+    notes = "; ".join(result.notes)
+    description = f"{result.operation}{' (dry run)' if result.dry_run else ''}: {totals}" + (
+        f"\n\n{notes}" if notes else ""
+    )
+    rows = result.to_rows() or [{"kind": "", "name": "", "status": "", "detail": "nothing to do"}]
+    create_table_artifact(rows, key=artifact_key(key), description=description)
+
+
+class AutomationFailed(RuntimeError):
+    """Raised at the end of a flow whose result is not ok, after the artifact is published, so the flow
+    run ends Failed (and alerts) while the table still shows what did succeed."""
+
+    def __init__(self, result: Result) -> None:
+        self.result = result
+        problems = [o for o in result.outcomes if o.status.is_problem]
+        lines = [
+            f"{o.kind} {o.name}: {o.status.value}: {o.detail.splitlines()[0] if o.detail else ''}"
+            for o in problems
+        ]
+        super().__init__(f"{result.operation}: {len(problems)} problem(s)\n" + "\n".join(lines[:20]))
+
+
+def finish(result: Result, key: str) -> Result:
+    """Publish the summary artifact, then fail the flow run when anything conflicted or failed."""
+    publish_result(result, key)
+    if not result.ok:
+        raise AutomationFailed(result)
+    return result
+
+
+def resolve_connection(connection: FlyteAdminConnection | str) -> FlyteAdminConnection:
+    """A block given directly, or the name of a saved one (what a deployment's parameters can hold)."""
+    if isinstance(connection, FlyteAdminConnection):
+        return connection
+    loaded = FlyteAdminConnection.load(connection)
+    assert isinstance(loaded, FlyteAdminConnection)
+    return loaded
