@@ -86,7 +86,8 @@ def requirements(
 def _binding_promises(binding: literals_pb2.BindingData) -> Iterator[str]:
     kind = binding.WhichOneof("value")
     if kind == "promise":
-        yield binding.promise.node_id
+        # flytekit binds workflow inputs with an empty node id; propeller reads it as the start node.
+        yield binding.promise.node_id or START_NODE
     elif kind == "collection":
         for item in binding.collection.bindings:
             yield from _binding_promises(item)
