@@ -1,0 +1,164 @@
+"""The simulate executor: executions reach SUCCEEDED or FAILED by the documented rules, with node and task
+executions and outputs, through the event handlers a real engine uses; relaunch and recover end to end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+from flyteidl.admin import event_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
+from flyteidl.core import identifier_pb2
+from flyteidl.event import event_pb2 as engine_event_pb2
+
+from flyteadmin_ops.emulator import Emulator
+from flyteadmin_ops.emulator.executor import start_executor, wait_idle
+from tests.emulator.exec.helpers import (
+    LP_FAILS,
+    TASK,
+    Clock,
+    Stubs,
+    create_request,
+    exec_id,
+    plain,
+    refusal,
+    stamp,
+)
+
+Phase = core_execution_pb2.WorkflowExecution.Phase
+NodePhase = core_execution_pb2.NodeExecution.Phase
+TaskPhase = core_execution_pb2.TaskExecution.Phase
+
+
+def run(emu: Emulator, admin: Any, request: execution_pb2.ExecutionCreateRequest) -> execution_pb2.Execution:
+    created = admin.CreateExecution(request)
+    assert emu.state is not None and wait_idle(emu.state, 10)
+    return admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=created.id))
+
+
+def nodes(admin: Any, name: str) -> dict[str, int]:
+    listing = node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=exec_id(name), limit=50)
+    return {n.id.node_id: n.closure.phase for n in admin.ListNodeExecutions(listing).node_executions}
+
+
+def attempts(admin: Any, name: str, node: str) -> list[int]:
+    node_id = identifier_pb2.NodeExecutionIdentifier(execution_id=exec_id(name), node_id=node)
+    listing = task_execution_pb2.TaskExecutionListRequest(node_execution_id=node_id, limit=10)
+    return [t.closure.phase for t in admin.ListTaskExecutions(listing).task_executions]
+
+
+def node_data(admin: Any, name: str, node: str) -> node_execution_pb2.NodeExecutionGetDataResponse:
+    node_id = identifier_pb2.NodeExecutionIdentifier(execution_id=exec_id(name), node_id=node)
+    return admin.GetNodeExecutionData(node_execution_pb2.NodeExecutionGetDataRequest(id=node_id))
+
+
+def test_success_produces_nodes_attempts_and_outputs(simulated: tuple[Emulator, Stubs], clock: Clock) -> None:
+    emu, calls = simulated
+    admin = calls.admin
+    done = run(emu, admin, create_request("ok", x=4))
+    assert done.closure.phase == Phase.SUCCEEDED
+    outputs = admin.GetExecutionData(
+        execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id("ok"))
+    ).full_outputs
+    assert plain(outputs) == {"result": 0}  # n1's o0: no input of that name, so the zero int
+    assert nodes(admin, "ok") == {
+        "start-node": NodePhase.SUCCEEDED,
+        "n0": NodePhase.SUCCEEDED,
+        "n1": NodePhase.SUCCEEDED,
+        "end-node": NodePhase.SUCCEEDED,
+    }
+    assert attempts(admin, "ok", "n0") == [TaskPhase.SUCCEEDED]
+    assert plain(node_data(admin, "ok", "n0").full_inputs) == {"x": 4}
+    assert plain(node_data(admin, "ok", "n1").full_inputs) == {"x": 0}  # wired from n0.o0
+    # The executor went through the real state machine: the finished execution refuses further events.
+    event = engine_event_pb2.WorkflowExecutionEvent(
+        execution_id=exec_id("ok"), phase=Phase.RUNNING, occurred_at=stamp(clock)
+    )
+    late = refusal(admin.CreateWorkflowEvent, event_pb2.WorkflowExecutionEventRequest(event=event))
+    assert late.code == grpc.StatusCode.FAILED_PRECONDITION
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        create_request("boom", fail=True),
+        create_request("boom", tag="fail"),
+        create_request("boom", launch_plan=LP_FAILS),
+    ],
+    ids=["input-fail-true", "string-input-fail", "launch-plan-name-_fails"],
+)
+def test_failure_rules(
+    simulated: tuple[Emulator, Stubs], request_: execution_pb2.ExecutionCreateRequest
+) -> None:
+    emu, calls = simulated
+    failed = run(emu, calls.admin, request_)
+    assert failed.closure.phase == Phase.FAILED
+    assert failed.closure.error.code == "SimulatedFailure"
+    assert failed.closure.error.kind == core_execution_pb2.ExecutionError.USER
+    assert nodes(calls.admin, "boom") == {
+        "start-node": NodePhase.SUCCEEDED,
+        "n0": NodePhase.SUCCEEDED,
+        "n1": NodePhase.FAILED,
+    }
+    assert attempts(calls.admin, "boom", "n1") == [TaskPhase.FAILED]
+
+
+def test_relaunch_and_recover_of_a_failure_succeed(simulated: tuple[Emulator, Stubs]) -> None:
+    emu, calls = simulated
+    admin = calls.admin
+    assert run(emu, admin, create_request("flaky", fail=True)).closure.phase == Phase.FAILED
+    relaunch = execution_pb2.ExecutionRelaunchRequest(id=exec_id("flaky"), name="flaky-again")
+    admin.RelaunchExecution(relaunch)
+    assert emu.state is not None and wait_idle(emu.state, 10)
+    again = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=exec_id("flaky-again")))
+    assert (again.closure.phase, again.spec.metadata.mode) == (
+        Phase.SUCCEEDED,
+        execution_pb2.ExecutionMetadata.RELAUNCH,
+    )
+
+    admin.RecoverExecution(execution_pb2.ExecutionRecoverRequest(id=exec_id("flaky"), name="flaky-recovered"))
+    assert wait_idle(emu.state, 10)
+    recovered = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=exec_id("flaky-recovered")))
+    assert recovered.closure.phase == Phase.SUCCEEDED
+    phases = nodes(admin, "flaky-recovered")
+    assert (phases["n0"], phases["n1"]) == (NodePhase.RECOVERED, NodePhase.SUCCEEDED)
+    assert attempts(admin, "flaky-recovered", "n0") == []  # recovered nodes do not run again
+
+
+def test_fail_always_keeps_failing(simulated: tuple[Emulator, Stubs]) -> None:
+    emu, calls = simulated
+    admin = calls.admin
+    assert run(emu, admin, create_request("stubborn", tag="fail_always")).closure.phase == Phase.FAILED
+    admin.RelaunchExecution(execution_pb2.ExecutionRelaunchRequest(id=exec_id("stubborn"), name="stubborn-2"))
+    assert emu.state is not None and wait_idle(emu.state, 10)
+    again = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=exec_id("stubborn-2")))
+    assert again.closure.phase == Phase.FAILED
+
+
+def test_single_task_execution_runs_the_generated_workflow(simulated: tuple[Emulator, Stubs]) -> None:
+    emu, calls = simulated
+    done = run(emu, calls.admin, create_request("solo", launch_plan=TASK, x=2))
+    assert done.closure.phase == Phase.SUCCEEDED
+    assert done.closure.workflow_id.name == ".flytegen.t.double"
+    outputs = calls.admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id("solo")))
+    assert plain(outputs.full_outputs) == {"o0": 0}
+
+
+def test_engine_started_later_drives_backlog_and_finishes_aborts(served: tuple[Emulator, Stubs]) -> None:
+    emu, calls = served
+    admin = calls.admin
+    admin.CreateExecution(create_request("waiting"))
+    admin.CreateExecution(create_request("cancelled"))
+    admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=exec_id("cancelled"), cause="no"))
+    assert emu.state is not None
+    engine = start_executor(emu.state)
+    try:
+        assert engine.wait_idle(10)
+    finally:
+        engine.stop()
+    phase = {
+        name: admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=exec_id(name))).closure.phase
+        for name in ("waiting", "cancelled")
+    }
+    assert phase == {"waiting": Phase.SUCCEEDED, "cancelled": Phase.ABORTED}
