@@ -1,6 +1,7 @@
 """A real `pyflyte package` archive registered into the emulator and read back exactly.
 
-The sample project (tests/fixtures) has tasks (one with resources, a map task), a workflow with a subworkflow and
+The sample project (tests/fixtures) has tasks (one with resources, a map task), a workflow with a
+subworkflow and
 a conditional branch, a launch plan with a schedule, and a launch plan referenced from a workflow node.
 """
 
