@@ -1,0 +1,176 @@
+"""`flyteadmin-ops register | promote | demo` through `cli.main([...])` in-process, plus one real subprocess
+run of the README's first command. Exit codes: 0 ok, 1 operation failed, 2 bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flyteadmin_ops import demo
+from flyteadmin_ops.cli import main
+from flyteadmin_ops.emulator import Emulator
+
+REPO = Path(__file__).resolve().parents[2]
+TARGET = ["-p", "flytesnacks", "-d", "development"]
+
+
+def connection(emulator: Emulator) -> list[str]:
+    return ["--endpoint", emulator.endpoint, "--insecure"]
+
+
+def run_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, dict]:  # type: ignore[type-arg]
+    code = main([*argv, "--output", "json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_register_exit_codes_and_json(
+    flyte_admin: Emulator,
+    pyflyte_package: Path,
+    pyflyte_variant_package: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["register", str(pyflyte_package), *TARGET, "--version", "v1", *connection(flyte_admin)]
+
+    code, first = run_json(capsys, argv)
+    assert code == 0 and first["ok"]
+    assert first["totals"] == {"created": 19, "uploaded": 1}
+
+    code, second = run_json(capsys, argv)
+    assert code == 0 and second["totals"] == {"exists": 19, "uploaded": 1}
+
+    code = main(
+        ["register", str(pyflyte_variant_package), *TARGET, "--version", "v1", *connection(flyte_admin)]
+    )
+    table = capsys.readouterr().out
+    assert code == 1
+    assert "conflict" in table and "skipped" in table
+    assert "conflict: task flytesnacks:development:ops_demo.tasks.square:v1" in table  # its diff, in full
+    assert table.rstrip().splitlines()[-1].startswith("FAILED:")
+
+
+def test_register_dry_run_needs_no_server(pyflyte_package: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Nothing listens on this port: a dry run must not try to connect.
+    argv = [
+        "register",
+        str(pyflyte_package),
+        *TARGET,
+        "--version",
+        "v1",
+        "--dry-run",
+        "--endpoint",
+        "127.0.0.1:9",
+    ]
+    code, plan = run_json(capsys, argv)
+    assert code == 0 and plan["dry_run"]
+    assert set(plan["totals"]) == {"planned"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["register", "{broken}", *TARGET, "--version", "v1"], "broken.tgz"),
+        (["register", "{package}", "-p", "nosuch", "-d", "development", "--version", "v1"], "nosuch"),
+        (["register", "{package}", *TARGET, "--version", "v1", "--endpoint", "no-port-here"], "endpoint"),
+        (["promote", demo.SCHEDULED_LAUNCH_PLAN, *TARGET, "--version", "v9"], "v9"),
+        (["register", "{package}", *TARGET, "--version", "v1", "--config", "/no/such.toml"], "/no/such.toml"),
+    ],
+    ids=["corrupt-archive", "unknown-project", "bad-endpoint", "unknown-version", "missing-config"],
+)
+def test_bad_input_exits_2_naming_the_culprit(
+    flyte_admin: Emulator,
+    pyflyte_package: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    broken = tmp_path / "broken.tgz"
+    broken.write_bytes(b"\x1f\x8b not really gzip")
+    argv = [a.format(broken=broken, package=pyflyte_package) for a in argv]
+    if "--endpoint" not in argv:
+        argv += connection(flyte_admin)
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+
+
+def test_invalid_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["register", "pkg.tgz", "-p", "flytesnacks"])  # no domain, no version
+    assert exit_info.value.code == 2
+
+
+def test_promote_through_a_config_file(
+    flyte_admin: Emulator, pyflyte_package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "admin.toml"
+    config.write_text(f'endpoint = "{flyte_admin.endpoint}"\ninsecure = true\n')
+    assert main(["register", str(pyflyte_package), *TARGET, "--version", "v1", "--config", str(config)]) == 0
+    capsys.readouterr()
+
+    promote = ["promote", demo.SCHEDULED_LAUNCH_PLAN, *TARGET, "--version", "v1", "--config", str(config)]
+    code, first = run_json(capsys, promote)
+    assert code == 0 and [o["status"] for o in first["outcomes"]] == ["activated"]
+    code, again = run_json(capsys, promote)
+    assert code == 0 and [o["status"] for o in again["outcomes"]] == ["unchanged"]
+    assert "FLYTEADMIN_CONFIG" not in os.environ  # --config applies to its own command only
+
+
+def test_promote_across_domains(
+    flyte_admin: Emulator, pyflyte_package: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    staging = ["-p", "flytesnacks", "-d", "staging"]
+    assert (
+        main(["register", str(pyflyte_package), *staging, "--version", "v3", *connection(flyte_admin)]) == 0
+    )
+    capsys.readouterr()
+
+    code = main(
+        [
+            "promote",
+            demo.SCHEDULED_LAUNCH_PLAN,
+            "-p",
+            "flytesnacks",
+            "-d",
+            "production",
+            "--version",
+            "v3",
+            "--from-domain",
+            "staging",
+            *connection(flyte_admin),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "activated" in out and "previously active: none" in out
+
+
+def test_demo_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(REPO)  # config/attributes.yaml is found relative to the working directory
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    for expected in (
+        "== register",
+        "== promote",
+        "== relaunch-failed",
+        "== sync-attributes",
+        "demo succeeded",
+    ):
+        assert expected in out
+
+
+def test_readme_first_command_in_a_subprocess() -> None:
+    """`flyteadmin-ops demo` as the README runs it: the installed console script, a fresh process."""
+    script = Path(sys.executable).with_name("flyteadmin-ops")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "flyteadmin_ops.cli"]
+    proc = subprocess.run(
+        [*command, "demo"], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "demo succeeded" in proc.stdout
