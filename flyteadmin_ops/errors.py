@@ -253,9 +253,22 @@ def _unpack(detail: any_pb2.Any) -> Message:
 _TLS_MARKERS = ("ssl", "certificate", "handshake", "peer name", "tsi_", "hostname verification")
 
 
+def retry_cannot_help(error: FlyteAdminError) -> bool:
+    """Failures whose code looks transient but that repeat identically on every attempt: a TLS handshake
+    the client rejects, or a message larger than a configured size limit."""
+    return _is_tls_message(error.code, error.server_message) or _is_oversized(
+        error.code, error.server_message
+    )
+
+
 def is_tls_failure(error: FlyteAdminError) -> bool:
     """True when an UNAVAILABLE error comes from the TLS handshake, which no retry can fix."""
     return _is_tls_message(error.code, error.server_message)
+
+
+def _is_oversized(code: grpc.StatusCode, server_message: str) -> bool:
+    lowered = server_message.lower()
+    return code is grpc.StatusCode.RESOURCE_EXHAUSTED and "message larger than max" in lowered
 
 
 def _is_tls_message(code: grpc.StatusCode, server_message: str) -> bool:
@@ -271,6 +284,8 @@ def _hint(code: grpc.StatusCode, server_message: str) -> str:
             "server certificate, that ca_cert_file holds the CA that signed it, and the client certificate "
             "if the server requires mTLS"
         )
+    if _is_oversized(code, server_message):
+        return "raise max_receive_message_bytes / max_send_message_bytes, or ask for smaller pages"
     if code is grpc.StatusCode.UNAVAILABLE and "connect" in server_message.lower():
         return (
             "could not connect: check the endpoint and that the server is up, insecure=True for a plaintext "

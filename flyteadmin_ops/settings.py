@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    SerializationInfo,
     ValidationError,
     field_serializer,
     field_validator,
@@ -181,6 +182,17 @@ class AdminSettings(BaseSettings):
         finally:
             _ISOLATED.reset(token)
 
+    def replace(self, **changes: Any) -> AdminSettings:
+        """A copy with `changes` applied and validated like any input (model_copy would skip validation).
+
+        Only these settings and the changes go in (no environment, no files); unchanged fields keep the
+        source they came from, so errors and `source_of` stay truthful.
+        """
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        copy = type(self).isolated(**{**values, **changes})
+        copy._provenance = {**self._provenance, **{name: "argument" for name in changes}}
+        return copy
+
     def source_of(self, field: str) -> str:
         """Where a field's value came from: "argument", a variable name, a file and key, or "default"."""
         return self._provenance.get(field, "default")
@@ -278,13 +290,19 @@ class AdminSettings(BaseSettings):
             value = {k.strip(): v.strip() for k, v in pairs}
         if isinstance(value, Mapping):
             # gRPC rejects upper-case metadata keys at call time; normalise here, once.
-            return {str(k).lower(): str(v) for k, v in value.items()}
+            return {
+                str(k).lower(): v.get_secret_value() if isinstance(v, SecretStr) else str(v)
+                for k, v in value.items()
+            }
         return value
 
     @field_serializer("default_metadata")
-    def _mask_metadata(self, value: dict[str, str]) -> dict[str, str]:
-        # Like SecretStr: dumps show which headers are sent, never their values (they may be API keys).
-        return {key: "**********" for key in value}
+    def _mask_metadata(self, value: dict[str, str], info: SerializationInfo) -> dict[str, Any]:
+        # Like SecretStr fields: dumps show which headers are sent, never their values (they may be API
+        # keys). A python-mode dump keeps them as SecretStr, so AdminSettings(**dump) still round-trips.
+        if info.mode_is_json():
+            return {key: "**********" for key in value}
+        return {key: SecretStr(text) for key, text in value.items()}
 
     @field_validator("ca_cert_file", "client_cert_file", "client_key_file", mode="after")
     @classmethod

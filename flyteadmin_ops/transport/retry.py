@@ -19,7 +19,7 @@ from typing import TypeVar
 import grpc
 import tenacity
 
-from flyteadmin_ops.errors import FlyteAdminError, FlyteTimeout, is_tls_failure
+from flyteadmin_ops.errors import FlyteAdminError, FlyteTimeout, retry_cannot_help
 from flyteadmin_ops.settings import AdminSettings
 from flyteadmin_ops.transport.rpc import RpcSpec
 
@@ -61,7 +61,7 @@ class RetryPolicy:
         return base * (1.0 - self.jitter * random.random())
 
     def should_retry(self, spec: RpcSpec, error: BaseException) -> bool:
-        if not spec.retry_safe or not isinstance(error, FlyteAdminError) or is_tls_failure(error):
+        if not spec.retry_safe or not isinstance(error, FlyteAdminError) or retry_cannot_help(error):
             return False
         codes = READ_ONLY_RETRYABLE_CODES if spec.read_only else RETRYABLE_CODES
         return error.code in codes
