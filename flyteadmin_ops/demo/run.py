@@ -212,13 +212,9 @@ def _check(
 def _launch(
     client: SynchronousFlyteClient, name: str, label: str
 ) -> identifier_pb2.WorkflowExecutionIdentifier:
-    launch_plan = identifier_pb2.Identifier(
-        resource_type=identifier_pb2.LAUNCH_PLAN,
-        project=PROJECT,
-        domain=PRODUCTION,
-        name=LAUNCH_PLAN,
-        version=VERSION,
-    )
+    from flyteadmin_ops.client.identifiers import launch_plan_id
+
+    launch_plan = launch_plan_id(PROJECT, PRODUCTION, LAUNCH_PLAN, VERSION)
     inputs = literals_pb2.LiteralMap()
     inputs.literals["label"].scalar.primitive.string_value = label
     spec = execution_pb2.ExecutionSpec(launch_plan=launch_plan)

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
-from flyteidl.admin.common_pb2 import NamedEntityIdentifier
 from flyteidl.core import identifier_pb2
 
+from flyteadmin_ops.client.identifiers import launch_plan_id, named_entity_id
 from flyteadmin_ops.errors import FlyteAdminError, FlyteEntityNotExistException
 from flyteadmin_ops.ops import protowalk
 from flyteadmin_ops.ops.package import (
@@ -69,9 +69,7 @@ def promote_launch_plan(
         from_domain = None
     result = Result(OPERATION)
     notify = on_outcome or (lambda _outcome: None)
-    target = identifier_pb2.Identifier(
-        resource_type=LAUNCH_PLAN, project=project, domain=domain, name=name, version=version
-    )
+    target = launch_plan_id(project, domain, name, version)
     check_target(client, project, domain)
 
     if from_domain is not None:
@@ -105,7 +103,7 @@ def _require(client: SynchronousFlyteClient, ident: identifier_pb2.Identifier, m
 
 def active_version(client: SynchronousFlyteClient, ident: identifier_pb2.Identifier) -> str | None:
     """The version of `ident`'s name that is ACTIVE now, or None when none is."""
-    named = NamedEntityIdentifier(project=ident.project, domain=ident.domain, name=ident.name, org=ident.org)
+    named = named_entity_id(ident.project, ident.domain, ident.name, ident.org)
     try:
         return str(client.get_active_launch_plan(named).id.version)
     except FlyteEntityNotExistException:
