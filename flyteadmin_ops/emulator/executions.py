@@ -259,6 +259,59 @@ def notify_engine(state: EmulatorState) -> None:
         engine.notify()
 
 
+# --- listing and data helpers shared by executions, node/task executions and signals ----------------------
+
+
+def execution_scope(
+    table: EntityTable, execution: identifier_pb2.WorkflowExecutionIdentifier, **more: object
+) -> list[Predicate]:
+    """The implicit `eq` filters flyteadmin adds for a request's execution id (empty parts are skipped)."""
+    values: dict[str, object] = {
+        "execution_project": execution.project,
+        "execution_domain": execution.domain,
+        "execution_name": execution.name,
+        **more,
+    }
+    return [
+        Predicate(f"{table.table}.{column} = ?", (value,), table.entity, column)
+        for column, value in values.items()
+        if value != ""
+    ]
+
+
+def list_rows(
+    conn: sqlite3.Connection,
+    table: EntityTable,
+    request: Any,
+    implicit: list[Predicate],
+    list_name: str,
+    filters: list[Predicate] | None = None,
+) -> tuple[list[sqlite3.Row], str]:
+    """One page of a List RPC request (`filters`, `sort_by`, `limit`, `token`) with flyteadmin's grammar."""
+    return page(
+        conn,
+        table,
+        filters=request.filters if filters is None else filters,
+        implicit=implicit,
+        sort=request.sort_by if request.HasField("sort_by") else None,
+        limit=request.limit,
+        token=request.token,
+        list_name=list_name,
+    )
+
+
+def data_response(response: Any, conn: sqlite3.Connection, inputs_uri: str, closure: Any) -> Any:
+    """Fill a Get*Data response: full inputs from storage, full outputs from the closure, empty URL blobs.
+
+    The URL blobs stay empty as with flyteadmin's default `remoteData.signedUrls.enabled: false`.
+    """
+    response.full_inputs.CopyFrom(get_literal_map(conn, inputs_uri))
+    response.full_outputs.CopyFrom(read_outputs(conn, closure))
+    response.inputs.SetInParent()
+    response.outputs.SetInParent()
+    return response
+
+
 # --- literal typing (propeller's LiteralTypeForLiteral + AreTypesCastable, the cases clients send) --------
 
 _PRIMITIVE_TYPES = {
@@ -737,28 +790,16 @@ def list_executions(
         raise missing("domain")
     validate_limit(request.limit)
     requested = parse_filters(request.filters, EXECUTIONS)
-    implicit = [
-        Predicate(f"executions.{column} = ?", (value,), "execution", column)
-        for column, value in (
-            ("execution_project", request.id.project),
-            ("execution_domain", request.id.domain),
-            ("execution_name", request.id.name),
-        )
-        if value
-    ]
+    implicit = execution_scope(
+        EXECUTIONS,
+        identifier_pb2.WorkflowExecutionIdentifier(
+            project=request.id.project, domain=request.id.domain, name=request.id.name
+        ),
+    )
     if not any(predicate.field == "state" for predicate in requested):
         implicit.append(Predicate("executions.state = ?", (0,), "execution", "state"))
     with state.db.read() as conn:
-        rows, token = page(
-            conn,
-            EXECUTIONS,
-            filters=requested,
-            implicit=implicit,
-            sort=request.sort_by if request.HasField("sort_by") else None,
-            limit=request.limit,
-            token=request.token,
-            list_name="ListExecutions",
-        )
+        rows, token = list_rows(conn, EXECUTIONS, request, implicit, "ListExecutions", requested)
     return execution_pb2.ExecutionList(
         executions=[execution_from_row(row, for_list=True) for row in rows], token=token
     )
@@ -786,13 +827,8 @@ def get_execution_data(
 ) -> execution_pb2.WorkflowExecutionGetDataResponse:
     with state.db.read() as conn:
         row = fetch_execution_row(conn, request.id)
-        response = execution_pb2.WorkflowExecutionGetDataResponse(
-            full_inputs=get_literal_map(conn, row["inputs_uri"]),
-            full_outputs=read_outputs(conn, load_closure(row)),
-        )
-    response.inputs.SetInParent()
-    response.outputs.SetInParent()
-    return response
+        response = execution_pb2.WorkflowExecutionGetDataResponse()
+        return data_response(response, conn, row["inputs_uri"], load_closure(row))  # type: ignore[no-any-return]
 
 
 @rpc(ADMIN, "GetExecutionMetrics")

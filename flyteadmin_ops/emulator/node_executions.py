@@ -17,14 +17,16 @@ from flyteadmin_ops.emulator.common import missing, not_found_entity
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.executions import (
     EXECUTIONS,
-    read_outputs,
+    data_response,
+    execution_scope,
+    list_rows,
     row_execution_id,
     validate_execution_id,
 )
-from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate, page, parse_filters, validate_limit
+from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate, validate_limit
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
-from flyteadmin_ops.emulator.storage import get_literal_map, get_object
+from flyteadmin_ops.emulator.storage import get_object
 
 schema(
     """
@@ -151,34 +153,12 @@ def validate_node_execution_id(identifier: identifier_pb2.NodeExecutionIdentifie
     validate_execution_id(identifier.execution_id, True)
 
 
-def _execution_predicates(execution: identifier_pb2.WorkflowExecutionIdentifier) -> list[Predicate]:
-    return [
-        Predicate(f"node_executions.{column} = ?", (value,), "node_execution", column)
-        for column, value in (
-            ("execution_project", execution.project),
-            ("execution_domain", execution.domain),
-            ("execution_name", execution.name),
-        )
-    ]
-
-
 def list_node_rows(
     implicit: list[Predicate],
     request: node_execution_pb2.NodeExecutionListRequest | node_execution_pb2.NodeExecutionForTaskListRequest,
     conn: sqlite3.Connection,
 ) -> node_execution_pb2.NodeExecutionList:
-    """The shared tail of both node listings: filters, sort, offset token, full page -> next token."""
-    requested = parse_filters(request.filters, NODE_EXECUTIONS)
-    rows, token = page(
-        conn,
-        NODE_EXECUTIONS,
-        filters=requested,
-        implicit=implicit,
-        sort=request.sort_by if request.HasField("sort_by") else None,
-        limit=request.limit,
-        token=request.token,
-        list_name="ListNodeExecutions",
-    )
+    rows, token = list_rows(conn, NODE_EXECUTIONS, request, implicit, "ListNodeExecutions")
     return node_execution_pb2.NodeExecutionList(
         node_executions=[node_from_row(conn, row) for row in rows], token=token
     )
@@ -201,7 +181,7 @@ def list_node_executions(
     except AdminError:
         raise missing("execution_id") from None
     validate_limit(request.limit)
-    implicit = _execution_predicates(request.workflow_execution_id)
+    implicit = execution_scope(NODE_EXECUTIONS, request.workflow_execution_id)
     with state.db.read() as conn:
         if request.unique_parent_id:
             parent = fetch_node_row(
@@ -226,7 +206,7 @@ def list_node_executions_for_task(
 
     validate_task_execution_id(request.task_execution_id, request.HasField("task_execution_id"))
     validate_limit(request.limit)
-    implicit = _execution_predicates(request.task_execution_id.node_execution_id.execution_id)
+    implicit = execution_scope(NODE_EXECUTIONS, request.task_execution_id.node_execution_id.execution_id)
     with state.db.read() as conn:
         parent = fetch_task_row(conn, request.task_execution_id)
         implicit.append(
@@ -263,18 +243,15 @@ def get_node_execution_data(
         row = fetch_node_row(conn, request.id)
         closure = load_node_closure(row)
         response = node_execution_pb2.NodeExecutionGetDataResponse(
-            full_inputs=get_literal_map(conn, row["input_uri"]),
-            full_outputs=read_outputs(conn, closure),
-            flyte_urls=flyte_urls(request.id, bool(closure.deck_uri)),
+            flyte_urls=flyte_urls(request.id, bool(closure.deck_uri))
         )
+        data_response(response, conn, row["input_uri"], closure)
         reference = row["dynamic_workflow_remote_closure_reference"]
         if reference:
             compiled = read_dynamic_closure(conn, reference)
             response.dynamic_workflow.id.CopyFrom(compiled.primary.template.id)
             response.dynamic_workflow.compiled_workflow.CopyFrom(compiled)
             response.dynamic_workflow.dynamic_job_spec_uri = closure.dynamic_job_spec_uri
-    response.inputs.SetInParent()
-    response.outputs.SetInParent()
     return response
 
 

@@ -15,8 +15,8 @@ from flyteidl.core import identifier_pb2, types_pb2
 
 from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing
 from flyteadmin_ops.emulator.db import schema
-from flyteadmin_ops.emulator.executions import literal_fits, validate_execution_id
-from flyteadmin_ops.emulator.filters import EntityTable, Predicate, page, parse_filters, validate_limit
+from flyteadmin_ops.emulator.executions import execution_scope, list_rows, literal_fits, validate_execution_id
+from flyteadmin_ops.emulator.filters import EntityTable, validate_limit
 from flyteadmin_ops.emulator.registry import SIGNAL, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
@@ -128,27 +128,9 @@ def list_signals(
     except AdminError:
         raise missing("execution_id") from None
     validate_limit(request.limit)
-    execution = request.workflow_execution_id
-    implicit = [
-        Predicate(f"signals.{column} = ?", (value,), "signal", column)
-        for column, value in (
-            ("execution_project", execution.project),
-            ("execution_domain", execution.domain),
-            ("execution_name", execution.name),
-        )
-    ]
-    requested = parse_filters(request.filters, SIGNALS)
+    implicit = execution_scope(SIGNALS, request.workflow_execution_id)
     with state.db.read() as conn:
-        rows, token = page(
-            conn,
-            SIGNALS,
-            filters=requested,
-            implicit=implicit,
-            sort=request.sort_by if request.HasField("sort_by") else None,
-            limit=request.limit,
-            token=request.token,
-            list_name="ListSignals",
-        )
+        rows, token = list_rows(conn, SIGNALS, request, implicit, "ListSignals")
     return signal_pb2.SignalList(signals=[_signal(row) for row in rows], token=token)
 
 

@@ -13,12 +13,17 @@ from flyteidl.core import identifier_pb2
 
 from flyteadmin_ops.emulator.common import INVALID, go_text, missing, not_found_entity
 from flyteadmin_ops.emulator.db import schema
-from flyteadmin_ops.emulator.executions import EXECUTIONS, read_outputs, row_execution_id
-from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate, page, parse_filters, validate_limit
+from flyteadmin_ops.emulator.executions import (
+    EXECUTIONS,
+    data_response,
+    execution_scope,
+    list_rows,
+    row_execution_id,
+)
+from flyteadmin_ops.emulator.filters import EntityTable, Join, validate_limit
 from flyteadmin_ops.emulator.node_executions import NODE_EXECUTIONS, validate_node_execution_id
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
-from flyteadmin_ops.emulator.storage import get_literal_map
 from flyteadmin_ops.emulator.tasks import TASKS
 
 schema(
@@ -216,27 +221,9 @@ def list_task_executions(
     validate_node_execution_id(request.node_execution_id, request.HasField("node_execution_id"))
     validate_limit(request.limit)
     node = request.node_execution_id
-    implicit = [
-        Predicate(f"task_executions.{column} = ?", (value,), "task_execution", column)
-        for column, value in (
-            ("execution_project", node.execution_id.project),
-            ("execution_domain", node.execution_id.domain),
-            ("execution_name", node.execution_id.name),
-            ("node_id", node.node_id),
-        )
-    ]
-    requested = parse_filters(request.filters, TASK_EXECUTIONS)
+    implicit = execution_scope(TASK_EXECUTIONS, node.execution_id, node_id=node.node_id)
     with state.db.read() as conn:
-        rows, token = page(
-            conn,
-            TASK_EXECUTIONS,
-            filters=requested,
-            implicit=implicit,
-            sort=request.sort_by if request.HasField("sort_by") else None,
-            limit=request.limit,
-            token=request.token,
-            list_name="ListTaskExecutions",
-        )
+        rows, token = list_rows(conn, TASK_EXECUTIONS, request, implicit, "ListTaskExecutions")
         return task_execution_pb2.TaskExecutionList(
             task_executions=[task_from_row(conn, row) for row in rows], token=token
         )
@@ -248,10 +235,5 @@ def get_task_execution_data(
 ) -> task_execution_pb2.TaskExecutionGetDataResponse:
     with state.db.read() as conn:
         row = fetch_task_row(conn, request.id)
-        response = task_execution_pb2.TaskExecutionGetDataResponse(
-            full_inputs=get_literal_map(conn, row["input_uri"]),
-            full_outputs=read_outputs(conn, load_task_closure(row)),
-        )
-    response.inputs.SetInParent()
-    response.outputs.SetInParent()
-    return response
+        response = task_execution_pb2.TaskExecutionGetDataResponse()
+        return data_response(response, conn, row["input_uri"], load_task_closure(row))  # type: ignore[no-any-return]
