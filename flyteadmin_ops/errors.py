@@ -16,6 +16,7 @@ import logging
 import re
 from collections.abc import Sequence
 from typing import Any as AnyType
+from typing import TypeVar
 
 import grpc
 
@@ -27,6 +28,8 @@ from google.protobuf.message import Message
 from grpc_status import rpc_status
 
 logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
 
 _MAX_MESSAGE_IN_STR = 2000
 """flyteadmin can send diffs of tens of KB; str() shows the head, `server_message` keeps all of it."""
@@ -56,9 +59,9 @@ class FlyteAdminError(Exception):
         hint = _hint(self.code, self.server_message)
         return f"{text} [{hint}]" if hint else text
 
-    def detail(self, message_type: type[Message]) -> Message | None:
+    def detail(self, message_type: type[M]) -> M | None:
         """The first decoded detail of the given protobuf type, or None."""
-        return next((d for d in self.details if isinstance(d, message_type)), None)
+        return _find(self.details, message_type)
 
     def __reduce__(self) -> tuple[AnyType, ...]:
         # Keeps errors picklable (Prefect and multiprocessing move them between processes).
@@ -103,48 +106,37 @@ class FlyteEntityConflictException(FlyteInvalidInputException):
     """An entity with the same identifier but a different structure already exists.
 
     flyteadmin reports this as INVALID_ARGUMENT "<name> <kind> with different structure already exists.
-    (Please register a new version ...):\\n<diff>"; workflows also carry a CreateWorkflowFailureReason
-    detail with the identifier. `entity_id` is that identifier (or the request's id when the transport
-    knows it); `diff` is the server's diff text.
+    (Please register a new version ...):\n<diff>"; workflows also carry a CreateWorkflowFailureReason
+    detail with the identifier. `entity_id` is that identifier (or the request's id, which the transport
+    records for tasks and launch plans); `diff` is the server's diff text.
     """
 
-    def __init__(
-        self,
-        rpc: str,
-        code: grpc.StatusCode,
-        server_message: str,
-        details: Sequence[Message] = (),
-        *,
-        entity_id: identifier_pb2.Identifier | None = None,
-    ) -> None:
-        reason = _find(details, workflow_pb2.CreateWorkflowFailureReason)
+    request_id: identifier_pb2.Identifier | None = None
+
+    @property
+    def entity_id(self) -> identifier_pb2.Identifier | None:
+        reason = self.detail(workflow_pb2.CreateWorkflowFailureReason)
         if reason is not None and reason.HasField("exists_different_structure"):
-            entity_id = reason.exists_different_structure.id
-        self.entity_id = entity_id
-        self.diff = _diff_text(server_message)
-        super().__init__(rpc, code, server_message, details)
+            return reason.exists_different_structure.id
+        return self.request_id
+
+    @property
+    def diff(self) -> str:
+        # flyteadmin's text is "<headline>:\n<diff>"; the whole message if it has no such split.
+        _headline, sep, rest = self.server_message.partition("\n")
+        return rest.strip() if sep else self.server_message
 
 
 class FlyteFailedPreconditionException(FlyteAdminError):
-    """FAILED_PRECONDITION: e.g. terminating an execution that already finished.
+    """FAILED_PRECONDITION: e.g. terminating an execution that already finished."""
 
-    `current_phase` is the phase from an EventFailureReason.already_in_terminal_state detail, else None.
-    """
-
-    def __init__(
-        self,
-        rpc: str,
-        code: grpc.StatusCode,
-        server_message: str,
-        details: Sequence[Message] = (),
-    ) -> None:
-        reason = _find(details, event_pb2.EventFailureReason)
-        self.current_phase: str | None = (
-            reason.already_in_terminal_state.current_phase
-            if reason is not None and reason.HasField("already_in_terminal_state")
-            else None
-        )
-        super().__init__(rpc, code, server_message, details)
+    @property
+    def current_phase(self) -> str | None:
+        """The phase from an EventFailureReason.already_in_terminal_state detail, else None."""
+        reason = self.detail(event_pb2.EventFailureReason)
+        if reason is not None and reason.HasField("already_in_terminal_state"):
+            return reason.already_in_terminal_state.current_phase
+        return None
 
 
 class FlyteResourceExhaustedException(FlyteAdminError):
@@ -198,9 +190,9 @@ def from_rpc_error(rpc: str, error: grpc.RpcError, *, request: Message | None = 
     server_message = (details_fn() if callable(details_fn) else None) or str(error) or ""
     details = _decode_details(error)
     if code is grpc.StatusCode.INVALID_ARGUMENT and _is_conflict(server_message, details):
-        return FlyteEntityConflictException(
-            rpc, code, server_message, details, entity_id=_request_id(request)
-        )
+        conflict = FlyteEntityConflictException(rpc, code, server_message, details)
+        conflict.request_id = _request_id(request)
+        return conflict
     return ERROR_CLASSES.get(code, FlyteSystemException)(rpc, code, server_message, details)
 
 
@@ -211,18 +203,12 @@ def _is_conflict(server_message: str, details: Sequence[Message]) -> bool:
     return bool(_CONFLICT.search(server_message))
 
 
-def _diff_text(server_message: str) -> str:
-    # flyteadmin's text is "<headline>:\n<diff>"; keep the message whole if it has no such split.
-    _headline, sep, rest = server_message.partition("\n")
-    return rest.strip() if sep else server_message
-
-
 def _request_id(request: Message | None) -> identifier_pb2.Identifier | None:
     ident = getattr(request, "id", None)
     return ident if isinstance(ident, identifier_pb2.Identifier) else None
 
 
-def _find(details: Sequence[Message], message_type: type[Message]) -> AnyType:
+def _find(details: Sequence[Message], message_type: type[M]) -> M | None:
     return next((d for d in details if isinstance(d, message_type)), None)
 
 
