@@ -28,9 +28,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flyteidl.admin import launch_plan_pb2
+from flyteidl.admin.common_pb2 import ObjectGetRequest
 from flyteidl.core import identifier_pb2
 
 from flyteadmin_ops.errors import (
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
 OPERATION = "register"
 UPLOAD_KIND = "source archive"
 UPLOAD_TIMEOUT_SECONDS = 300.0
+NOT_ATTEMPTED = "not attempted: an earlier entity conflicted or failed"
 
 KIND_NAMES = {TASK: "task", WORKFLOW: "workflow", LAUNCH_PLAN: "launch_plan"}
 _CREATE_METHODS = {TASK: "create_task", WORKFLOW: "create_workflow", LAUNCH_PLAN: "create_launch_plan"}
@@ -94,6 +97,8 @@ def register_package(
 
     `client` may be None for a dry run, which works offline. Raises `OperationInputError` (including
     `PackageError`) for bad input, always before anything is written; RPC failures become outcomes.
+    The steps are public (`prepare`, `register_waves`, `activate_scheduled`) so that a Prefect flow can run
+    them as separate task runs, one per wave.
     """
     package = source if isinstance(source, Package) else load_package(source)
     result = Result(OPERATION, dry_run=dry_run)
@@ -105,31 +110,72 @@ def register_package(
     if client is None:
         raise OperationInputError("register: a client is needed unless dry_run=True")
 
-    hydrate(package, project, domain, version, dest_dir=dest_dir)  # validates the values before any RPC
-    check_target(client, project, domain)
-    source_url = None
-    if package.fast_archive is not None:
-        upload = upload_fast_archive(client, project, domain, package.fast_archive)
-        result.add(upload.outcome)
-        notify(upload.outcome)
-        if upload.native_url is None:  # task args would point nowhere: register nothing
-            skipped = [_outcome(e, Status.SKIPPED, "source archive upload failed") for e in package]
-            result.extend(skipped)
-            return result
-        source_url = upload.native_url
-
-    hydrated = hydrate(package, project, domain, version, source_url=source_url, dest_dir=dest_dir)
+    prepared = prepare(client, package, project, domain, version, dest_dir=dest_dir, on_outcome=notify)
+    result.extend(prepared.outcomes)
+    if not prepared.ready:
+        result.extend(skipped(prepared.package, "source archive upload failed", notify))
+        return result
     outcomes = register_waves(
         client,
-        dependency_waves(hydrated),
+        prepared.waves,
         continue_on_error=continue_on_error,
         max_concurrency=max_concurrency,
         on_outcome=notify,
     )
     result.extend(outcomes)
     if activate_schedules:
-        result.extend(_activate_schedules(client, hydrated, outcomes, notify))
+        result.extend(activate_scheduled(client, prepared.package, outcomes, notify))
     return result
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A package checked against the server, its source archive uploaded, hydrated and ordered.
+    `ready` is False when the upload failed: then nothing may be registered (task args would be wrong)."""
+
+    package: Package
+    waves: list[list[Entity]]
+    outcomes: list[Outcome]
+    ready: bool
+
+
+def prepare(
+    client: SynchronousFlyteClient,
+    source: Source | Package,
+    project: str,
+    domain: str,
+    version: str,
+    *,
+    dest_dir: str = ".",
+    on_outcome: OutcomeCallback | None = None,
+) -> Prepared:
+    """Steps 1-3 of the module docstring: everything before the first create."""
+    package = source if isinstance(source, Package) else load_package(source)
+    hydrate(package, project, domain, version, dest_dir=dest_dir)  # validates the values before any RPC
+    check_target(client, project, domain)
+    outcomes: list[Outcome] = []
+    source_url = None
+    if package.fast_archive is not None:
+        upload = upload_fast_archive(client, project, domain, package.fast_archive)
+        outcomes.append(upload.outcome)
+        if on_outcome is not None:
+            on_outcome(upload.outcome)
+        if upload.native_url is None:
+            return Prepared(package, [], outcomes, ready=False)
+        source_url = upload.native_url
+    hydrated = hydrate(package, project, domain, version, source_url=source_url, dest_dir=dest_dir)
+    return Prepared(hydrated, dependency_waves(hydrated), outcomes, ready=True)
+
+
+def skipped(
+    entities: Iterable[Entity], reason: str, on_outcome: OutcomeCallback | None = None
+) -> list[Outcome]:
+    """`skipped` outcomes for entities that will not be attempted."""
+    outcomes = [_outcome(e, Status.SKIPPED, reason) for e in entities]
+    for outcome in outcomes:
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return outcomes
 
 
 def _plan(
@@ -259,12 +305,7 @@ def register_waves(
             launch_plans = [e for e in wave if e.resource_type == LAUNCH_PLAN]
             for batch in (others, launch_plans):
                 if stopped:
-                    skipped = [
-                        _outcome(e, Status.SKIPPED, "not attempted: an earlier entity failed") for e in batch
-                    ]
-                    outcomes.extend(skipped)
-                    for outcome in skipped:
-                        notify(outcome)
+                    outcomes.extend(skipped(batch, NOT_ATTEMPTED, notify))
                     continue
                 done = _run_batch(pool, client, batch, notify)
                 outcomes.extend(done)
@@ -291,10 +332,14 @@ def has_schedule(spec: launch_plan_pb2.LaunchPlanSpec) -> bool:
     return spec.entity_metadata.HasField("schedule") and schedule.WhichOneof("ScheduleExpression") is not None
 
 
-def _activate_schedules(
-    client: SynchronousFlyteClient, package: Package, outcomes: list[Outcome], notify: OutcomeCallback
+def activate_scheduled(
+    client: SynchronousFlyteClient,
+    package: Package,
+    outcomes: list[Outcome],
+    on_outcome: OutcomeCallback | None = None,
 ) -> list[Outcome]:
-    """Activate registered launch plans with a schedule; an already active one is `unchanged`."""
+    """Activate the package's launch plans that have a schedule and were registered (created or exists)
+    according to `outcomes`; an already active one is `unchanged`."""
     registered = {o.name for o in outcomes if o.status in (Status.CREATED, Status.EXISTS)}
     results: list[Outcome] = []
     for entity in package.of_type(LAUNCH_PLAN):
@@ -305,7 +350,8 @@ def _activate_schedules(
             continue
         outcome = activate_launch_plan(client, entity.id, reason="has a schedule")
         results.append(outcome)
-        notify(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
     return results
 
 
@@ -316,7 +362,8 @@ def activate_launch_plan(
     name = identifier_text(ident)
     suffix = f" ({reason})" if reason else ""
     try:
-        current = client.get_launch_plan(ident)
+        # Read uncached: the state is exactly what other actors change.
+        current = client.raw.get_launch_plan(ObjectGetRequest(id=ident))
         if current.closure.state == launch_plan_pb2.ACTIVE:
             return Outcome("launch_plan", name, Status.UNCHANGED, "already active" + suffix)
         client.update_launch_plan(ident, launch_plan_pb2.ACTIVE)
