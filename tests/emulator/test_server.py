@@ -1,0 +1,272 @@
+"""The emulator as a server: auth (static token, OAuth2 client credentials through flytekit), TLS, latency,
+fault injection, error mapping, the `serve` command line and the pytest fixtures users get."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import ipaddress
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from flyteidl.admin import common_pb2, version_pb2
+from flyteidl.service import admin_pb2_grpc, auth_pb2, auth_pb2_grpc
+
+from flyteadmin_ops.emulator import Emulator
+from flyteadmin_ops.emulator.registry import ADMIN, HANDLERS, AdminError
+from flyteadmin_ops.emulator.server import MAX_MESSAGE_BYTES
+from tests.emulator.support import RT, Caller, Failure, ident, task_request
+
+VERSION = version_pb2.GetVersionRequest()
+
+
+def _stub(endpoint: str) -> Any:
+    return admin_pb2_grpc.AdminServiceStub(grpc.insecure_channel(endpoint))
+
+
+def test_static_token_guards_every_admin_call_but_not_discovery() -> None:
+    with Emulator(auth_token="s3cret") as emu:
+        stub = _stub(emu.endpoint)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.GetVersion(VERSION)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(grpc.RpcError):
+            stub.GetVersion(VERSION, metadata=(("authorization", "Bearer wrong"),))
+        assert stub.GetVersion(VERSION, metadata=(("authorization", "Bearer s3cret"),)).control_plane_version
+        discovery = auth_pb2_grpc.AuthMetadataServiceStub(grpc.insecure_channel(emu.endpoint))
+        metadata = discovery.GetOAuth2Metadata(auth_pb2.OAuth2MetadataRequest())
+        assert metadata.token_endpoint == f"{emu.http_url}/oauth2/token"
+
+
+def _token(url: str, client: str, secret: str) -> dict[str, Any]:
+    basic = base64.b64encode(f"{client}:{secret}".encode()).decode()
+    request = urllib.request.Request(
+        f"{url}/oauth2/token",
+        data=b"grant_type=client_credentials&scope=all",
+        headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.load(response))
+
+
+def test_oauth_client_credentials_token_endpoint() -> None:
+    with Emulator(oauth_client="ops:pa55") as emu:
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            _token(emu.http_url, "ops", "wrong")
+        assert denied.value.code == 401
+        issued = _token(emu.http_url, "ops", "pa55")
+        assert issued["expires_in"] == 3600
+        stub = _stub(emu.endpoint)
+        headers = (("authorization", f"Bearer {issued['access_token']}"),)
+        assert stub.GetVersion(VERSION, metadata=headers).control_plane_version
+        with urllib.request.urlopen(
+            f"{emu.http_url}/.well-known/oauth-authorization-server", timeout=10
+        ) as doc:
+            assert json.load(doc)["token_endpoint"].endswith("/oauth2/token")
+
+
+def test_flytekit_authenticates_with_client_credentials() -> None:
+    from flytekit.clients.raw import RawSynchronousFlyteClient
+    from flytekit.configuration import AuthType, PlatformConfig
+
+    with Emulator(oauth_client="ops:pa55") as emu:
+        config = PlatformConfig(
+            endpoint=emu.endpoint,
+            insecure=True,
+            auth_mode=AuthType.CLIENTSECRET,
+            client_id="ops",
+            client_credentials_secret="pa55",
+        )
+        client = RawSynchronousFlyteClient(config)
+        client.create_task(task_request())
+        assert client.get_task(common_pb2.ObjectGetRequest(id=ident(RT.TASK, "t"))).id.name == "t"
+
+
+def _certificate(tmp_path: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls(tmp_path: Path) -> None:
+    cert, key = _certificate(tmp_path)
+    with Emulator(tls_cert=str(cert), tls_key=str(key)) as emu:
+        credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+        stub = admin_pb2_grpc.AdminServiceStub(grpc.secure_channel(emu.endpoint, credentials))
+        assert stub.GetVersion(VERSION, timeout=10).control_plane_version
+        with pytest.raises(grpc.RpcError):
+            _stub(emu.endpoint).GetVersion(VERSION, timeout=2)  # plaintext is refused
+
+
+def test_latency_is_added_to_every_call() -> None:
+    with Emulator(latency_ms=150) as emu:
+        stub = _stub(emu.endpoint)
+        stub.GetVersion(VERSION)
+        started = time.perf_counter()
+        stub.GetVersion(VERSION)
+        assert time.perf_counter() - started >= 0.15
+
+
+def test_faults_fail_half_before_and_half_after_the_commit(tmp_path: Path) -> None:
+    db = str(tmp_path / "faults.db")
+    messages = {}
+    with Emulator(db=db, fault_rate=1.0, seed=7) as emu:
+        caller = Caller("raw", emu.endpoint)
+        for index in range(20):
+            try:
+                caller.call("CreateTask", task_request(f"t{index}"))
+            except Failure as failure:
+                assert failure.code == grpc.StatusCode.UNAVAILABLE
+                messages[f"t{index}"] = failure.message
+        caller.close()
+    assert len(messages) == 20
+    with Emulator(db=db) as emu:
+        caller = Caller("raw", emu.endpoint)
+        for name, message in messages.items():
+            if "after" in message:
+                caller.call("GetTask", common_pb2.ObjectGetRequest(id=ident(RT.TASK, name)))
+            else:
+                caller.fails(
+                    "GetTask", common_pb2.ObjectGetRequest(id=ident(RT.TASK, name)), grpc.StatusCode.NOT_FOUND
+                )
+        caller.close()
+    after = sum("after" in m for m in messages.values())
+    assert 0 < after < 20
+    # the same seed gives the same decisions
+    with Emulator(fault_rate=1.0, seed=7) as emu:
+        caller = Caller("raw", emu.endpoint)
+        replay = []
+        for index in range(20):
+            with pytest.raises(Failure) as failed:
+                caller.call("CreateTask", task_request(f"t{index}"))
+            replay.append(failed.value.message)
+        assert replay == list(messages.values())
+        caller.close()
+
+
+@pytest.fixture
+def broken_version() -> Iterator[list[Exception]]:
+    """Temporarily make GetVersion raise whatever the test puts in the list."""
+    original = HANDLERS[(ADMIN, "GetVersion")]
+    raised: list[Exception] = []
+
+    def failing(state: Any, request: Any, call: Any) -> Any:
+        raise raised[0]
+
+    HANDLERS[(ADMIN, "GetVersion")] = failing
+    yield raised
+    HANDLERS[(ADMIN, "GetVersion")] = original
+
+
+def test_error_mapping(emulator: Emulator, broken_version: list[Exception]) -> None:
+    stub = _stub(emulator.endpoint)
+    broken_version.append(KeyError("boom"))
+    with pytest.raises(grpc.RpcError) as internal:
+        stub.GetVersion(VERSION)
+    assert internal.value.code() == grpc.StatusCode.INTERNAL
+    broken_version[0] = AdminError(grpc.StatusCode.INVALID_ARGUMENT, "x" * 40000)
+    # clients must accept 32 KB of metadata for flyteadmin's longest messages (flytekit sets this too)
+    roomy = grpc.insecure_channel(emulator.endpoint, options=[("grpc.max_metadata_size", 64 * 1024)])
+    with pytest.raises(grpc.RpcError) as long:
+        admin_pb2_grpc.AdminServiceStub(roomy).GetVersion(VERSION)
+    assert len(long.value.details().encode()) == MAX_MESSAGE_BYTES
+
+
+def test_every_rpc_of_the_five_services_has_a_handler() -> None:
+    from flyteadmin_ops.emulator import load_semantics
+    from flyteadmin_ops.emulator.server import unimplemented
+
+    load_semantics()
+    assert unimplemented() == []
+
+
+def _serve(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flyteadmin_ops.cli", "emulator", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_serve_prints_the_endpoint_first_and_exits_0_on_sigterm() -> None:
+    process = _serve("--port", "0", "--project", "alpha", "--domains", "dev,prod")
+    try:
+        assert process.stdout is not None
+        endpoint = process.stdout.readline().strip()
+        caller = Caller("raw", endpoint)
+        caller.call("CreateTask", task_request(project="alpha", domain="prod"))
+        caller.fails(
+            "CreateTask",
+            task_request(project="alpha", domain="development"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "domain [development] is unrecognized",
+        )
+        caller.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--fault-rate", "2"], "between 0 and 1"),
+        (["--oauth-client", "nosecret"], "ID:SECRET"),
+        (["--tls-cert", "c.pem"], "--tls-cert and --tls-key must be given together"),
+        (["--port", "70000"], "port must be 0..65535"),
+        (["--executor", "k8s"], "invalid choice"),
+    ],
+)
+def test_serve_rejects_bad_arguments(args: list[str], complaint: str) -> None:
+    process = _serve(*args)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert complaint in stderr
+
+
+def test_pytest_fixtures(flyte_admin: Emulator, admin_client: Any) -> None:
+    caller = Caller("raw", flyte_admin.endpoint)
+    caller.call("CreateTask", task_request())
+    caller.close()
+    assert admin_client.get_task(ident(RT.TASK, "t")).id.version == "v1"
