@@ -120,18 +120,25 @@ _TAG_JOIN = Join(
     kind="INNER",
 )
 
+# Columns every execution-scoped table has (gorm's base model plus the execution key).
+EXECUTION_SCOPED_COLUMNS = frozenset(
+    {
+        "id",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "execution_project",
+        "execution_domain",
+        "execution_name",
+    }
+)
+
 EXECUTIONS = EntityTable(
     entity="execution",
     table="executions",
-    columns=frozenset(
+    columns=EXECUTION_SCOPED_COLUMNS
+    | frozenset(
         {
-            "id",
-            "created_at",
-            "updated_at",
-            "deleted_at",
-            "execution_project",
-            "execution_domain",
-            "execution_name",
             "launch_plan_id",
             "workflow_id",
             "task_id",
@@ -216,6 +223,24 @@ def row_execution_id(row: sqlite3.Row) -> identifier_pb2.WorkflowExecutionIdenti
     return execution_id(row["execution_project"], row["execution_domain"], row["execution_name"])
 
 
+def require_row(row: sqlite3.Row | None, kind: str, identifier: Message) -> sqlite3.Row:
+    """`row`, or NOT_FOUND `missing entity of type <kind> with identifier <id>` when there is none."""
+    if row is None:
+        raise not_found_entity(kind, identifier)
+    return row
+
+
+def validate_execution_listing(
+    identifier: identifier_pb2.WorkflowExecutionIdentifier, present: bool, limit: int
+) -> None:
+    """Lists scoped to one execution: any bad execution id is `missing execution_id`, then the limit."""
+    try:
+        validate_execution_id(identifier, present)
+    except AdminError:
+        raise missing("execution_id") from None
+    validate_limit(limit)
+
+
 def fetch_execution_row(
     conn: sqlite3.Connection, identifier: identifier_pb2.WorkflowExecutionIdentifier
 ) -> sqlite3.Row:
@@ -225,10 +250,7 @@ def fetch_execution_row(
         "execution_name = ?",
         (identifier.project, identifier.domain, identifier.name),
     ).fetchone()
-    if row is None:
-        lookup = execution_id(identifier.project, identifier.domain, identifier.name)
-        raise not_found_entity("execution", lookup)
-    return row
+    return require_row(row, "execution", execution_id(identifier.project, identifier.domain, identifier.name))
 
 
 def load_closure(row: sqlite3.Row) -> execution_pb2.ExecutionClosure:

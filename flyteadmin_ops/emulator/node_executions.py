@@ -13,15 +13,18 @@ import grpc
 from flyteidl.admin import common_pb2, node_execution_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2
 
-from flyteadmin_ops.emulator.common import missing, not_found_entity
+from flyteadmin_ops.emulator.common import missing
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.executions import (
+    EXECUTION_SCOPED_COLUMNS,
     EXECUTIONS,
     data_response,
     execution_scope,
     list_rows,
+    require_row,
     row_execution_id,
     validate_execution_id,
+    validate_execution_listing,
 )
 from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate, validate_limit
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
@@ -67,15 +70,9 @@ _SAME_EXECUTION = " AND ".join(
 NODE_EXECUTIONS = EntityTable(
     entity="node_execution",
     table="node_executions",
-    columns=frozenset(
+    columns=EXECUTION_SCOPED_COLUMNS
+    | frozenset(
         {
-            "id",
-            "created_at",
-            "updated_at",
-            "deleted_at",
-            "execution_project",
-            "execution_domain",
-            "execution_name",
             "node_id",
             "phase",
             "input_uri",
@@ -118,10 +115,7 @@ def fetch_node_row(
     conn: sqlite3.Connection, identifier: identifier_pb2.NodeExecutionIdentifier
 ) -> sqlite3.Row:
     """The stored node execution, or NOT_FOUND `missing entity of type node execution with identifier ...`."""
-    row = find_node_row(conn, identifier)
-    if row is None:
-        raise not_found_entity("node execution", identifier)
-    return row
+    return require_row(find_node_row(conn, identifier), "node execution", identifier)
 
 
 def load_node_closure(row: sqlite3.Row) -> node_execution_pb2.NodeExecutionClosure:
@@ -176,11 +170,8 @@ def get_node_execution(
 def list_node_executions(
     state: EmulatorState, request: node_execution_pb2.NodeExecutionListRequest, call: CallInfo
 ) -> node_execution_pb2.NodeExecutionList:
-    try:
-        validate_execution_id(request.workflow_execution_id, request.HasField("workflow_execution_id"))
-    except AdminError:
-        raise missing("execution_id") from None
-    validate_limit(request.limit)
+    present = request.HasField("workflow_execution_id")
+    validate_execution_listing(request.workflow_execution_id, present, request.limit)
     implicit = execution_scope(NODE_EXECUTIONS, request.workflow_execution_id)
     with state.db.read() as conn:
         if request.unique_parent_id:

@@ -15,8 +15,15 @@ from flyteidl.core import identifier_pb2, types_pb2
 
 from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing
 from flyteadmin_ops.emulator.db import schema
-from flyteadmin_ops.emulator.executions import execution_scope, list_rows, literal_fits, validate_execution_id
-from flyteadmin_ops.emulator.filters import EntityTable, validate_limit
+from flyteadmin_ops.emulator.executions import (
+    EXECUTION_SCOPED_COLUMNS,
+    execution_scope,
+    list_rows,
+    literal_fits,
+    validate_execution_id,
+    validate_execution_listing,
+)
+from flyteadmin_ops.emulator.filters import EntityTable
 from flyteadmin_ops.emulator.registry import SIGNAL, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
@@ -41,15 +48,9 @@ schema(
 SIGNALS = EntityTable(
     entity="signal",
     table="signals",
-    columns=frozenset(
+    columns=EXECUTION_SCOPED_COLUMNS
+    | frozenset(
         {
-            "id",
-            "created_at",
-            "updated_at",
-            "deleted_at",
-            "execution_project",
-            "execution_domain",
-            "execution_name",
             "signal_id",
             "type",
             "value",
@@ -123,11 +124,8 @@ def get_or_create_signal(
 def list_signals(
     state: EmulatorState, request: signal_pb2.SignalListRequest, call: CallInfo
 ) -> signal_pb2.SignalList:
-    try:
-        validate_execution_id(request.workflow_execution_id, request.HasField("workflow_execution_id"))
-    except AdminError:
-        raise missing("execution_id") from None
-    validate_limit(request.limit)
+    present = request.HasField("workflow_execution_id")
+    validate_execution_listing(request.workflow_execution_id, present, request.limit)
     implicit = execution_scope(SIGNALS, request.workflow_execution_id)
     with state.db.read() as conn:
         rows, token = list_rows(conn, SIGNALS, request, implicit, "ListSignals")

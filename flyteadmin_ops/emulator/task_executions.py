@@ -11,13 +11,15 @@ import sqlite3
 from flyteidl.admin import task_execution_pb2
 from flyteidl.core import identifier_pb2
 
-from flyteadmin_ops.emulator.common import INVALID, go_text, missing, not_found_entity
+from flyteadmin_ops.emulator.common import INVALID, go_text, missing
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.executions import (
+    EXECUTION_SCOPED_COLUMNS,
     EXECUTIONS,
     data_response,
     execution_scope,
     list_rows,
+    require_row,
     row_execution_id,
 )
 from flyteadmin_ops.emulator.filters import EntityTable, Join, validate_limit
@@ -61,19 +63,13 @@ _EXECUTION_KEY = ("execution_project", "execution_domain", "execution_name")
 TASK_EXECUTIONS = EntityTable(
     entity="task_execution",
     table="task_executions",
-    columns=frozenset(
+    columns=EXECUTION_SCOPED_COLUMNS
+    | frozenset(
         {
-            "id",
-            "created_at",
-            "updated_at",
-            "deleted_at",
             "project",
             "domain",
             "name",
             "version",
-            "execution_project",
-            "execution_domain",
-            "execution_name",
             "node_id",
             "retry_attempt",
             "phase",
@@ -164,10 +160,7 @@ def fetch_task_row(
     conn: sqlite3.Connection, identifier: identifier_pb2.TaskExecutionIdentifier
 ) -> sqlite3.Row:
     """The stored attempt, or NOT_FOUND `missing entity of type task execution with identifier ...`."""
-    row = find_task_row(conn, identifier)
-    if row is None:
-        raise not_found_entity("task execution", identifier)
-    return row
+    return require_row(find_task_row(conn, identifier), "task execution", identifier)
 
 
 def task_execution_id_of(row: sqlite3.Row) -> identifier_pb2.TaskExecutionIdentifier:
