@@ -201,6 +201,10 @@ class AdminSettings(BaseSettings):
     def host(self) -> str:
         return _split_endpoint(self.endpoint)[0]
 
+    @property
+    def port(self) -> int:
+        return _split_endpoint(self.endpoint)[1]
+
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # default_metadata may carry API keys: show its keys only. SecretStr fields mask themselves.
         for name, value in super().__repr_args__():

@@ -21,7 +21,7 @@ import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import grpc
 from flyteidl.service import auth_pb2
@@ -306,20 +306,26 @@ def discover(settings: AdminSettings, call: Call) -> ServerAuthConfig:
     wants_oauth = settings.auth_mode == "client_credentials"
     if header_key is None or (wants_oauth and not scopes):
         try:
-            public = call(PUBLIC_CLIENT_CONFIG, auth_pb2.PublicClientAuthConfigRequest())
-            assert isinstance(public, auth_pb2.PublicClientAuthConfigResponse)
+            public = cast(
+                auth_pb2.PublicClientAuthConfigResponse,
+                call(PUBLIC_CLIENT_CONFIG, auth_pb2.PublicClientAuthConfigRequest()),
+            )
             header_key = header_key or public.authorization_metadata_key or None
             scopes = scopes or tuple(public.scopes)
             audience = audience or public.audience or None
         except FlyteUnimplementedException:
             logger.debug("server has no GetPublicClientConfig; using the default header key")
     if wants_oauth and token_endpoint is None:
-        metadata = call(OAUTH2_METADATA, auth_pb2.OAuth2MetadataRequest())
-        assert isinstance(metadata, auth_pb2.OAuth2MetadataResponse)
+        try:
+            metadata = cast(
+                auth_pb2.OAuth2MetadataResponse, call(OAUTH2_METADATA, auth_pb2.OAuth2MetadataRequest())
+            )
+        except FlyteUnimplementedException:
+            metadata = auth_pb2.OAuth2MetadataResponse()
         if not metadata.token_endpoint:
             raise SettingsError(
-                "auth_mode 'client_credentials': the server's OAuth2 metadata names no token endpoint; "
-                "set token_endpoint"
+                "auth_mode 'client_credentials': the server does not name a token endpoint "
+                "(AuthMetadataService.GetOAuth2Metadata); set token_endpoint"
             )
         token_endpoint = metadata.token_endpoint
     return ServerAuthConfig((header_key or DEFAULT_HEADER_KEY).lower(), token_endpoint, scopes, audience)
@@ -330,7 +336,8 @@ def provider_from_settings(settings: AdminSettings, server: ServerAuthConfig) ->
     if settings.auth_mode == "static" and settings.token is not None:
         return StaticTokenProvider(settings.token)
     if settings.auth_mode == "client_credentials" and settings.client_id and settings.client_secret:
-        assert server.token_endpoint is not None
+        if not server.token_endpoint:
+            raise SettingsError("auth_mode 'client_credentials' needs a token endpoint; set token_endpoint")
         return ClientCredentialsTokenProvider(
             settings.client_id,
             settings.client_secret,

@@ -75,7 +75,7 @@ def _read(settings: AdminSettings, field: str) -> bytes | None:
 
 def _fetch_server_certificate(settings: AdminSettings) -> bytes:
     """Trust whatever the server presents, as flytekit's insecure_skip_verify does. Testing only."""
-    host, port = settings.host, int(settings.endpoint.rsplit(":", 1)[1])
+    host, port = settings.host, settings.port
     logger.warning(
         "insecure_skip_verify=True: trusting the certificate %s:%d presents without verification", host, port
     )

@@ -234,3 +234,14 @@ def test_jwt_expiry_schedules_the_refresh_of_command_tokens() -> None:
     assert _jwt_lifetime(jwt(f'{{"exp": {time.time() + 120}}}')) == pytest.approx(120, abs=5)
     assert _jwt_lifetime(jwt("{}")) is None
     assert _jwt_lifetime("opaque-token") is None
+
+
+def test_client_credentials_against_a_server_without_auth_metadata_asks_for_token_endpoint() -> None:
+    with serve(services=(ADMIN,)) as admin:
+        admin.on("ListProjects", PROJECTS)
+        with (
+            client_credentials(admin.port) as transport,
+            pytest.raises(ValueError, match="set token_endpoint"),
+        ):
+            list_projects(transport)
+        assert admin.calls("ListProjects") == []
