@@ -1,7 +1,8 @@
 """register-all: put a `pyflyte package` into (project, domain) at a version, idempotently.
 
 The steps, and why they are in this order:
-1. Load and check the package offline (`ops.package`): a broken archive or a dangling reference fails before
+1. Load and check the package offline (`ops.package`, and flytectl's check that a scheduled launch plan can
+   start without inputs): a broken archive, a dangling reference or an unlaunchable schedule fails before
    any RPC, so nothing is half-applied.
 2. Check that the project and domain exist. flyteadmin answers a create in an unknown project with a generic
    INVALID_ARGUMENT per entity; asking first turns that into one clear input error, again before any write.
@@ -48,6 +49,7 @@ from flyteadmin_ops.ops.package import (
     Entity,
     FastArchive,
     Package,
+    PackageError,
     Source,
     dependency_waves,
     hydrate,
@@ -152,6 +154,7 @@ def prepare(
     """Steps 1-3 of the module docstring: everything before the first create."""
     package = source if isinstance(source, Package) else load_package(source)
     hydrate(package, project, domain, version, dest_dir=dest_dir)  # validates the values before any RPC
+    check_schedules(package)
     check_target(client, project, domain)
     outcomes: list[Outcome] = []
     source_url = None
@@ -189,6 +192,7 @@ def _plan(
 ) -> Result:
     """The dry run: everything register would do, computed offline."""
     hydrated = hydrate(package, project, domain, version, dest_dir=dest_dir)
+    check_schedules(hydrated)
     if package.fast_archive is not None:
         archive = package.fast_archive
         detail = f"would upload {len(archive.data)} bytes, md5 {archive.md5.hex()}"
@@ -330,6 +334,30 @@ def _run_batch(
 def has_schedule(spec: launch_plan_pb2.LaunchPlanSpec) -> bool:
     schedule = spec.entity_metadata.schedule
     return spec.entity_metadata.HasField("schedule") and schedule.WhichOneof("ScheduleExpression") is not None
+
+
+def check_schedules(package: Package) -> None:
+    """flytectl's check for scheduled launch plans, done offline (flytectl asks the server for the
+    workflow): a schedule starts runs with no inputs but the kickoff time, so every other input needs a
+    default or a fixed value. Raises PackageError naming the launch plan and the inputs."""
+    for entity in package.of_type(LAUNCH_PLAN):
+        spec = entity.request.spec
+        if not isinstance(spec, launch_plan_pb2.LaunchPlanSpec) or not has_schedule(spec):
+            continue
+        kickoff = spec.entity_metadata.schedule.kickoff_time_input_arg
+        missing = sorted(
+            name
+            for name, parameter in spec.default_inputs.parameters.items()
+            if name != kickoff
+            and name not in spec.fixed_inputs.literals
+            and parameter.WhichOneof("behavior") in (None, "required")
+        )
+        if missing:
+            raise PackageError(
+                entity.source,
+                f"{entity} has a schedule, but input(s) {', '.join(missing)} have neither a default nor a "
+                "fixed value, so a scheduled run could not start",
+            )
 
 
 def activate_scheduled(

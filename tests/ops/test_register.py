@@ -185,6 +185,28 @@ def test_corrupt_member_fails_before_anything_is_written(
     assert _names(client, TASK) == set()
 
 
+def test_schedule_that_cannot_start_is_rejected_before_any_write(
+    emulator: Emulator, pyflyte_package: Path
+) -> None:
+    package = load_package(pyflyte_package)
+    requests = [e.request for e in package]
+    nightly = package.find(LAUNCH_PLAN, demo.SCHEDULED_LAUNCH_PLAN).request
+    broken = type(nightly)()
+    broken.CopyFrom(nightly)
+    broken.spec.default_inputs.parameters["label"].required = True  # no default any more
+    requests[requests.index(nightly)] = broken
+
+    with (
+        AdminProxy(emulator.endpoint) as proxy,
+        SynchronousFlyteClient(endpoint=proxy.endpoint, insecure=True) as c,
+    ):
+        with pytest.raises(PackageError, match=r"ops_demo\.nightly has a schedule, but input\(s\) label"):
+            register_package(c, load_package(requests), PROJECT, DOMAIN, "v1")
+        assert proxy.writes() == []
+    with pytest.raises(PackageError, match="label"):
+        register_package(None, load_package(requests), PROJECT, DOMAIN, "v1", dry_run=True)
+
+
 @pytest.mark.parametrize(
     ("project", "domain", "named"),
     [("nosuchproject", DOMAIN, "nosuchproject"), (PROJECT, "nodomain", "nodomain")],
