@@ -42,16 +42,12 @@ SEMANTICS_MODULES = (
     "signals",
     "dataproxy",
 )
-_OPTIONAL = {"executions", "node_executions", "task_executions", "events", "signals", "dataproxy"}
 
 
 def load_semantics() -> None:
+    """Import every module that registers @rpc handlers (idempotent)."""
     for name in SEMANTICS_MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as error:
-            if name not in _OPTIONAL or error.name != f"{__name__}.{name}":
-                raise
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def parse_oauth_client(value: str | tuple[str, str] | None) -> tuple[str | None, str | None]:
@@ -133,6 +129,7 @@ class Emulator:
         return self._tls[0] is not None
 
     def start(self) -> Emulator:
+        from flyteadmin_ops.emulator import dataproxy, executor
         from flyteadmin_ops.emulator.http import HttpFrontend, register_oauth_routes
         from flyteadmin_ops.emulator.projects import seed_projects
         from flyteadmin_ops.emulator.server import Authenticator, build_server
@@ -148,12 +145,7 @@ class Emulator:
         auth = Authenticator(state)
         state.extensions["auth"] = auth
         register_oauth_routes(frontend, state, auth.issue)
-        try:
-            dataproxy = importlib.import_module(f"{__name__}.dataproxy")
-        except ModuleNotFoundError:
-            dataproxy = None
-        if dataproxy is not None and hasattr(dataproxy, "register_http_routes"):
-            dataproxy.register_http_routes(frontend, state)
+        dataproxy.register_http_routes(frontend, state)
         cert, key = self._tls
         server, self.port = build_server(
             state,
@@ -165,17 +157,17 @@ class Emulator:
         frontend.start()
         server.start()
         self._server, self._frontend = server, frontend
-        executor = _optional_attr("executor", "start_executor")
-        if self.config.executor == "simulate" and executor is not None:
-            executor(state)
+        if self.config.executor == "simulate":
+            executor.start_executor(state)
         return self
 
     def stop(self, grace: float | None = 1.0) -> None:
         if self._server is None:
             return
-        stopper = _optional_attr("executor", "stop_executor")
-        if stopper is not None and self.state is not None:
-            stopper(self.state)
+        from flyteadmin_ops.emulator import executor
+
+        if self.state is not None:
+            executor.stop_executor(self.state)
         self._server.stop(grace).wait()
         from flyteadmin_ops.emulator.http import HttpFrontend
 
@@ -203,15 +195,6 @@ def _read(path: str) -> bytes:
         raise FileNotFoundError(f"TLS file not found: {path}")
     with open(path, "rb") as handle:
         return handle.read()
-
-
-def _optional_attr(module: str, name: str) -> Callable[[EmulatorState], None] | None:
-    try:
-        loaded = importlib.import_module(f"{__name__}.{module}")
-    except ModuleNotFoundError:
-        return None
-    found = getattr(loaded, name, None)
-    return found if callable(found) else None
 
 
 __all__ = ["Emulator", "EmulatorConfig", "EmulatorState"]
