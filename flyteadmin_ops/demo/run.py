@@ -64,18 +64,49 @@ class DemoRun:
 
 
 class Runner:
-    """The automations as the demo calls them: plain `ops` functions, or the Prefect flows."""
+    """The automations as the demo calls them: the plain `ops` functions (what the CLI runs), or, with
+    `prefect=True`, the Prefect flows of `flyteadmin_ops.flows` (what deployments run). Both return the same
+    `Result`; a flow whose result is not ok raises `AutomationFailed` carrying it, which is unwrapped here."""
 
     def __init__(self, client: SynchronousFlyteClient, *, prefect: bool) -> None:
         self.client = client
         self.prefect = prefect
 
+    def _flow(self, module: str, name: str, *args: object, **kwargs: object) -> Result:
+        import importlib
+
+        from flyteadmin_ops.blocks import FlyteAdminConnection
+        from flyteadmin_ops.tasks import AutomationFailed
+
+        flow = getattr(importlib.import_module(f"flyteadmin_ops.flows.{module}"), name)
+        settings = self.client.settings
+        connection = FlyteAdminConnection(endpoint=settings.endpoint, insecure=settings.insecure)
+        try:
+            result: Result = flow(*args, connection=connection, **kwargs)
+        except AutomationFailed as failed:
+            return failed.result
+        return result
+
     def register(self) -> Result:
+        if self.prefect:
+            return self._flow(
+                "register_all", "register_all", str(SAMPLE_PACKAGE_PATH), PROJECT, STAGING, VERSION
+            )
         from flyteadmin_ops.ops.register import register_package
 
         return register_package(self.client, SAMPLE_PACKAGE_PATH, PROJECT, STAGING, VERSION)
 
     def promote(self) -> Result:
+        if self.prefect:
+            return self._flow(
+                "promote",
+                "promote_launch_plan",
+                LAUNCH_PLAN,
+                VERSION,
+                PROJECT,
+                PRODUCTION,
+                from_domain=STAGING,
+            )
         from flyteadmin_ops.ops.promote import promote_launch_plan
 
         return promote_launch_plan(
@@ -83,12 +114,18 @@ class Runner:
         )
 
     def relaunch_failed(self) -> Result:
+        if self.prefect:
+            return self._flow(
+                "relaunch_failed", "relaunch_failed", PROJECT, PRODUCTION, since="1h", launch_plan=LAUNCH_PLAN
+            )
         from flyteadmin_ops.ops.relaunch import Selection, relaunch_failed
 
         selection = Selection.since(PROJECT, PRODUCTION, dt.timedelta(hours=1), launch_plan=LAUNCH_PLAN)
         return relaunch_failed(self.client, selection, mode="recover")
 
     def sync_attributes(self, path: Path) -> Result:
+        if self.prefect:
+            return self._flow("sync_attributes", "sync_attributes", str(path))
         from flyteadmin_ops.ops.attributes import sync_attributes
 
         return sync_attributes(self.client, path)
