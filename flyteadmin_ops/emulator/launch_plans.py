@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 
 import grpc
-from flyteidl.admin import common_pb2, launch_plan_pb2, schedule_pb2
+from flyteidl.admin import launch_plan_pb2, schedule_pb2
 from flyteidl.core import execution_pb2, identifier_pb2, interface_pb2, literals_pb2, types_pb2
 
 from flyteadmin_ops.emulator.common import INVALID, db_time, missing, require, timestamp
@@ -31,8 +31,7 @@ from flyteadmin_ops.emulator.versioned import (
     exists_error,
     fill_resource_type,
     find_row,
-    list_ids,
-    list_versions,
+    register_versioned_rpcs,
     validate_identifier,
     versioned_table_ddl,
 )
@@ -323,27 +322,6 @@ def create_launch_plan_in_tx(
     return int(cursor.lastrowid or 0)
 
 
-@rpc(ADMIN, "CreateLaunchPlan")
-def create_launch_plan(
-    state: EmulatorState, request: launch_plan_pb2.LaunchPlanCreateRequest, call: CallInfo
-) -> launch_plan_pb2.LaunchPlanCreateResponse:
-    with state.db.tx() as conn:
-        create_launch_plan_in_tx(conn, state, request)
-    return launch_plan_pb2.LaunchPlanCreateResponse()
-
-
-@rpc(ADMIN, "GetLaunchPlan")
-def get_launch_plan_rpc(
-    state: EmulatorState, request: common_pb2.ObjectGetRequest, call: CallInfo
-) -> launch_plan_pb2.LaunchPlan:
-    identifier = identifier_pb2.Identifier()
-    identifier.CopyFrom(request.id)
-    fill_resource_type(identifier, KIND)
-    validate_identifier(identifier, KIND, request.HasField("id"))
-    with state.db.read() as conn:
-        return get_launch_plan(conn, identifier)[1]
-
-
 @rpc(ADMIN, "UpdateLaunchPlan")
 def update_launch_plan(
     state: EmulatorState, request: launch_plan_pb2.LaunchPlanUpdateRequest, call: CallInfo
@@ -417,18 +395,12 @@ def list_active_launch_plans(
     return launch_plan_pb2.LaunchPlanList(launch_plans=[_row_to_launch_plan(r) for r in rows], token=token)
 
 
-@rpc(ADMIN, "ListLaunchPlans")
-def list_launch_plans(
-    state: EmulatorState, request: common_pb2.ResourceListRequest, call: CallInfo
-) -> launch_plan_pb2.LaunchPlanList:
-    with state.db.read() as conn:
-        plans, token = list_versions(conn, KIND, request)
-    return launch_plan_pb2.LaunchPlanList(launch_plans=plans, token=token)  # type: ignore[arg-type]
-
-
-@rpc(ADMIN, "ListLaunchPlanIds")
-def list_launch_plan_ids(
-    state: EmulatorState, request: common_pb2.NamedEntityIdentifierListRequest, call: CallInfo
-) -> common_pb2.NamedEntityIdentifierList:
-    with state.db.read() as conn:
-        return list_ids(conn, KIND, request)
+register_versioned_rpcs(
+    KIND,
+    "LaunchPlan",
+    create_launch_plan_in_tx,
+    launch_plan_pb2.LaunchPlanCreateResponse,
+    launch_plan_pb2.LaunchPlanList,
+    "launch_plans",
+    strict_get=True,
+)

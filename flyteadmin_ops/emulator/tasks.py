@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from fractions import Fraction
 
-from flyteidl.admin import common_pb2, task_pb2
+from flyteidl.admin import task_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, tasks_pb2
 
 from flyteadmin_ops.emulator.common import INVALID, db_time, missing, timestamp
@@ -19,17 +19,15 @@ from flyteadmin_ops.emulator.descriptions import record_description
 from flyteadmin_ops.emulator.digest import digest, structure_diff
 from flyteadmin_ops.emulator.filters import EntityTable
 from flyteadmin_ops.emulator.projects import validate_project_and_domain
-from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
+from flyteadmin_ops.emulator.registry import AdminError
 from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.versioned import (
     VERSIONED_COLUMNS,
     ResourceType,
     VersionedKind,
     exists_error,
-    fill_resource_type,
     find_row,
-    list_ids,
-    list_versions,
+    register_versioned_rpcs,
     validate_identifier,
     versioned_table_ddl,
 )
@@ -220,37 +218,6 @@ def create_task_in_tx(
     return int(cursor.lastrowid or 0)
 
 
-@rpc(ADMIN, "CreateTask")
-def create_task(
-    state: EmulatorState, request: task_pb2.TaskCreateRequest, call: CallInfo
-) -> task_pb2.TaskCreateResponse:
-    with state.db.tx() as conn:
-        create_task_in_tx(conn, state, request)
-    return task_pb2.TaskCreateResponse()
-
-
-@rpc(ADMIN, "GetTask")
-def get_task(state: EmulatorState, request: common_pb2.ObjectGetRequest, call: CallInfo) -> task_pb2.Task:
-    # flyteadmin only logs GetTask's identifier validation; an empty version matches any version.
-    identifier = identifier_pb2.Identifier()
-    identifier.CopyFrom(request.id)
-    fill_resource_type(identifier, KIND)
-    with state.db.read() as conn:
-        return get_task_row(conn, identifier)[1]
-
-
-@rpc(ADMIN, "ListTasks")
-def list_tasks(
-    state: EmulatorState, request: common_pb2.ResourceListRequest, call: CallInfo
-) -> task_pb2.TaskList:
-    with state.db.read() as conn:
-        tasks, token = list_versions(conn, KIND, request)
-    return task_pb2.TaskList(tasks=tasks, token=token)  # type: ignore[arg-type]
-
-
-@rpc(ADMIN, "ListTaskIds")
-def list_task_ids(
-    state: EmulatorState, request: common_pb2.NamedEntityIdentifierListRequest, call: CallInfo
-) -> common_pb2.NamedEntityIdentifierList:
-    with state.db.read() as conn:
-        return list_ids(conn, KIND, request)
+register_versioned_rpcs(
+    KIND, "Task", create_task_in_tx, task_pb2.TaskCreateResponse, task_pb2.TaskList, "tasks", strict_get=False
+)

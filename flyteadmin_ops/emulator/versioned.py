@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from flyteidl.admin import common_pb2
@@ -25,7 +26,8 @@ from flyteadmin_ops.emulator.filters import (
     sort_clause,
     validate_limit,
 )
-from flyteadmin_ops.emulator.registry import AdminError
+from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
+from flyteadmin_ops.emulator.state import EmulatorState
 
 ResourceType = identifier_pb2.ResourceType
 VERSIONED_COLUMNS = frozenset(
@@ -185,3 +187,52 @@ def exists_error(kind: VersionedKind, identical: bool, name: str, diff: str) -> 
         f"the {noun}):\n"
         f"{diff}",
     )
+
+
+def register_versioned_rpcs(
+    kind: VersionedKind,
+    singular: str,
+    create_in_tx: Callable[..., int],
+    create_response: type[Message],
+    list_response: type[Message],
+    list_field: str,
+    *,
+    strict_get: bool,
+) -> None:
+    """Register Create<X>, Get<X>, List<X>s and List<X>Ids for one versioned kind.
+
+    `strict_get`: GetWorkflow/GetLaunchPlan validate all four identifier fields; GetTask only logs its
+    validation in flyteadmin, so an empty version there matches any version.
+    """
+
+    def create(state: EmulatorState, request: Any, call: CallInfo) -> Message:
+        with state.db.tx() as conn:
+            create_in_tx(conn, state, request)
+        return create_response()
+
+    def get(state: EmulatorState, request: common_pb2.ObjectGetRequest, call: CallInfo) -> Message:
+        identifier = identifier_pb2.Identifier()
+        identifier.CopyFrom(request.id)
+        fill_resource_type(identifier, kind)
+        if strict_get:
+            validate_identifier(identifier, kind, request.HasField("id"))
+        with state.db.read() as conn:
+            return kind.to_proto(find_row(conn, kind, identifier))
+
+    def list_versions_rpc(
+        state: EmulatorState, request: common_pb2.ResourceListRequest, call: CallInfo
+    ) -> Message:
+        with state.db.read() as conn:
+            items, token = list_versions(conn, kind, request)
+        return list_response(**{list_field: items, "token": token})
+
+    def list_ids_rpc(
+        state: EmulatorState, request: common_pb2.NamedEntityIdentifierListRequest, call: CallInfo
+    ) -> Message:
+        with state.db.read() as conn:
+            return list_ids(conn, kind, request)
+
+    rpc(ADMIN, f"Create{singular}")(create)
+    rpc(ADMIN, f"Get{singular}")(get)
+    rpc(ADMIN, f"List{kind.plural}")(list_versions_rpc)
+    rpc(ADMIN, f"List{singular}Ids")(list_ids_rpc)

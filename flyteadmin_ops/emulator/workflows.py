@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from flyteidl.admin import common_pb2, workflow_pb2
+from flyteidl.admin import workflow_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2
 
 from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing, timestamp
@@ -19,7 +19,7 @@ from flyteadmin_ops.emulator.descriptions import record_description
 from flyteadmin_ops.emulator.digest import digest, structure_diff
 from flyteadmin_ops.emulator.filters import EntityTable
 from flyteadmin_ops.emulator.projects import validate_project_and_domain
-from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
+from flyteadmin_ops.emulator.registry import AdminError
 from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.tasks import get_task_row
 from flyteadmin_ops.emulator.versioned import (
@@ -27,10 +27,8 @@ from flyteadmin_ops.emulator.versioned import (
     ResourceType,
     VersionedKind,
     exists_error,
-    fill_resource_type,
     find_row,
-    list_ids,
-    list_versions,
+    register_versioned_rpcs,
     validate_identifier,
     versioned_table_ddl,
 )
@@ -165,39 +163,12 @@ def create_workflow_in_tx(
     return int(cursor.lastrowid or 0)
 
 
-@rpc(ADMIN, "CreateWorkflow")
-def create_workflow(
-    state: EmulatorState, request: workflow_pb2.WorkflowCreateRequest, call: CallInfo
-) -> workflow_pb2.WorkflowCreateResponse:
-    with state.db.tx() as conn:
-        create_workflow_in_tx(conn, state, request)
-    return workflow_pb2.WorkflowCreateResponse()
-
-
-@rpc(ADMIN, "GetWorkflow")
-def get_workflow_rpc(
-    state: EmulatorState, request: common_pb2.ObjectGetRequest, call: CallInfo
-) -> workflow_pb2.Workflow:
-    identifier = identifier_pb2.Identifier()
-    identifier.CopyFrom(request.id)
-    fill_resource_type(identifier, KIND)
-    validate_identifier(identifier, KIND, request.HasField("id"))
-    with state.db.read() as conn:
-        return get_workflow(conn, identifier)[1]
-
-
-@rpc(ADMIN, "ListWorkflows")
-def list_workflows(
-    state: EmulatorState, request: common_pb2.ResourceListRequest, call: CallInfo
-) -> workflow_pb2.WorkflowList:
-    with state.db.read() as conn:
-        workflows, token = list_versions(conn, KIND, request)
-    return workflow_pb2.WorkflowList(workflows=workflows, token=token)  # type: ignore[arg-type]
-
-
-@rpc(ADMIN, "ListWorkflowIds")
-def list_workflow_ids(
-    state: EmulatorState, request: common_pb2.NamedEntityIdentifierListRequest, call: CallInfo
-) -> common_pb2.NamedEntityIdentifierList:
-    with state.db.read() as conn:
-        return list_ids(conn, KIND, request)
+register_versioned_rpcs(
+    KIND,
+    "Workflow",
+    create_workflow_in_tx,
+    workflow_pb2.WorkflowCreateResponse,
+    workflow_pb2.WorkflowList,
+    "workflows",
+    strict_get=True,
+)
