@@ -101,7 +101,9 @@ class AdminSettings(BaseSettings):
     client_cert_file: Path | None = Field(None, description="PEM client certificate for mTLS")
     client_key_file: Path | None = Field(None, description="PEM private key for client_cert_file")
     insecure_skip_verify: bool = Field(
-        False, description="trust whatever certificate the server presents (testing only; logs a warning)"
+        False,
+        description="trust whatever certificate the server presents (testing only; logs a warning); "
+        "its host name is still checked, so set tls_server_name if the certificate names another host",
     )
     tls_server_name: str | None = Field(
         None, description="host name to verify the server certificate against, when it differs from endpoint"
