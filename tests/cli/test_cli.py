@@ -3,17 +3,22 @@ run of the README's first command. Exit codes: 0 ok, 1 operation failed, 2 bad i
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from flyteadmin_ops import demo
 from flyteadmin_ops.cli import main
+from flyteadmin_ops.commands.common import Progress
+from flyteadmin_ops.demo.run import DemoRun, run_demo
 from flyteadmin_ops.emulator import Emulator
+from flyteadmin_ops.ops.results import Outcome, Status
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = ["-p", "flytesnacks", "-d", "development"]
@@ -174,3 +179,54 @@ def test_readme_first_command_in_a_subprocess() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "demo succeeded" in proc.stdout
+
+
+class _Watch(io.StringIO):
+    """A stream that sets `seen` once `text` has been written to it."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = threading.Event()
+
+    def write(self, s: str) -> int:
+        written = super().write(s)
+        if self.text in self.getvalue():
+            self.seen.set()
+        return written
+
+
+def test_demo_keep_running_leaves_an_explorable_emulator(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    out, stop = _Watch("keeps running"), threading.Event()
+    results: list[DemoRun] = []
+    worker = threading.Thread(target=lambda: results.append(run_demo(out, keep_running=stop)))
+    worker.start()
+    try:
+        assert out.seen.wait(timeout=60), out.getvalue()
+        endpoint = out.getvalue().split("--endpoint ", 1)[1].split()[0]
+        # The promoted launch plan is still active there: promoting it again changes nothing.
+        argv = ["promote", demo.SCHEDULED_LAUNCH_PLAN, "-p", "flytesnacks", "-d", "production"]
+        code, again = run_json(capsys, [*argv, "--version", "demo-1", "--endpoint", endpoint, "--insecure"])
+        assert code == 0 and [o["status"] for o in again["outcomes"]] == ["unchanged"]
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert results and results[0].ok
+
+
+def test_progress_line_only_on_a_terminal() -> None:
+    outcome = Outcome("task", "p:d:t:v1", Status.CREATED)
+    quiet = io.StringIO()  # not a TTY: nothing drawn
+    Progress(quiet)(outcome)
+    assert quiet.getvalue() == ""
+
+    drawn = io.StringIO()
+    progress = Progress(drawn, enabled=True)
+    progress.start(2)
+    progress(outcome)
+    progress.finish()
+    assert "[1/2] created" in drawn.getvalue() and "task p:d:t:v1" in drawn.getvalue()
+    assert drawn.getvalue().endswith("\r\x1b[K")  # the line is cleared before the table is printed
