@@ -15,7 +15,10 @@ from flyteidl.event import event_pb2 as engine_event_pb2
 from flyteadmin_ops.emulator import Emulator
 from flyteadmin_ops.emulator.executor import start_executor, wait_idle
 from tests.emulator.exec.helpers import (
+    DOMAIN,
+    LP,
     LP_FAILS,
+    PROJECT,
     TASK,
     Clock,
     Stubs,
@@ -162,3 +165,30 @@ def test_engine_started_later_drives_backlog_and_finishes_aborts(served: tuple[E
         for name in ("waiting", "cancelled")
     }
     assert phase == {"waiting": Phase.SUCCEEDED, "cancelled": Phase.ABORTED}
+
+
+def test_flytekit_remote_executes_and_reads_back(simulated: tuple[Emulator, Stubs]) -> None:
+    """flytekit's own FlyteRemote: launch, wait, outputs, node executions with their data, and a failure."""
+    from flytekit.configuration import Config, PlatformConfig
+    from flytekit.remote import FlyteRemote
+
+    emu, _ = simulated
+    remote = FlyteRemote(
+        Config(platform=PlatformConfig(endpoint=emu.endpoint, insecure=True)),
+        default_project=PROJECT,
+        default_domain=DOMAIN,
+    )
+    launch_plan = remote.fetch_launch_plan(name=LP.name, version=LP.version)
+    done = remote.execute(
+        launch_plan, inputs={"x": 4, "fail": False, "tag": "hi"}, execution_name="remote-ok", wait=True
+    )
+    assert done.closure.phase == Phase.SUCCEEDED
+    assert done.outputs["result"] == 0
+    synced = remote.sync_execution(done, sync_nodes=True)
+    assert set(synced.node_executions) == {"start-node", "n0", "n1", "end-node"}
+    assert synced.node_executions["n0"].inputs["x"] == 4
+    failed = remote.execute(
+        launch_plan, inputs={"x": 1, "fail": True, "tag": ""}, execution_name="remote-no", wait=True
+    )
+    assert failed.closure.phase == Phase.FAILED
+    assert failed.error.code == "SimulatedFailure"
