@@ -23,8 +23,8 @@ from typing import Any
 import grpc
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.admin import node_execution_pb2, task_execution_pb2
-from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import catalog_pb2, identifier_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp

@@ -49,7 +49,15 @@ from typing import Any
 
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.admin import execution_pb2
-from flyteidl.core import catalog_pb2, compiler_pb2, identifier_pb2, interface_pb2, literals_pb2, types_pb2, workflow_pb2
+from flyteidl.core import (
+    catalog_pb2,
+    compiler_pb2,
+    identifier_pb2,
+    interface_pb2,
+    literals_pb2,
+    types_pb2,
+    workflow_pb2,
+)
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.event import event_pb2
 from google.protobuf.message import Message
