@@ -19,7 +19,7 @@ from flyteidl.core import execution_pb2, identifier_pb2, interface_pb2, literals
 from flyteadmin_ops.emulator.common import INVALID, db_time, missing, require, timestamp
 from flyteadmin_ops.emulator.cron import cron_error
 from flyteadmin_ops.emulator.db import schema
-from flyteadmin_ops.emulator.digest import digest, structure_diff
+from flyteadmin_ops.emulator.digest import digest
 from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate, identifier_predicates, page
 from flyteadmin_ops.emulator.projects import _validate_labels, validate_project_and_domain
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
@@ -28,11 +28,12 @@ from flyteadmin_ops.emulator.versioned import (
     VERSIONED_COLUMNS,
     ResourceType,
     VersionedKind,
-    exists_error,
     fill_resource_type,
     find_row,
+    insert_version,
     register_versioned_rpcs,
     validate_identifier,
+    version_conflict,
     versioned_table_ddl,
 )
 from flyteadmin_ops.emulator.workflows import KIND as WORKFLOW_KIND
@@ -254,6 +255,14 @@ def _schedule_type(schedule: schedule_pb2.Schedule) -> str:
     return {"cron_expression": "CRON", "cron_schedule": "CRON", "rate": "RATE"}.get(kind or "", "NONE")
 
 
+def _digested_form(row: sqlite3.Row) -> launch_plan_pb2.LaunchPlan:
+    """A stored launch plan as it was digested: without state and timestamps."""
+    plan = _row_to_launch_plan(row)
+    for name in ("state", "created_at", "updated_at"):
+        plan.closure.ClearField(name)
+    return plan
+
+
 def create_launch_plan_in_tx(
     conn: sqlite3.Connection,
     state: EmulatorState,
@@ -286,40 +295,24 @@ def create_launch_plan_in_tx(
         ),
     )
     new_digest = digest(plan)
-    existing = conn.execute(
-        "SELECT * FROM launch_plans WHERE project=? AND domain=? AND name=? AND version=?",
-        (request.id.project, request.id.domain, request.id.name, request.id.version),
-    ).fetchone()
-    if existing is not None:
-        identical = existing["digest"] == new_digest
-        old = _row_to_launch_plan(existing)
-        old.closure.ClearField("state")
-        old.closure.ClearField("created_at")
-        old.closure.ClearField("updated_at")
-        raise exists_error(KIND, identical, request.id.name, "" if identical else structure_diff(old, plan))
+    conflict = version_conflict(conn, KIND, request.id, new_digest, plan, _digested_form)
+    if conflict is not None:
+        raise conflict[0]
     now = state.now()
     plan.closure.created_at.CopyFrom(timestamp(now))
     plan.closure.updated_at.CopyFrom(timestamp(now))
-    identifier = request.id
-    cursor = conn.execute(
-        "INSERT INTO launch_plans (created_at, updated_at, project, domain, name, version, digest, spec,"
-        " workflow_id, closure, state, schedule_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            db_time(now),
-            db_time(now),
-            identifier.project,
-            identifier.domain,
-            identifier.name,
-            identifier.version,
-            new_digest,
-            spec.SerializeToString(),
-            workflow_row_id,
-            plan.closure.SerializeToString(),
-            INACTIVE,
-            _schedule_type(spec.entity_metadata.schedule),
-        ),
+    return insert_version(
+        conn,
+        KIND,
+        request.id,
+        now,
+        new_digest,
+        spec=spec.SerializeToString(),
+        workflow_id=workflow_row_id,
+        closure=plan.closure.SerializeToString(),
+        state=INACTIVE,
+        schedule_type=_schedule_type(spec.entity_metadata.schedule),
     )
-    return int(cursor.lastrowid or 0)
 
 
 @rpc(ADMIN, "UpdateLaunchPlan")

@@ -13,10 +13,10 @@ from fractions import Fraction
 from flyteidl.admin import task_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, tasks_pb2
 
-from flyteadmin_ops.emulator.common import INVALID, db_time, missing, timestamp
+from flyteadmin_ops.emulator.common import INVALID, missing, timestamp
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.descriptions import record_description
-from flyteadmin_ops.emulator.digest import digest, structure_diff
+from flyteadmin_ops.emulator.digest import digest
 from flyteadmin_ops.emulator.filters import EntityTable
 from flyteadmin_ops.emulator.projects import validate_project_and_domain
 from flyteadmin_ops.emulator.registry import AdminError
@@ -25,10 +25,11 @@ from flyteadmin_ops.emulator.versioned import (
     VERSIONED_COLUMNS,
     ResourceType,
     VersionedKind,
-    exists_error,
     find_row,
+    insert_version,
     register_versioned_rpcs,
     validate_identifier,
+    version_conflict,
     versioned_table_ddl,
 )
 
@@ -185,37 +186,31 @@ def create_task_in_tx(
     template.id.CopyFrom(request.id)
     compiled = compile_task(template)
     new_digest = digest(compiled)
-    existing = conn.execute(
-        "SELECT digest, closure FROM tasks WHERE project=? AND domain=? AND name=? AND version=?",
-        (request.id.project, request.id.domain, request.id.name, request.id.version),
-    ).fetchone()
-    if existing is not None:
-        old = task_pb2.TaskClosure.FromString(existing["closure"]).compiled_task
-        identical = existing["digest"] == new_digest
-        raise exists_error(
-            KIND, identical, request.id.name, "" if identical else structure_diff(old, compiled)
-        )
+    conflict = version_conflict(
+        conn,
+        KIND,
+        request.id,
+        new_digest,
+        compiled,
+        lambda row: task_pb2.TaskClosure.FromString(row["closure"]).compiled_task,
+    )
+    if conflict is not None:
+        raise conflict[0]
     now = state.now()
     closure = task_pb2.TaskClosure(compiled_task=compiled, created_at=timestamp(now))
-    cursor = conn.execute(
-        "INSERT INTO tasks (created_at, updated_at, project, domain, name, version, digest, closure, type,"
-        " short_description) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (
-            db_time(now),
-            db_time(now),
-            request.id.project,
-            request.id.domain,
-            request.id.name,
-            request.id.version,
-            new_digest,
-            closure.SerializeToString(),
-            template.type,
-            request.spec.description.short_description,
-        ),
+    row_id = insert_version(
+        conn,
+        KIND,
+        request.id,
+        now,
+        new_digest,
+        closure=closure.SerializeToString(),
+        type=template.type,
+        short_description=request.spec.description.short_description,
     )
     if request.spec.HasField("description"):
         record_description(conn, state, request.id, request.spec.description)
-    return int(cursor.lastrowid or 0)
+    return row_id
 
 
 register_versioned_rpcs(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -17,7 +18,8 @@ from flyteidl.admin import common_pb2
 from flyteidl.core import identifier_pb2
 from google.protobuf.message import Message
 
-from flyteadmin_ops.emulator.common import INVALID, go_text, missing, not_found_entity, require
+from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing, not_found_entity, require
+from flyteadmin_ops.emulator.digest import structure_diff
 from flyteadmin_ops.emulator.filters import (
     EntityTable,
     identifier_predicates,
@@ -187,6 +189,56 @@ def exists_error(kind: VersionedKind, identical: bool, name: str, diff: str) -> 
         f"the {noun}):\n"
         f"{diff}",
     )
+
+
+def version_conflict(
+    conn: sqlite3.Connection,
+    kind: VersionedKind,
+    identifier: identifier_pb2.Identifier,
+    new_digest: str,
+    new: Message,
+    old_of: Callable[[sqlite3.Row], Message],
+) -> tuple[AdminError, bool] | None:
+    """If this version exists: the re-create error (and whether it was identical); None otherwise.
+
+    flyteadmin decides on the digest of the compiled entity; the diff compares the stored compiled entity
+    (`old_of(row)`) with the new one.
+    """
+    row = conn.execute(
+        f"SELECT * FROM {kind.table.table} WHERE project=? AND domain=? AND name=? AND version=?",
+        (identifier.project, identifier.domain, identifier.name, identifier.version),
+    ).fetchone()
+    if row is None:
+        return None
+    identical = row["digest"] == new_digest
+    diff = "" if identical else structure_diff(old_of(row), new)
+    return exists_error(kind, identical, identifier.name, diff), identical
+
+
+def insert_version(
+    conn: sqlite3.Connection,
+    kind: VersionedKind,
+    identifier: identifier_pb2.Identifier,
+    now: datetime,
+    new_digest: str,
+    **columns: object,
+) -> int:
+    """Insert one version row (the key columns, timestamps and digest, plus the kind's own columns)."""
+    values: dict[str, object] = {
+        "created_at": db_time(now),
+        "updated_at": db_time(now),
+        "project": identifier.project,
+        "domain": identifier.domain,
+        "name": identifier.name,
+        "version": identifier.version,
+        "digest": new_digest,
+        **columns,
+    }
+    marks = ", ".join("?" for _ in values)
+    cursor = conn.execute(
+        f"INSERT INTO {kind.table.table} ({', '.join(values)}) VALUES ({marks})", list(values.values())
+    )
+    return int(cursor.lastrowid or 0)
 
 
 def register_versioned_rpcs(

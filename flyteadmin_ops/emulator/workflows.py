@@ -12,11 +12,11 @@ import sqlite3
 from flyteidl.admin import workflow_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2
 
-from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing, timestamp
+from flyteadmin_ops.emulator.common import INVALID, go_text, missing, timestamp
 from flyteadmin_ops.emulator.compiler import CompileError, compile_workflow, requirements
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.descriptions import record_description
-from flyteadmin_ops.emulator.digest import digest, structure_diff
+from flyteadmin_ops.emulator.digest import digest
 from flyteadmin_ops.emulator.filters import EntityTable
 from flyteadmin_ops.emulator.projects import validate_project_and_domain
 from flyteadmin_ops.emulator.registry import AdminError
@@ -26,10 +26,11 @@ from flyteadmin_ops.emulator.versioned import (
     VERSIONED_COLUMNS,
     ResourceType,
     VersionedKind,
-    exists_error,
     find_row,
+    insert_version,
     register_versioned_rpcs,
     validate_identifier,
+    version_conflict,
     versioned_table_ddl,
 )
 
@@ -117,21 +118,19 @@ def create_workflow_in_tx(
             f"({node_count} > {state.config.max_workflow_nodes})",
         )
     new_digest = digest(compiled)
-    existing = conn.execute(
-        "SELECT digest, closure FROM workflows WHERE project=? AND domain=? AND name=? AND version=?",
-        (request.id.project, request.id.domain, request.id.name, request.id.version),
-    ).fetchone()
-    if existing is not None:
-        old = workflow_pb2.WorkflowClosure.FromString(existing["closure"]).compiled_workflow
-        identical = existing["digest"] == new_digest
-        error = exists_error(
-            KIND, identical, request.id.name, "" if identical else structure_diff(old, compiled)
-        )
+    conflict = version_conflict(
+        conn,
+        KIND,
+        request.id,
+        new_digest,
+        compiled,
+        lambda row: workflow_pb2.WorkflowClosure.FromString(row["closure"]).compiled_workflow,
+    )
+    if conflict is not None:
+        error, identical = conflict
         reason = workflow_pb2.CreateWorkflowFailureReason()
-        if identical:
-            reason.exists_identical_structure.id.CopyFrom(request.id)
-        else:
-            reason.exists_different_structure.id.CopyFrom(request.id)
+        outcome = reason.exists_identical_structure if identical else reason.exists_different_structure
+        outcome.id.CopyFrom(request.id)
         raise AdminError(error.code, error.message, [reason])
     now = state.now()
     closure = workflow_pb2.WorkflowClosure(compiled_workflow=compiled, created_at=timestamp(now))
@@ -140,27 +139,20 @@ def create_workflow_in_tx(
         f"{state.config.storage_prefix}/{state.config.metadata_prefix}/admin/"
         f"{identifier.project}/{identifier.domain}/{identifier.name}/{identifier.version}"
     )
-    cursor = conn.execute(
-        "INSERT INTO workflows (created_at, updated_at, project, domain, name, version, digest, "
-        "typed_interface,"
-        " remote_closure_identifier, short_description, closure) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            db_time(now),
-            db_time(now),
-            identifier.project,
-            identifier.domain,
-            identifier.name,
-            identifier.version,
-            new_digest,
-            spec.template.interface.SerializeToString(),
-            location,
-            spec.description.short_description,
-            closure.SerializeToString(),
-        ),
+    row_id = insert_version(
+        conn,
+        KIND,
+        identifier,
+        now,
+        new_digest,
+        typed_interface=spec.template.interface.SerializeToString(),
+        remote_closure_identifier=location,
+        short_description=spec.description.short_description,
+        closure=closure.SerializeToString(),
     )
     if spec.HasField("description"):
         record_description(conn, state, identifier, spec.description)
-    return int(cursor.lastrowid or 0)
+    return row_id
 
 
 register_versioned_rpcs(
