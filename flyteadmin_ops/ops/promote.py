@@ -7,7 +7,8 @@ Why each step:
   "undo" means re-activating the previous version, or deactivating V when nothing was active before.
 - After UpdateLaunchPlan the active version is read back (GetActiveLaunchPlan is never cached): an answer
   can be lost, or another actor can activate something else at the same moment. Only a read proves it.
-- Re-running a promotion finds V already active and writes nothing (`unchanged`).
+- Re-running a promotion finds V already active and writes nothing (`unchanged`), also across domains: a
+  version active in the target domain was registered there with everything it refers to.
 - Across domains (`from_domain`), the launch plan and everything it refers to in the source domain
   (its workflow with subworkflows, their tasks, launch plans called from the workflow, recursively) are read
   back from the server and re-targeted to the target domain, then registered with register's wave
@@ -73,6 +74,9 @@ def promote_launch_plan(
     check_target(client, project, domain)
 
     if from_domain is not None:
+        check_target(client, project, from_domain)
+    # An active target implies it and all it refers to are registered there: nothing to copy.
+    if from_domain is not None and active_version(client, target) != version:
         copied = copy_from_domain(
             client, target, from_domain, max_concurrency=max_concurrency, on_outcome=notify
         )

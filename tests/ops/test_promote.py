@@ -8,7 +8,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from flyteidl.admin import launch_plan_pb2
+from flyteidl.admin import launch_plan_pb2, task_pb2
 from flyteidl.admin.common_pb2 import NamedEntityIdentifier, ObjectGetRequest
 from flyteidl.core import identifier_pb2
 
@@ -113,9 +113,39 @@ def test_cross_domain_copies_exactly_what_the_launch_plan_needs_then_activates(
     assert active(client, PRODUCTION) == "v1"
     assert active(client, STAGING) is None  # the source is left alone
 
-    again = promote_launch_plan(client, NIGHTLY, "v1", PROJECT, PRODUCTION, from_domain=STAGING)
-    assert {o.status for o in again.outcomes[:-1]} == {Status.EXISTS}
-    assert again.outcomes[-1].status == Status.UNCHANGED
+
+def test_cross_domain_rerun_writes_nothing_and_a_partial_copy_is_completed(
+    flyte_admin: Emulator, client: SynchronousFlyteClient
+) -> None:
+    # A first attempt that stopped after copying one task (e.g. interrupted): the re-run completes it.
+    stamp = client.get_task(
+        identifier_pb2.Identifier(
+            resource_type=identifier_pb2.TASK,
+            project=PROJECT,
+            domain=STAGING,
+            name="ops_demo.tasks.stamp",
+            version="v1",
+        )
+    )
+    partial = identifier_pb2.Identifier()
+    partial.CopyFrom(stamp.id)
+    partial.domain = PRODUCTION
+    client.create_task(partial, task_pb2.TaskSpec(template=stamp.closure.compiled_task.template))
+
+    completed = promote_launch_plan(client, NIGHTLY, "v1", PROJECT, PRODUCTION, from_domain=STAGING)
+    assert completed.ok
+    assert [o.status for o in completed.outcomes].count(Status.EXISTS) == 1
+    assert completed.outcomes[-1].status == Status.ACTIVATED
+
+    with AdminProxy(flyte_admin.endpoint) as proxy, connect(proxy.endpoint) as watched:
+        again = promote_launch_plan(watched, NIGHTLY, "v1", PROJECT, PRODUCTION, from_domain=STAGING)
+        assert proxy.writes() == []
+    assert [o.status for o in again.outcomes] == [Status.UNCHANGED]
+
+
+def test_unknown_source_domain_is_an_input_error(client: SynchronousFlyteClient) -> None:
+    with pytest.raises(OperationInputError, match="domain 'qa' does not exist"):
+        promote_launch_plan(client, NIGHTLY, "v1", PROJECT, PRODUCTION, from_domain="qa")
 
 
 def test_cross_domain_follows_launch_plan_nodes_and_subworkflows(client: SynchronousFlyteClient) -> None:
