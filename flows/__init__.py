@@ -1,4 +1,4 @@
-"""The four Prefect flows of flyteadmin_ops, installed as `flyteadmin_ops.flows` (see pyproject's package-dir).
+"""The four Prefect flows of flyteadmin_ops, installed as `flyteadmin_ops.flows` (pyproject package-dir).
 
 - `register_all.register_all`: register a `pyflyte package` archive, one task run per dependency wave;
 - `promote.promote_launch_plan`: activate a launch plan version, optionally copying it across domains;

@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from flyteidl.core import identifier_pb2
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -33,7 +34,10 @@ from flyteadmin_ops.errors import (
     is_tls_failure,
 )
 from flyteadmin_ops.ops import attributes as attribute_ops
+from flyteadmin_ops.ops import promote as promote_ops
+from flyteadmin_ops.ops import register as register_ops
 from flyteadmin_ops.ops import relaunch as relaunch_ops
+from flyteadmin_ops.ops.package import Entity, Package
 from flyteadmin_ops.ops.results import Outcome, Result
 
 RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -66,6 +70,126 @@ _TASK_OPTIONS: dict[str, Any] = {
     "retry_jitter_factor": 0.2,
     "retry_condition_fn": is_retryable,
 }
+
+
+# ---- register-all ------------------------------------------------------------------------------------
+
+
+@task(name="upload-source-archive", **_TASK_OPTIONS)
+def upload_source_archive(
+    connection: FlyteAdminConnection, package: Package, project: str, domain: str
+) -> register_ops.Upload | None:
+    """Check that the target exists, then upload the package's `fast*.tar.gz` (None when it has none).
+
+    Example:
+        ```python
+        @flow
+        def upload(connection: FlyteAdminConnection):
+            upload = upload_source_archive(connection, load_package("pkg.tgz"), "p", "development")
+            return upload.native_url if upload else None
+        ```
+    """
+    logger = get_run_logger()
+    with connection.get_client() as client:
+        register_ops.check_target(client, project, domain)
+        if package.fast_archive is None:
+            logger.info("%s has no source archive to upload", package.source)
+            return None
+        upload = register_ops.upload_fast_archive(client, project, domain, package.fast_archive)
+    _log_outcomes(logger, "register", [upload.outcome])
+    return upload
+
+
+@task(name="register-package-wave", **_TASK_OPTIONS)
+def register_package_wave(
+    connection: FlyteAdminConnection, wave: Sequence[Entity], continue_on_error: bool = False
+) -> list[Outcome]:
+    """Create one dependency wave concurrently (launch plans after the rest of the wave succeeded).
+    Identical entities are `exists`, so a retried or repeated wave changes nothing.
+
+    Example:
+        ```python
+        @flow
+        def register(connection: FlyteAdminConnection, package: Package):
+            return [register_package_wave(connection, wave) for wave in dependency_waves(package)]
+        ```
+    """
+    logger = get_run_logger()
+    with connection.get_client() as client:
+        outcomes = register_ops.register_waves(client, [list(wave)], continue_on_error=continue_on_error)
+    _log_outcomes(logger, "register", outcomes)
+    return outcomes
+
+
+@task(name="activate-scheduled-launch-plans", **_TASK_OPTIONS)
+def activate_scheduled_launch_plans(
+    connection: FlyteAdminConnection, launch_plans: Sequence[identifier_pb2.Identifier]
+) -> list[Outcome]:
+    """Activate launch plans that carry a schedule; an already active one is `unchanged`.
+
+    Example:
+        ```python
+        @flow
+        def schedules(connection: FlyteAdminConnection, ids: list[Identifier]):
+            return activate_scheduled_launch_plans(connection, ids)
+        ```
+    """
+    logger = get_run_logger()
+    with connection.get_client() as client:
+        outcomes = [
+            register_ops.activate_launch_plan(client, ident, reason="has a schedule")
+            for ident in launch_plans
+        ]
+    _log_outcomes(logger, "register", outcomes)
+    return outcomes
+
+
+# ---- promote -----------------------------------------------------------------------------------------
+
+
+@task(name="copy-launch-plan-from-domain", **_TASK_OPTIONS)
+def copy_launch_plan_from_domain(
+    connection: FlyteAdminConnection, target: identifier_pb2.Identifier, from_domain: str
+) -> list[Outcome]:
+    """Register in `target`'s domain the launch plan as it exists in `from_domain`, with everything it
+    refers to there (workflows, subworkflows, tasks, launch plans), in dependency order.
+
+    Example:
+        ```python
+        @flow
+        def copy(connection: FlyteAdminConnection, target: Identifier):
+            return copy_launch_plan_from_domain(connection, target, "staging")
+        ```
+    """
+    logger = get_run_logger()
+    with connection.get_client() as client:
+        register_ops.check_target(client, target.project, target.domain)
+        outcomes = promote_ops.copy_from_domain(client, target, from_domain)
+    _log_outcomes(logger, "promote", outcomes)
+    return outcomes
+
+
+@task(name="activate-launch-plan", **_TASK_OPTIONS)
+def activate_launch_plan(
+    connection: FlyteAdminConnection, name: str, version: str, project: str, domain: str
+) -> Result:
+    """Make `version` the active version of launch plan `name`, verified by reading it back (rolled back
+    when it cannot be verified); `unchanged` when it already is.
+
+    Example:
+        ```python
+        @flow
+        def go_live(connection: FlyteAdminConnection):
+            return activate_launch_plan(connection, "nightly", "v7", "flytesnacks", "production")
+        ```
+    """
+    logger = get_run_logger()
+    with connection.get_client() as client:
+        result = promote_ops.promote_launch_plan(client, name, version, project, domain)
+    _log_outcomes(logger, "promote", result.outcomes)
+    for note in result.notes:
+        logger.info("promote %s: %s", name, note)
+    return result
 
 
 # ---- relaunch-failed ---------------------------------------------------------------------------------

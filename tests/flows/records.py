@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -51,3 +52,8 @@ def artifact(key: str) -> Any:
         )
     assert found, f"no artifact with key {key!r}"
     return found[0]
+
+
+def task_name(run: Any) -> str:
+    """A task run's name without the random suffix Prefect adds to default names (`plan-...-a1b`)."""
+    return re.sub(r"-[0-9a-f]{3}$", "", run.name)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flyteadmin_ops.emulator import Emulator
-from tests.flows.records import artifact, task_runs
+from tests.flows.records import artifact, task_name, task_runs
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
 
@@ -36,7 +36,7 @@ def test_sync_then_resync_with_a_saved_block(emulator: Emulator) -> None:
     result = state.result()
     assert result.totals == {"created": 9}
     runs = task_runs(state.state_details.flow_run_id, expected=2)
-    assert sorted((r.name.rsplit("-", 1)[0], r.state.name) for r in runs) == [
+    assert sorted((task_name(r), r.state.name) for r in runs) == [
         ("apply-attribute-changes", "Completed"),
         ("plan-attribute-changes", "Completed"),
     ]
@@ -50,7 +50,7 @@ def test_sync_then_resync_with_a_saved_block(emulator: Emulator) -> None:
 
     assert again.result().totals == {"unchanged": 9}
     runs = task_runs(again.state_details.flow_run_id, expected=1)
-    assert [r.name.rsplit("-", 1)[0] for r in runs] == ["plan-attribute-changes"]  # nothing to apply
+    assert [task_name(r) for r in runs] == ["plan-attribute-changes"]  # nothing to apply
 
 
 def test_bad_file_fails_the_flow_without_retrying(emulator: Emulator, tmp_path: Path) -> None:
