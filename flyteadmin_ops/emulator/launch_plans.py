@@ -28,8 +28,8 @@ from flyteadmin_ops.emulator.versioned import (
     VERSIONED_COLUMNS,
     ResourceType,
     VersionedKind,
+    fetch,
     fill_resource_type,
-    find_row,
     insert_version,
     register_versioned_rpcs,
     validate_identifier,
@@ -88,9 +88,7 @@ KIND = VersionedKind(ResourceType.LAUNCH_PLAN, LAUNCH_PLANS, _row_to_launch_plan
 def get_launch_plan(
     conn: sqlite3.Connection, identifier: identifier_pb2.Identifier
 ) -> tuple[int, launch_plan_pb2.LaunchPlan]:
-    """The stored launch plan: NOT_FOUND `missing entity of type LAUNCH_PLAN ...` otherwise."""
-    row = find_row(conn, KIND, identifier)
-    return int(row["id"]), _row_to_launch_plan(row)
+    return fetch(conn, KIND, identifier)
 
 
 # --- validation ---------------------------------------------------------------------------------------------

@@ -18,17 +18,16 @@ from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.descriptions import record_description
 from flyteadmin_ops.emulator.digest import digest
 from flyteadmin_ops.emulator.filters import EntityTable
-from flyteadmin_ops.emulator.projects import validate_project_and_domain
 from flyteadmin_ops.emulator.registry import AdminError
 from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.versioned import (
     VERSIONED_COLUMNS,
     ResourceType,
     VersionedKind,
-    find_row,
+    fetch,
     insert_version,
     register_versioned_rpcs,
-    validate_identifier,
+    validate_create,
     version_conflict,
     versioned_table_ddl,
 )
@@ -55,9 +54,7 @@ KIND = VersionedKind(ResourceType.TASK, TASKS, _row_to_task, "Tasks")
 def get_task_row(
     conn: sqlite3.Connection, identifier: identifier_pb2.Identifier
 ) -> tuple[int, task_pb2.Task]:
-    """The stored task for an exact identifier: NOT_FOUND `missing entity of type TASK ...` otherwise."""
-    row = find_row(conn, KIND, identifier)
-    return int(row["id"]), _row_to_task(row)
+    return fetch(conn, KIND, identifier)
 
 
 # --- validation ---------------------------------------------------------------------------------------------
@@ -171,11 +168,7 @@ def create_task_in_tx(
     check_project: bool = True,
 ) -> int:
     """CreateTask inside an open transaction; returns the new row id. Also used for `.flytegen` paths."""
-    validate_identifier(request.id, KIND, request.HasField("id"))
-    if check_project:
-        validate_project_and_domain(conn, state, request.id.project, request.id.domain)
-    if not request.spec.HasField("template"):
-        raise missing("spec")
+    validate_create(conn, state, KIND, request, check_project)
     template = tasks_pb2.TaskTemplate()
     template.CopyFrom(request.spec.template)
     from flyteadmin_ops.emulator.attributes import task_resource_limits

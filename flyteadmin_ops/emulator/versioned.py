@@ -122,6 +122,14 @@ def find_row(
     return row
 
 
+def fetch(
+    conn: sqlite3.Connection, kind: VersionedKind, identifier: identifier_pb2.Identifier
+) -> tuple[int, Any]:
+    """(row id, proto) of the stored version; NOT_FOUND `missing entity of type <KIND> ...` otherwise."""
+    row = find_row(conn, kind, identifier)
+    return int(row["id"]), kind.to_proto(row)
+
+
 def row_identifier(row: sqlite3.Row, kind: VersionedKind) -> identifier_pb2.Identifier:
     return identifier_pb2.Identifier(
         resource_type=kind.resource_type,  # type: ignore[arg-type]
@@ -189,6 +197,19 @@ def exists_error(kind: VersionedKind, identical: bool, name: str, diff: str) -> 
         f"the {noun}):\n"
         f"{diff}",
     )
+
+
+def validate_create(
+    conn: sqlite3.Connection, state: EmulatorState, kind: VersionedKind, request: Any, check_project: bool
+) -> None:
+    """CreateTask/CreateWorkflow's first checks: identifier, project/domain, then `spec.template`."""
+    validate_identifier(request.id, kind, request.HasField("id"))
+    if check_project:
+        from flyteadmin_ops.emulator.projects import validate_project_and_domain
+
+        validate_project_and_domain(conn, state, request.id.project, request.id.domain)
+    if not request.spec.HasField("template"):
+        raise missing("spec")
 
 
 def version_conflict(

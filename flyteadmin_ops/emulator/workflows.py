@@ -12,13 +12,12 @@ import sqlite3
 from flyteidl.admin import workflow_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2
 
-from flyteadmin_ops.emulator.common import INVALID, go_text, missing, timestamp
+from flyteadmin_ops.emulator.common import INVALID, go_text, timestamp
 from flyteadmin_ops.emulator.compiler import CompileError, compile_workflow, requirements
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.descriptions import record_description
 from flyteadmin_ops.emulator.digest import digest
 from flyteadmin_ops.emulator.filters import EntityTable
-from flyteadmin_ops.emulator.projects import validate_project_and_domain
 from flyteadmin_ops.emulator.registry import AdminError
 from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.tasks import get_task_row
@@ -26,10 +25,10 @@ from flyteadmin_ops.emulator.versioned import (
     VERSIONED_COLUMNS,
     ResourceType,
     VersionedKind,
-    find_row,
+    fetch,
     insert_version,
     register_versioned_rpcs,
-    validate_identifier,
+    validate_create,
     version_conflict,
     versioned_table_ddl,
 )
@@ -64,10 +63,7 @@ KIND = VersionedKind(ResourceType.WORKFLOW, WORKFLOWS, _row_to_workflow, "Workfl
 def get_workflow(
     conn: sqlite3.Connection, identifier: identifier_pb2.Identifier
 ) -> tuple[int, workflow_pb2.Workflow]:
-    """The stored workflow for an exact identifier: NOT_FOUND `missing entity of type WORKFLOW ...`
-    otherwise."""
-    row = find_row(conn, KIND, identifier)
-    return int(row["id"]), _row_to_workflow(row)
+    return fetch(conn, KIND, identifier)
 
 
 def _compile(
@@ -100,11 +96,7 @@ def create_workflow_in_tx(
     check_project: bool = True,
 ) -> int:
     """CreateWorkflow inside an open transaction; returns the new row id."""
-    validate_identifier(request.id, KIND, request.HasField("id"))
-    if check_project:
-        validate_project_and_domain(conn, state, request.id.project, request.id.domain)
-    if not request.spec.HasField("template"):
-        raise missing("spec")
+    validate_create(conn, state, KIND, request, check_project)
     spec = workflow_pb2.WorkflowSpec()
     spec.CopyFrom(request.spec)
     spec.template.id.CopyFrom(request.id)
