@@ -5,6 +5,7 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path
 
+import grpc
 import pytest
 from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
 from flyteidl.admin.common_pb2 import NamedEntityIdentifier
@@ -288,3 +289,25 @@ def test_activate_schedules_activates_and_is_idempotent(
         )
     )
     assert other.closure.state == launch_plan_pb2.INACTIVE
+
+
+def test_upload_refused_registers_nothing(emulator: Emulator, pyflyte_package: Path) -> None:
+    """flyteadmin answers ALREADY_EXISTS only when a *different* file holds the location: a failure, after
+    which no task may be registered (its args would point at the wrong archive)."""
+    with (
+        AdminProxy(emulator.endpoint) as proxy,
+        SynchronousFlyteClient(endpoint=proxy.endpoint, insecure=True) as c,
+    ):
+        proxy.on(
+            "CreateUploadLocation",
+            lambda request, context, forward: context.abort(  # type: ignore[no-any-return]
+                grpc.StatusCode.ALREADY_EXISTS, "file already exists at location [x], specify a matching hash"
+            ),
+        )
+        result = register_package(c, pyflyte_package, PROJECT, DOMAIN, "v1")
+        assert [m for m in proxy.writes() if m != "CreateUploadLocation"] == []
+
+    upload, *entities = result.outcomes
+    assert upload.status == Status.FAILED and "different file" in upload.detail
+    assert {o.status for o in entities} == {Status.SKIPPED} and len(entities) == 19
+    assert not result.ok
