@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sqlite3
 import sys
 import threading
 from types import FrameType
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         emulator.start()
-    except (OSError, ValueError, RuntimeError) as error:
+    except (OSError, ValueError, RuntimeError, sqlite3.Error) as error:
         print(f"flyteadmin-ops emulator: cannot start: {error}", file=sys.stderr)
         return 1
     print(emulator.endpoint, flush=True)

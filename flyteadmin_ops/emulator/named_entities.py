@@ -135,6 +135,9 @@ def get_named_entity(
 def update_named_entity(
     state: EmulatorState, request: common_pb2.NamedEntityUpdateRequest, call: CallInfo
 ) -> common_pb2.NamedEntityUpdateResponse:
+    if request.resource_type not in _TABLES and request.metadata.state != common_pb2.NAMED_ENTITY_ACTIVE:
+        name = ResourceType.Name(request.resource_type)
+        raise AdminError(INVALID, f"Resource [{name}] cannot have its state updated")
     table = _validate(request.resource_type, request.id)
     if not request.HasField("metadata"):
         raise missing("metadata")

@@ -10,6 +10,7 @@ import grpc
 import pytest
 from flyteidl.admin import (
     common_pb2,
+    description_entity_pb2,
     launch_plan_pb2,
     matchable_resource_pb2,
     project_attributes_pb2,
@@ -634,3 +635,43 @@ def test_literal_binding_types_are_kept(caller: Caller) -> None:
     caller.call("CreateWorkflow", request)
     got = caller.call("GetWorkflow", common_pb2.ObjectGetRequest(id=request.id))
     assert got.closure.compiled_workflow.primary.template.nodes[0] == node
+
+
+def test_description_entities_come_from_specs(caller: Caller) -> None:
+    described = task_request()
+    described.spec.description.short_description = "adds numbers"
+    described.spec.description.long_description.value = "Adds two numbers."
+    caller.call("CreateTask", described)
+    entity = caller.call("GetDescriptionEntity", common_pb2.ObjectGetRequest(id=described.id))
+    assert (entity.short_description, entity.long_description.value) == ("adds numbers", "Adds two numbers.")
+    task = caller.call("GetTask", common_pb2.ObjectGetRequest(id=described.id))
+    assert task.short_description == "adds numbers"
+    listed = caller.call(
+        "ListDescriptionEntities",
+        description_entity_pb2.DescriptionEntityListRequest(
+            resource_type=RT.TASK,
+            id=common_pb2.NamedEntityIdentifier(project=PROJECT, domain=DOMAIN, name="t"),
+            limit=10,
+        ),
+    )
+    assert [e.id.version for e in listed.descriptionEntities] == ["v1"]
+    caller.fails("GetDescriptionEntity", common_pb2.ObjectGetRequest(id=ident(RT.TASK, "t", "v2")), NOT_FOUND)
+
+
+def test_project_domain_attributes_fall_back_to_the_project(caller: Caller) -> None:
+    queue = matchable_resource_pb2.EXECUTION_QUEUE
+    caller.call(
+        "UpdateProjectAttributes",
+        project_attributes_pb2.ProjectAttributesUpdateRequest(
+            attributes=project_attributes_pb2.ProjectAttributes(
+                project=PROJECT, matching_attributes=_queue("p")
+            )
+        ),
+    )
+    got = caller.call(
+        "GetProjectDomainAttributes",
+        project_domain_attributes_pb2.ProjectDomainAttributesGetRequest(
+            project=PROJECT, domain=DOMAIN, resource_type=queue
+        ),
+    ).attributes
+    assert (got.project, got.domain) == (PROJECT, "")

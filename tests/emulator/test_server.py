@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from flyteidl.admin import common_pb2, version_pb2
-from flyteidl.service import admin_pb2_grpc, auth_pb2, auth_pb2_grpc
+from flyteidl.service import admin_pb2_grpc, auth_pb2, auth_pb2_grpc, identity_pb2, identity_pb2_grpc
 
 from flyteadmin_ops.emulator import Emulator
 from flyteadmin_ops.emulator.registry import ADMIN, HANDLERS, AdminError
@@ -246,6 +246,17 @@ def test_serve_prints_the_endpoint_first_and_exits_0_on_sigterm() -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_principal_is_empty_without_auth(emulator: Emulator) -> None:
+    identity = identity_pb2_grpc.IdentityServiceStub(grpc.insecure_channel(emulator.endpoint))
+    assert identity.UserInfo(identity_pb2.UserInfoRequest()).subject == ""
+
+
+def test_serve_reports_an_unusable_database(tmp_path: Path) -> None:
+    process = _serve("--port", "0", "--db", str(tmp_path / "missing-dir" / "admin.db"))
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1 and "cannot start" in stderr
 
 
 @pytest.mark.parametrize(
