@@ -1,0 +1,6 @@
+"""Benchmarks of flyteadmin_ops, each printed as a ratio against a baseline measured in the same run.
+
+Run with `python -m benchmarks` (or `tox -e bench`); `--quick` shrinks every workload for a smoke run and
+`--only NAME` picks one. Everything runs against in-process emulators on loopback, so the numbers compare
+approaches on the same machine at the same moment; absolute values depend on the machine.
+"""
