@@ -274,22 +274,24 @@ def _narrowest_first(key: Key) -> tuple[int, Scope, int]:
 # ---- applying ----------------------------------------------------------------------------------------
 
 
-def _write(client: SynchronousFlyteClient, scope: Scope, attributes: MatchingAttributes) -> None:
+def _scope_call(scope: Scope) -> tuple[str, tuple[str, ...]]:
+    """The client method family for a scope and its leading arguments: the three Update/Delete RPC pairs
+    differ only in how much of the scope they take."""
     if scope.workflow:
-        client.update_workflow_attributes(scope.project, scope.domain, scope.workflow, attributes)
-    elif scope.domain:
-        client.update_project_domain_attributes(scope.project, scope.domain, attributes)
-    else:
-        client.update_project_attributes(scope.project, attributes)
+        return "workflow", (scope.project, scope.domain, scope.workflow)
+    if scope.domain:
+        return "project_domain", (scope.project, scope.domain)
+    return "project", (scope.project,)
+
+
+def _write(client: SynchronousFlyteClient, scope: Scope, attributes: MatchingAttributes) -> None:
+    level, args = _scope_call(scope)
+    getattr(client, f"update_{level}_attributes")(*args, attributes)
 
 
 def _delete(client: SynchronousFlyteClient, scope: Scope, resource: int) -> None:
-    if scope.workflow:
-        client.delete_workflow_attributes(scope.project, scope.domain, scope.workflow, resource)
-    elif scope.domain:
-        client.delete_project_domain_attributes(scope.project, scope.domain, resource)
-    else:
-        client.delete_project_attributes(scope.project, resource)
+    level, args = _scope_call(scope)
+    getattr(client, f"delete_{level}_attributes")(*args, resource)
 
 
 _DONE: dict[Action, Status] = {
