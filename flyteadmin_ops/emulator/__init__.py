@@ -139,21 +139,29 @@ class Emulator:
         if self._clock is not None:
             state.clock = self._clock
         self.state = state
-        seed_projects(state)
-        frontend = HttpFrontend(self.host, self._http_port)
-        state.http_base_url = f"http://{self.host}:{frontend.port}"
-        auth = Authenticator(state)
-        state.extensions["auth"] = auth
-        register_oauth_routes(frontend, state, auth.issue)
-        dataproxy.register_http_routes(frontend, state)
-        cert, key = self._tls
-        server, self.port = build_server(
-            state,
-            auth,
-            f"{self.host}:{self._port}",
-            tls_cert=_read(cert) if cert else None,
-            tls_key=_read(key) if key else None,
-        )
+        frontend: HttpFrontend | None = None
+        try:
+            seed_projects(state)
+            frontend = HttpFrontend(self.host, self._http_port)
+            state.http_base_url = f"http://{self.host}:{frontend.port}"
+            auth = Authenticator(state)
+            state.extensions["auth"] = auth
+            register_oauth_routes(frontend, state, auth.issue)
+            dataproxy.register_http_routes(frontend, state)
+            cert, key = self._tls
+            server, self.port = build_server(
+                state,
+                auth,
+                f"{self.host}:{self._port}",
+                tls_cert=_read(cert) if cert else None,
+                tls_key=_read(key) if key else None,
+            )
+        except BaseException:
+            # a half-started emulator must not leak its database handle or HTTP socket
+            if frontend is not None:
+                frontend.close()
+            state.db.close()
+            raise
         frontend.start()
         server.start()
         self._server, self._frontend = server, frontend

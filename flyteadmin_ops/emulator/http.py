@@ -104,6 +104,10 @@ class HttpFrontend:
 
     def stop(self) -> None:
         self._server.shutdown()
+        self.close()
+
+    def close(self) -> None:
+        """Release the socket (also for a frontend that never started serving)."""
         self._server.server_close()
 
 

@@ -281,3 +281,10 @@ def test_pytest_fixtures(flyte_admin: Emulator, admin_client: Any) -> None:
     caller.call("CreateTask", task_request())
     caller.close()
     assert admin_client.get_task(ident(RT.TASK, "t")).id.version == "v1"
+
+
+def test_a_port_in_use_fails_start_cleanly(emulator: Emulator) -> None:
+    busy = Emulator(port=emulator.port)
+    with pytest.raises(RuntimeError):
+        busy.start()
+    assert busy.port == 0
