@@ -675,3 +675,28 @@ def test_project_domain_attributes_fall_back_to_the_project(caller: Caller) -> N
         ),
     ).attributes
     assert (got.project, got.domain) == (PROJECT, "")
+
+
+def test_flytekit_friendly_client_round_trip(emulator: object) -> None:
+    """flytekit's friendly client (flytekit models in and out) against the emulator's paging and states."""
+    from flytekit.clients.friendly import SynchronousFlyteClient
+    from flytekit.configuration import PlatformConfig
+    from flytekit.exceptions.user import FlyteEntityAlreadyExistsException
+    from flytekit.models.common import NamedEntityIdentifier
+    from flytekit.models.core.identifier import Identifier
+    from flytekit.models.task import TaskSpec
+
+    client = SynchronousFlyteClient(PlatformConfig(endpoint=emulator.endpoint, insecure=True))  # type: ignore[attr-defined]
+    for version in ("v1", "v2", "v3"):
+        request = task_request("t", version)
+        client.create_task(Identifier.from_flyte_idl(request.id), TaskSpec.from_flyte_idl(request.spec))
+    with pytest.raises(FlyteEntityAlreadyExistsException):
+        client.create_task(Identifier.from_flyte_idl(request.id), TaskSpec.from_flyte_idl(request.spec))
+    assert client.get_task(Identifier.from_flyte_idl(request.id)).id.version == "v3"
+    named = NamedEntityIdentifier(PROJECT, DOMAIN, "t")
+    page, token = client.list_tasks_paginated(named, limit=2)
+    assert (len(page), token) == (2, "2")
+    page, token = client.list_tasks_paginated(named, limit=2, token=token)
+    assert (len(page), token) == (1, "")
+    projects, _ = client.list_projects_paginated(limit=10)
+    assert [p.id for p in projects] == ["flytesnacks"]
