@@ -109,10 +109,12 @@ class Selection:
         since: dt.timedelta,
         *,
         now: dt.datetime | None = None,
-        **rest: object,
+        phases: tuple[str, ...] = ("FAILED",),
+        launch_plan: str | None = None,
     ) -> Selection:
+        """The window (now - since, now]; `now` defaults to the current time."""
         now = now or dt.datetime.now(dt.timezone.utc)
-        return cls(project, domain, now - since, None, **rest)  # type: ignore[arg-type]
+        return cls(project, domain, now - since, None, phases, launch_plan)
 
     def failed_filters(self) -> F.FilterList:
         """Server-side selection: flyteadmin stores `phase` as its name (FAILED), `mode` as a number."""

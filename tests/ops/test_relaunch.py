@@ -117,8 +117,10 @@ def finish(client: SynchronousFlyteClient, ident: ExecutionId, phase: int) -> No
     client.create_workflow_event(event)
 
 
-def since(hours: float, **rest: object) -> Selection:
-    return Selection.since(PROJECT, DOMAIN, dt.timedelta(hours=hours), now=NOW, **rest)  # type: ignore[arg-type]
+def since(hours: float, phases: tuple[str, ...] = ("FAILED",), launch_plan: str | None = None) -> Selection:
+    return Selection.since(
+        PROJECT, DOMAIN, dt.timedelta(hours=hours), now=NOW, phases=phases, launch_plan=launch_plan
+    )
 
 
 def relaunches_of(client: SynchronousFlyteClient) -> Counter[str]:
