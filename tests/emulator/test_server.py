@@ -288,3 +288,12 @@ def test_a_port_in_use_fails_start_cleanly(emulator: Emulator) -> None:
     with pytest.raises(RuntimeError):
         busy.start()
     assert busy.port == 0
+
+
+def test_an_rpc_without_a_handler_is_unimplemented(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(HANDLERS, (ADMIN, "GetVersion"))
+    with pytest.raises(grpc.RpcError) as missing:
+        _stub(emulator.endpoint).GetVersion(VERSION)
+    assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED
