@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -391,3 +393,31 @@ def test_cli_dry_run_json_then_max_then_bad_input(
         code, out, err = run_cli(emulator, *bad)
         assert (code, out) == (2, ""), (bad, err)
         assert message in err
+
+
+def test_two_cli_processes_at_once_launch_each_failure_exactly_once(
+    emulator: Emulator, client: SynchronousFlyteClient, clock: Clock
+) -> None:
+    for i in range(6):
+        execution(client, clock, f"p{i}", ago=dt.timedelta(minutes=5 + i))
+    command = [
+        sys.executable,
+        "-m",
+        "flyteadmin_ops.cli",
+        "relaunch-failed",
+        *("-p", PROJECT, "-d", DOMAIN, "--from", "2024-05-02T11:00:00Z", "-o", "json"),
+        *("--endpoint", emulator.endpoint, "--insecure"),
+    ]
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    reports = []
+    for process in processes:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        reports.append(json.loads(out))
+
+    assert relaunches_of(client) == Counter({f"p{i}": 1 for i in range(6)})
+    launched = Counter(o["name"] for r in reports for o in r["outcomes"] if o["status"] == "launched")
+    assert launched == Counter({f"p{i}": 1 for i in range(6)})
+    assert all(r["ok"] for r in reports)
