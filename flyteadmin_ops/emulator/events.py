@@ -181,7 +181,9 @@ def _apply(
     if event.output_uri:
         _set_output_uri(closure, record, event.output_uri)
     elif event.HasField("output_data"):
-        uri = join_uri(state.config.storage_prefix, *offload_parts, "offloaded_outputs")
+        uri = join_uri(
+            state.config.storage_prefix, state.config.metadata_prefix, *offload_parts, "offloaded_outputs"
+        )
         put_literal_map(conn, uri, event.output_data, state.now())
         _set_output_uri(closure, record, uri)
     elif event.HasField("error"):

@@ -93,7 +93,9 @@ def test_workflow_phase_machine_and_effects(admin: Any, clock: Clock) -> None:
     done = execution(admin)
     assert done.closure.phase == WorkflowPhase.SUCCEEDED
     assert done.closure.duration.seconds == 42
-    assert done.closure.outputs.uri == "s3://my-s3-bucket/flytesnacks/development/ev/offloaded_outputs"
+    assert (
+        done.closure.outputs.uri == "s3://my-s3-bucket/metadata/flytesnacks/development/ev/offloaded_outputs"
+    )
     data = admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id("ev")))
     assert plain(data.full_outputs) == {"result": 6}
     late = refusal(admin.CreateWorkflowEvent, wf_event(clock, WorkflowPhase.RUNNING))

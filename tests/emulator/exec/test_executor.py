@@ -179,16 +179,19 @@ def test_flytekit_remote_executes_and_reads_back(simulated: tuple[Emulator, Stub
         default_domain=DOMAIN,
     )
     launch_plan = remote.fetch_launch_plan(name=LP.name, version=LP.version)
-    done = remote.execute(
-        launch_plan, inputs={"x": 4, "fail": False, "tag": "hi"}, execution_name="remote-ok", wait=True
-    )
+
+    def execute(name: str, **inputs: object) -> Any:
+        # Let the engine finish first, so flytekit's wait() finds the execution done on its first poll.
+        started = remote.execute(launch_plan, inputs=inputs, execution_name=name)
+        assert emu.state is not None and wait_idle(emu.state, 10)
+        return remote.wait(started, timeout=10)
+
+    done = execute("remote-ok", x=4, fail=False, tag="hi")
     assert done.closure.phase == Phase.SUCCEEDED
     assert done.outputs["result"] == 0
     synced = remote.sync_execution(done, sync_nodes=True)
     assert set(synced.node_executions) == {"start-node", "n0", "n1", "end-node"}
     assert synced.node_executions["n0"].inputs["x"] == 4
-    failed = remote.execute(
-        launch_plan, inputs={"x": 1, "fail": True, "tag": ""}, execution_name="remote-no", wait=True
-    )
+    failed = execute("remote-no", x=1, fail=True, tag="")
     assert failed.closure.phase == Phase.FAILED
     assert failed.error.code == "SimulatedFailure"
