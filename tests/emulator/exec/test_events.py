@@ -281,3 +281,39 @@ def test_get_data_resolves_flyte_urls(served: Any, clock: Clock) -> None:
         assert message in refused.message, (url, refused.message)
     no_deck = refusal(data.GetData, dataproxy_pb2.GetDataRequest(flyte_url=f"{base}/d"))
     assert no_deck.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_dynamic_workflow_closure_is_kept_and_served(admin: Any, clock: Clock) -> None:
+    from flyteidl.core import compiler_pb2
+
+    admin.CreateExecution(create_request("ev"))
+    dynamic_id = identifier_pb2.Identifier(
+        resource_type=identifier_pb2.ResourceType.WORKFLOW,
+        project="flytesnacks",
+        domain="development",
+        name="dyn",
+        version="v1",
+    )
+    compiled = compiler_pb2.CompiledWorkflowClosure()
+    compiled.primary.template.id.CopyFrom(dynamic_id)
+    metadata = engine_event_pb2.TaskNodeMetadata(
+        dynamic_workflow=engine_event_pb2.DynamicWorkflowNodeMetadata(
+            id=dynamic_id, compiled_workflow=compiled, dynamic_job_spec_uri="s3://b/futures.pb"
+        )
+    )
+    admin.CreateNodeEvent(node_event(clock, "n0", NodePhase.DYNAMIC_RUNNING, task_node_metadata=metadata))
+    served = admin.GetDynamicNodeWorkflow(node_execution_pb2.GetDynamicNodeWorkflowRequest(id=node_id("n0")))
+    assert served.compiled_workflow == compiled
+    data = admin.GetNodeExecutionData(node_execution_pb2.NodeExecutionGetDataRequest(id=node_id("n0")))
+    assert (data.dynamic_workflow.id, data.dynamic_workflow.dynamic_job_spec_uri) == (
+        dynamic_id,
+        "s3://b/futures.pb",
+    )
+    admin.CreateNodeEvent(node_event(clock, "n1", NodePhase.RUNNING))
+    plain_node = refusal(
+        admin.GetDynamicNodeWorkflow, node_execution_pb2.GetDynamicNodeWorkflowRequest(id=node_id("n1"))
+    )
+    assert (plain_node.code, plain_node.message) == (
+        grpc.StatusCode.NOT_FOUND,
+        "node does not contain dynamic workflow",
+    )

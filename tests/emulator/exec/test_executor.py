@@ -195,3 +195,17 @@ def test_flytekit_remote_executes_and_reads_back(simulated: tuple[Emulator, Stub
     failed = execute("remote-no", x=1, fail=True, tag="")
     assert failed.closure.phase == Phase.FAILED
     assert failed.error.code == "SimulatedFailure"
+
+
+def test_metrics_have_node_and_attempt_spans(simulated: tuple[Emulator, Stubs]) -> None:
+    emu, calls = simulated
+    run(emu, calls.admin, create_request("timed"))
+    request = execution_pb2.WorkflowExecutionGetMetricsRequest(id=exec_id("timed"), depth=2)
+    span = calls.admin.GetExecutionMetrics(request).span
+    by_node = {child.node_id.node_id: child for child in span.spans}
+    assert set(by_node) == {"start-node", "n0", "n1", "end-node"}
+    assert [attempt.task_id.task_id for attempt in by_node["n0"].spans] == [TASK]
+    shallow = calls.admin.GetExecutionMetrics(
+        execution_pb2.WorkflowExecutionGetMetricsRequest(id=exec_id("timed"))
+    )
+    assert list(shallow.span.spans) == []
