@@ -10,8 +10,10 @@ Conventions (as in prefect-aws / prefect-dbt):
 - `cache_policy=NO_CACHE`: the inputs include a block and protobufs, hashing them is meaningless, and a
   cached "launched" would be wrong the next hour anyway;
 - retries only for errors a retry can fix (`is_retryable`): the transport already retries each RPC within
-  its deadline, so a task retry covers a longer outage. Every task is idempotent as a whole (identifiers,
-  derived execution names and full-state attribute writes), so re-running one after a timeout is safe;
+  its deadline, so a task retry covers a longer outage. It applies to errors that abort a whole task run
+  (the planning reads, the target check); a failed write of one entity inside a batch is an outcome
+  (`failed`), not an exception, so the table shows what did succeed, and the next run, which is
+  idempotent (identifiers, derived execution names, full-state attribute writes), repairs the rest;
 - logging through `get_run_logger()`; secrets never reach a log line (the block keeps them as SecretStr).
 """
 
