@@ -33,6 +33,9 @@ What a run produces
   under the execution's raw-output prefix, the first enum value, the first union variant). Workflow
   outputs follow the workflow's output bindings.
 - A terminated (ABORTING) execution gets an ABORTED event.
+- Events carry producer id ``simulate``, so the executions this engine runs show execution cluster
+  ``simulate``. A run interrupted by a stop or a crash (left QUEUED/RUNNING on that cluster) is resumed when
+  the engine starts again: nodes that already SUCCEEDED are kept, the others run.
 
 Tests wait without sleeping: `Executor.wait_idle(timeout)` returns once every execution created (or
 terminated) before the call has been driven to the end.
@@ -89,7 +92,7 @@ NodePhase = core_execution_pb2.NodeExecution.Phase
 TaskPhase = core_execution_pb2.TaskExecution.Phase
 Mode = execution_pb2.ExecutionMetadata.ExecutionMode
 
-PRODUCER = "propeller"
+PRODUCER = "simulate"  # becomes the execution cluster, which marks the executions this engine owns
 FAILURE_CODE = "SimulatedFailure"
 EXTENSION_KEY = "executor"
 
@@ -259,6 +262,7 @@ class _RunPlan:
     output_bindings: list[literals_pb2.Binding]
     outputs: interface_pb2.VariableMap
     recovered: dict[str, literals_pb2.LiteralMap] = field(default_factory=dict)
+    finished: dict[str, literals_pb2.LiteralMap] = field(default_factory=dict)  # nodes done before a restart
 
 
 def dependency_order(nodes: list[workflow_pb2.Node]) -> list[workflow_pb2.Node]:
@@ -336,6 +340,21 @@ def _plan_nodes(closure: compiler_pb2.CompiledWorkflowClosure) -> list[_NodePlan
     return plans
 
 
+def _producer(row: sqlite3.Row) -> str:
+    """Who reports: this engine, except when it only finishes an abort of a run it may not own."""
+    return str(row["cluster"]) if row["phase"] == "ABORTING" else PRODUCER
+
+
+def _succeeded_nodes(conn: sqlite3.Connection, execution: sqlite3.Row) -> dict[str, literals_pb2.LiteralMap]:
+    """Outputs of the top-level nodes of `execution` that SUCCEEDED (or were RECOVERED), by node id."""
+    rows = conn.execute(
+        "SELECT * FROM node_executions WHERE execution_project = ? AND execution_domain = ? "
+        "AND execution_name = ? AND phase IN ('SUCCEEDED', 'RECOVERED') AND parent_id IS NULL",
+        (execution["execution_project"], execution["execution_domain"], execution["execution_name"]),
+    ).fetchall()
+    return {node["node_id"]: read_outputs(conn, load_node_closure(node)) for node in rows}
+
+
 # --- the engine ------------------------------------------------------------------------------------------
 
 
@@ -397,10 +416,13 @@ class Executor:
 
     # one pass -------------------------------------------------------------------------------------------
     def run_pending(self) -> int:
-        """Drive every UNDEFINED execution to its end and finish every ABORTING one; returns how many."""
+        """Drive every UNDEFINED execution to its end, finish every ABORTING one, and resume the runs of this
+        engine that a stop or a crash interrupted (QUEUED/RUNNING on cluster `simulate`); returns how many."""
         with self._state.db.read() as conn:
             rows = conn.execute(
-                "SELECT * FROM executions WHERE phase IN ('UNDEFINED', 'ABORTING') ORDER BY id"
+                "SELECT * FROM executions WHERE phase IN ('UNDEFINED', 'ABORTING') "
+                "OR (cluster = ? AND phase IN ('QUEUED', 'RUNNING')) ORDER BY id",
+                (PRODUCER,),
             ).fetchall()
         driven = 0
         for row in rows:
@@ -435,7 +457,7 @@ class Executor:
     def _workflow_event(self, row: sqlite3.Row, phase: int, **fields: Any) -> bool:
         event = event_pb2.WorkflowExecutionEvent(
             execution_id=row_execution_id(row),
-            producer_id=PRODUCER,
+            producer_id=_producer(row),
             phase=phase,
             occurred_at=self._now(),
             **fields,
@@ -447,7 +469,7 @@ class Executor:
     ) -> bool:
         event = event_pb2.NodeExecutionEvent(
             id=identifier_pb2.NodeExecutionIdentifier(execution_id=row_execution_id(row), node_id=node_id),
-            producer_id=PRODUCER,
+            producer_id=_producer(row),
             phase=phase,
             occurred_at=self._now(),
             spec_node_id=spec_node_id or node_id,
@@ -464,7 +486,7 @@ class Executor:
             ),
             retry_attempt=0,
             phase=phase,
-            producer_id=PRODUCER,
+            producer_id=_producer(row),
             occurred_at=self._now(),
             task_type=plan.task_type,
             **fields,
@@ -500,6 +522,7 @@ class Executor:
                 _, launch_plan = get_launch_plan(conn, reference)
             _, workflow = get_workflow(conn, launch_plan.spec.workflow_id)
             reference_phase, recovered = self._reference(conn, spec)
+            finished = _succeeded_nodes(conn, row)
         closure = workflow.closure.compiled_workflow
         template = closure.primary.template
         plan = _RunPlan(
@@ -509,6 +532,7 @@ class Executor:
             nodes=_plan_nodes(closure),
             output_bindings=list(template.outputs),
             outputs=template.interface.outputs,
+            finished=finished,
         )
         if spec.metadata.mode == Mode.RECOVERED:
             plan.recovered = recovered
@@ -524,19 +548,14 @@ class Executor:
             reference = fetch_execution_row(conn, spec.metadata.reference_execution)
         except AdminError:
             return None, {}
-        succeeded = conn.execute(
-            "SELECT * FROM node_executions WHERE execution_project = ? AND execution_domain = ? "
-            "AND execution_name = ? AND phase IN ('SUCCEEDED', 'RECOVERED') AND parent_id IS NULL",
-            (reference["execution_project"], reference["execution_domain"], reference["execution_name"]),
-        ).fetchall()
-        outputs = {node["node_id"]: read_outputs(conn, load_node_closure(node)) for node in succeeded}
-        return reference["phase"], outputs
+        return reference["phase"], _succeeded_nodes(conn, reference)
 
     def _run(self, row: sqlite3.Row) -> None:
         plan = self._plan(row)
-        if not self._workflow_event(row, WorkflowPhase.QUEUED) or not self._workflow_event(
-            row, WorkflowPhase.RUNNING
-        ):
+        phase = row["phase"]
+        if phase == "UNDEFINED" and not self._workflow_event(row, WorkflowPhase.QUEUED):
+            return
+        if phase in ("UNDEFINED", "QUEUED") and not self._workflow_event(row, WorkflowPhase.RUNNING):
             return
         produced: dict[str, literals_pb2.LiteralMap] = {START_NODE: plan.inputs}
         start_uri = self._store(self._data_uri(row, START_NODE, "data", "0", "outputs.pb"), plan.inputs)
@@ -584,6 +603,9 @@ class Executor:
         failing: bool,
     ) -> core_execution_pb2.ExecutionError | None:
         node = node_plan.node
+        if node.id in plan.finished:  # resuming after a restart: this node already ran
+            produced[node.id] = plan.finished[node.id]
+            return None
         if node.id in plan.recovered and not failing:
             produced[node.id] = plan.recovered[node.id]
             uri = self._store(self._data_uri(row, node.id, "data", "0", "outputs.pb"), produced[node.id])

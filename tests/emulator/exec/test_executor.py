@@ -24,6 +24,7 @@ from tests.emulator.exec.helpers import (
     Stubs,
     create_request,
     exec_id,
+    literal_map,
     plain,
     refusal,
     stamp,
@@ -209,3 +210,70 @@ def test_metrics_have_node_and_attempt_spans(simulated: tuple[Emulator, Stubs]) 
         execution_pb2.WorkflowExecutionGetMetricsRequest(id=exec_id("timed"))
     )
     assert list(shallow.span.spans) == []
+
+
+def test_interrupted_run_is_resumed_without_rerunning_finished_nodes(
+    served: tuple[Emulator, Stubs], clock: Clock
+) -> None:
+    """What a crash mid-run leaves (events of producer `simulate` up to n0) is finished by the next engine."""
+    emu, calls = served
+    admin = calls.admin
+    admin.CreateExecution(create_request("crashed", x=2))
+    for phase in (Phase.QUEUED, Phase.RUNNING):
+        event = engine_event_pb2.WorkflowExecutionEvent(
+            execution_id=exec_id("crashed"), phase=phase, producer_id="simulate", occurred_at=stamp(clock)
+        )
+        admin.CreateWorkflowEvent(event_pb2.WorkflowExecutionEventRequest(event=event))
+    n0 = identifier_pb2.NodeExecutionIdentifier(execution_id=exec_id("crashed"), node_id="n0")
+    node_done = engine_event_pb2.NodeExecutionEvent(
+        id=n0,
+        phase=NodePhase.SUCCEEDED,
+        producer_id="simulate",
+        occurred_at=stamp(clock),
+        output_data=literal_map(o0=9),
+    )
+    admin.CreateNodeEvent(event_pb2.NodeExecutionEventRequest(event=node_done))
+    assert emu.state is not None
+    engine = start_executor(emu.state)
+    try:
+        assert engine.wait_idle(10)
+    finally:
+        engine.stop()
+    finished = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=exec_id("crashed")))
+    assert finished.closure.phase == Phase.SUCCEEDED
+    assert finished.spec.metadata.system_metadata.execution_cluster == "simulate"
+    assert attempts(admin, "crashed", "n0") == []  # not run again
+    assert plain(node_data(admin, "crashed", "n1").full_inputs) == {"x": 9}  # wired from the recorded output
+
+
+def test_file_store_keeps_executions_and_objects_across_restarts(tmp_path: Any, clock: Clock) -> None:
+    import requests
+    from flyteidl.service import dataproxy_pb2
+
+    from tests.emulator.exec.helpers import register, stubs
+
+    path = str(tmp_path / "admin.db")
+    with Emulator(db=path, clock=clock) as first, grpc.insecure_channel(first.endpoint) as channel:
+        calls = stubs(channel)
+        register(calls.admin)
+        calls.admin.CreateExecution(create_request("before-restart"))
+        location = calls.data.CreateUploadLocation(
+            dataproxy_pb2.CreateUploadLocationRequest(
+                project=PROJECT, domain=DOMAIN, filename_root="r", filename="f"
+            )
+        )
+        assert requests.put(location.signed_url, data=b"kept", timeout=10).status_code == 200
+    with (
+        Emulator(db=path, clock=clock, executor="simulate") as second,
+        grpc.insecure_channel(second.endpoint) as channel,
+    ):
+        calls = stubs(channel)
+        assert second.state is not None and wait_idle(second.state, 10)
+        restarted = calls.admin.GetExecution(
+            execution_pb2.WorkflowExecutionGetRequest(id=exec_id("before-restart"))
+        )
+        assert restarted.closure.phase == Phase.SUCCEEDED
+        link = calls.data.CreateDownloadLocation(
+            dataproxy_pb2.CreateDownloadLocationRequest(native_url=location.native_url)
+        )
+        assert requests.get(link.signed_url, timeout=10).content == b"kept"
