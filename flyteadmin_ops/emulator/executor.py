@@ -208,38 +208,48 @@ def resolve_binding(
     expected: types_pb2.LiteralType | None,
     uri: str,
 ) -> literals_pb2.Literal:
-    """A binding's value given the outputs produced so far (`start-node` holds the execution inputs)."""
+    """A binding's value given the outputs produced so far (`start-node` holds the execution inputs).
+
+    A promise nobody produced (e.g. an output of a branch node) resolves to the zero value of the declared
+    type; `BindingData.union` wraps the value in a union of the target type, as propeller does.
+    """
     kind = data.WhichOneof("value")
     literal = literals_pb2.Literal()
     if kind == "scalar":
         literal.scalar.CopyFrom(data.scalar)
     elif kind == "collection":
-        item_type = (
-            expected.collection_type
-            if expected is not None and expected.HasField("collection_type")
-            else None
-        )
+        item_type = _inner(expected, "collection_type")
         literal.collection.literals.extend(
             resolve_binding(item, produced, item_type, uri) for item in data.collection.bindings
         )
     elif kind == "map":
-        value_type = (
-            expected.map_value_type if expected is not None and expected.HasField("map_value_type") else None
-        )
+        value_type = _inner(expected, "map_value_type")
         for key, item in data.map.bindings.items():
             literal.map.literals[key].CopyFrom(resolve_binding(item, produced, value_type, uri))
-    elif kind == "union":
-        return resolve_binding(data.union.value, produced, None, uri)
     elif kind == "promise":
         found = produced.get(data.promise.node_id, literals_pb2.LiteralMap()).literals.get(data.promise.var)
         if found is not None:
-            return found
-        if expected is not None:
-            return zero_literal(expected, uri)
-        literal.scalar.none_type.SetInParent()
+            literal.CopyFrom(found)
+        elif expected is not None:
+            literal.CopyFrom(zero_literal(expected, uri))
+        else:
+            literal.scalar.none_type.SetInParent()
     else:
         literal.scalar.none_type.SetInParent()
+    if data.HasField("union") and not literal.scalar.HasField("union"):
+        wrapped = literals_pb2.Literal()
+        wrapped.scalar.union.value.CopyFrom(literal)
+        wrapped.scalar.union.type.CopyFrom(data.union.targetType)
+        return wrapped
     return literal
+
+
+def _inner(expected: types_pb2.LiteralType | None, field: str) -> types_pb2.LiteralType | None:
+    """The element type of a collection/map type, when the declared type is one."""
+    if expected is not None and expected.HasField(field):  # type: ignore[arg-type]
+        inner: types_pb2.LiteralType = getattr(expected, field)
+        return inner
+    return None
 
 
 # --- the plan of one run ---------------------------------------------------------------------------------
@@ -300,8 +310,6 @@ def _promise_nodes(bindings: Any) -> set[str]:
         elif kind == "map":
             for item in data.map.bindings.values():
                 walk(item)
-        elif kind == "union":
-            walk(data.union.value)
 
     for binding in bindings:
         walk(binding.binding)

@@ -224,6 +224,16 @@ def test_list_pages_filters_sorts_and_validates(admin: Any) -> None:
     assert full.token == "5"
     last = admin.ListExecutions(list_request(limit=5, token="5"))
     assert (list(last.executions), last.token) == ([], "")
+    tagged = create_request("tagged")
+    tagged.spec.tags.append("nightly")
+    admin.CreateExecution(tagged)
+    by_tag = admin.ListExecutions(list_request(filters="eq(admin_tag.name,nightly)")).executions
+    assert [e.id.name for e in by_tag] == ["tagged"]
+    admin.UpdateExecution(
+        execution_pb2.ExecutionUpdateRequest(
+            id=exec_id("tagged"), state=execution_pb2.ExecutionState.EXECUTION_ARCHIVED
+        )
+    )
     fixed = admin.ListExecutions(list_request(filters="eq(launch_plan.name,lp.fixed)")).executions
     assert [e.id.name for e in fixed] == ["run-4"]
     named = admin.ListExecutions(_named_list("run-2")).executions
