@@ -1,5 +1,6 @@
-"""Dependencies point downward: settings -> transport -> client -> ops -> tasks -> flows; CLI at the edge;
-the emulator beside, never importing the client layers (so client and server cannot agree on a mistake)."""
+"""Dependencies point downward: errors/settings -> transport -> client -> ops -> tasks -> flows, with the CLI,
+the demo and the pytest plugin at the edge, and the emulator beside everything, importing none of the client
+layers (so client and server cannot silently agree on a mistake)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,51 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "flyteadmin_ops"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "flyteadmin_ops"
 
-# layer -> the flyteadmin_ops layers it must never import
-FORBIDDEN = {
-    "settings": {"transport", "client", "ops", "tasks", "blocks", "flows", "cli", "commands", "emulator"},
-    "errors": {"settings", "transport", "client", "ops", "tasks", "blocks", "flows", "cli", "commands", "emulator"},
-    "transport": {"client", "ops", "tasks", "blocks", "flows", "cli", "commands", "emulator"},
-    "client": {"ops", "tasks", "blocks", "flows", "cli", "commands", "emulator"},
-    "ops": {"tasks", "blocks", "flows", "cli", "commands", "emulator"},
-    "emulator": {"settings", "errors", "transport", "client", "ops", "tasks", "blocks", "flows", "commands"},
+BOTTOM = {"errors", "settings"}
+TRANSPORT = BOTTOM | {"transport"}
+CLIENT = TRANSPORT | {"client"}
+OPS = CLIENT | {"ops"}
+PREFECT_LAYER = OPS | {"blocks", "tasks"}
+EDGE = PREFECT_LAYER | {"flows", "commands", "demo", "emulator", "testing", "cli"}
+
+# top-level part of flyteadmin_ops -> the parts it may import
+ALLOWED: dict[str, set[str]] = {
+    "__init__": set(),
+    "errors": set(),
+    "settings": {"errors"},
+    "transport": TRANSPORT,
+    "client": CLIENT,
+    "ops": OPS,
+    "blocks": PREFECT_LAYER,
+    "tasks": PREFECT_LAYER,
+    "flows": PREFECT_LAYER | {"flows"},
+    "emulator": {"emulator"},
+    "testing": {"testing", "emulator", "client", "settings"},
+    "demo": EDGE,
+    "commands": EDGE,
+    "cli": EDGE,
 }
-PREFECT_FREE = {"settings", "errors", "transport", "client", "ops", "emulator"}
+PREFECT_FREE = {
+    "__init__",
+    "errors",
+    "settings",
+    "transport",
+    "client",
+    "ops",
+    "emulator",
+    "testing",
+    "commands",
+}
 
 
-def _layer(path: Path) -> str:
-    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+def _part(path: Path) -> str:
+    rel = path.relative_to(ROOT)
+    if rel.parts[0] == "flows":
+        return "flows"
+    return rel.parts[1].removesuffix(".py")
 
 
 def _imports(path: Path) -> set[str]:
@@ -33,37 +63,39 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
         elif isinstance(node, ast.ImportFrom) and node.level:
-            # relative import: resolve against the module's own package
-            base = path.relative_to(PACKAGE.parent).with_suffix("").parts[: -node.level]
-            names.add(".".join((*base, node.module or "")).rstrip("."))
+            raise AssertionError(f"{path}: use absolute imports so layering stays visible")
     return names
 
 
-MODULES = sorted(p for p in PACKAGE.rglob("*.py") if _layer(p) in FORBIDDEN)
+MODULES = sorted([*PACKAGE.rglob("*.py"), *(ROOT / "flows").rglob("*.py")])
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_module_imports_only_lower_layers(path: Path) -> None:
-    layer = _layer(path)
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_module_imports_only_allowed_layers(path: Path) -> None:
+    part = _part(path)
+    assert part in ALLOWED, f"{path}: add '{part}' to the layer table"
     for name in _imports(path):
-        parts = name.split(".")
-        if parts[0] == "flyteadmin_ops" and len(parts) > 1:
-            assert parts[1] not in FORBIDDEN[layer], f"{path.name} ({layer}) imports {name}"
-        if layer in PREFECT_FREE:
-            assert parts[0] != "prefect", f"{path.name} ({layer}) imports prefect"
+        top, _, rest = name.partition(".")
+        if top == "flyteadmin_ops" and rest:
+            target = rest.split(".")[0]
+            assert target in ALLOWED[part] | {part}, f"{path.relative_to(ROOT)} ({part}) imports {name}"
+        if part in PREFECT_FREE:
+            assert top != "prefect", f"{path.relative_to(ROOT)} ({part}) imports prefect"
 
 
-def test_layer_table_covers_modules() -> None:
-    assert len(MODULES) > 5
+def test_every_layer_has_modules() -> None:
+    assert {_part(p) for p in MODULES} == set(ALLOWED)
 
 
-def test_package_import_is_prefect_free() -> None:
+def test_package_import_is_prefect_and_flytekit_free() -> None:
     code = (
-        "import sys, flyteadmin_ops, flyteadmin_ops.client, flyteadmin_ops.ops, flyteadmin_ops.emulator;"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('prefect', 'flytekit')];"
+        "import sys, flyteadmin_ops, flyteadmin_ops.client, flyteadmin_ops.ops.register, "
+        "flyteadmin_ops.ops.relaunch, flyteadmin_ops.ops.attributes, flyteadmin_ops.emulator, "
+        "flyteadmin_ops.cli;"
+        "bad = sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'flytekit'});"
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
