@@ -667,6 +667,29 @@ class Executor:
                 "AND execution_name = ? AND phase IN ('UNDEFINED', 'QUEUED', 'RUNNING', 'DYNAMIC_RUNNING')",
                 (row["execution_project"], row["execution_domain"], row["execution_name"]),
             ).fetchall()
+            running_attempts = conn.execute(
+                "SELECT * FROM task_executions WHERE execution_project = ? AND execution_domain = ? "
+                "AND execution_name = ? AND phase NOT IN ('SUCCEEDED', 'FAILED', 'ABORTED')",
+                (row["execution_project"], row["execution_domain"], row["execution_name"]),
+            ).fetchall()
+        for attempt in running_attempts:
+            event = event_pb2.TaskExecutionEvent(
+                task_id=identifier_pb2.Identifier(
+                    resource_type=identifier_pb2.ResourceType.TASK,
+                    project=attempt["project"],
+                    domain=attempt["domain"],
+                    name=attempt["name"],
+                    version=attempt["version"],
+                ),
+                parent_node_execution_id=identifier_pb2.NodeExecutionIdentifier(
+                    execution_id=row_execution_id(row), node_id=attempt["node_id"]
+                ),
+                retry_attempt=attempt["retry_attempt"],
+                phase=TaskPhase.ABORTED,
+                producer_id=_producer(row),
+                occurred_at=self._now(),
+            )
+            self._call(create_task_event, admin_event_pb2.TaskExecutionEventRequest(event=event))
         for node in nodes:
             self._node_event(row, node["node_id"], NodePhase.ABORTED)
         self._workflow_event(row, WorkflowPhase.ABORTED)

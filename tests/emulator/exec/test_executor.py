@@ -149,11 +149,26 @@ def test_single_task_execution_runs_the_generated_workflow(simulated: tuple[Emul
     assert plain(outputs.full_outputs) == {"o0": 0}
 
 
-def test_engine_started_later_drives_backlog_and_finishes_aborts(served: tuple[Emulator, Stubs]) -> None:
+def test_engine_started_later_drives_backlog_and_finishes_aborts(
+    served: tuple[Emulator, Stubs], clock: Clock
+) -> None:
     emu, calls = served
     admin = calls.admin
     admin.CreateExecution(create_request("waiting"))
     admin.CreateExecution(create_request("cancelled"))
+    running_node = engine_event_pb2.NodeExecutionEvent(
+        id=identifier_pb2.NodeExecutionIdentifier(execution_id=exec_id("cancelled"), node_id="n0"),
+        phase=NodePhase.RUNNING,
+        occurred_at=stamp(clock),
+    )
+    admin.CreateNodeEvent(event_pb2.NodeExecutionEventRequest(event=running_node))
+    running_task = engine_event_pb2.TaskExecutionEvent(
+        task_id=TASK,
+        parent_node_execution_id=running_node.id,
+        phase=TaskPhase.RUNNING,
+        occurred_at=stamp(clock),
+    )
+    admin.CreateTaskEvent(event_pb2.TaskExecutionEventRequest(event=running_task))
     admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=exec_id("cancelled"), cause="no"))
     assert emu.state is not None
     engine = start_executor(emu.state)
@@ -166,6 +181,8 @@ def test_engine_started_later_drives_backlog_and_finishes_aborts(served: tuple[E
         for name in ("waiting", "cancelled")
     }
     assert phase == {"waiting": Phase.SUCCEEDED, "cancelled": Phase.ABORTED}
+    assert nodes(admin, "cancelled") == {"n0": NodePhase.ABORTED}
+    assert attempts(admin, "cancelled", "n0") == [TaskPhase.ABORTED]
 
 
 def test_flytekit_remote_executes_and_reads_back(simulated: tuple[Emulator, Stubs]) -> None:
