@@ -486,17 +486,24 @@ class Executor:
         )
         return self._call(create_node_event, admin_event_pb2.NodeExecutionEventRequest(event=event))
 
-    def _task_event(self, row: sqlite3.Row, plan: _NodePlan, phase: int, **fields: Any) -> bool:
+    def _task_event(
+        self,
+        row: sqlite3.Row,
+        task_id: identifier_pb2.Identifier,
+        node_id: str,
+        phase: int,
+        retry_attempt: int = 0,
+        **fields: Any,
+    ) -> bool:
         event = event_pb2.TaskExecutionEvent(
-            task_id=plan.task_id,
+            task_id=task_id,
             parent_node_execution_id=identifier_pb2.NodeExecutionIdentifier(
-                execution_id=row_execution_id(row), node_id=plan.node.id
+                execution_id=row_execution_id(row), node_id=node_id
             ),
-            retry_attempt=0,
+            retry_attempt=retry_attempt,
             phase=phase,
             producer_id=_producer(row),
             occurred_at=self._now(),
-            task_type=plan.task_type,
             **fields,
         )
         return self._call(create_task_event, admin_event_pb2.TaskExecutionEventRequest(event=event))
@@ -637,25 +644,29 @@ class Executor:
             task_fields["task_node_metadata"] = event_pb2.TaskNodeMetadata(
                 cache_status=catalog_pb2.CatalogCacheStatus.CACHE_DISABLED
             )
+
+        def report_attempt(phase: int, **fields: Any) -> None:
+            if node_plan.task_id is not None:
+                self._task_event(
+                    row, node_plan.task_id, node.id, phase, task_type=node_plan.task_type, **fields
+                )
+
         self._node_event(row, node.id, NodePhase.QUEUED, input_uri=input_uri, **task_fields)
         self._node_event(row, node.id, NodePhase.RUNNING, input_uri=input_uri)
-        if node_plan.task_id is not None:
-            self._task_event(row, node_plan, TaskPhase.RUNNING, input_uri=input_uri)
+        report_attempt(TaskPhase.RUNNING, input_uri=input_uri)
         if failing:
             error = core_execution_pb2.ExecutionError(
                 code=FAILURE_CODE,
                 message=f"[{node.id}] simulated failure (see flyteadmin_ops.emulator.executor for the rules)",
                 kind=core_execution_pb2.ExecutionError.ErrorKind.USER,
             )
-            if node_plan.task_id is not None:
-                self._task_event(row, node_plan, TaskPhase.FAILED, error=error)
+            report_attempt(TaskPhase.FAILED, error=error)
             self._node_event(row, node.id, NodePhase.FAILED, error=error)
             return error
         outputs = node_outputs(inputs, node_plan.interface.outputs, self._data_uri(row, node.id, "data", "0"))
         produced[node.id] = outputs
         output_uri = self._store(self._data_uri(row, node.id, "data", "0", "outputs.pb"), outputs)
-        if node_plan.task_id is not None:
-            self._task_event(row, node_plan, TaskPhase.SUCCEEDED, output_uri=output_uri)
+        report_attempt(TaskPhase.SUCCEEDED, output_uri=output_uri)
         self._node_event(row, node.id, NodePhase.SUCCEEDED, output_uri=output_uri)
         return None
 
@@ -673,23 +684,14 @@ class Executor:
                 (row["execution_project"], row["execution_domain"], row["execution_name"]),
             ).fetchall()
         for attempt in running_attempts:
-            event = event_pb2.TaskExecutionEvent(
-                task_id=identifier_pb2.Identifier(
-                    resource_type=identifier_pb2.ResourceType.TASK,
-                    project=attempt["project"],
-                    domain=attempt["domain"],
-                    name=attempt["name"],
-                    version=attempt["version"],
-                ),
-                parent_node_execution_id=identifier_pb2.NodeExecutionIdentifier(
-                    execution_id=row_execution_id(row), node_id=attempt["node_id"]
-                ),
-                retry_attempt=attempt["retry_attempt"],
-                phase=TaskPhase.ABORTED,
-                producer_id=_producer(row),
-                occurred_at=self._now(),
+            task_id = identifier_pb2.Identifier(
+                resource_type=identifier_pb2.ResourceType.TASK,
+                project=attempt["project"],
+                domain=attempt["domain"],
+                name=attempt["name"],
+                version=attempt["version"],
             )
-            self._call(create_task_event, admin_event_pb2.TaskExecutionEventRequest(event=event))
+            self._task_event(row, task_id, attempt["node_id"], TaskPhase.ABORTED, attempt["retry_attempt"])
         for node in nodes:
             self._node_event(row, node["node_id"], NodePhase.ABORTED)
         self._workflow_event(row, WorkflowPhase.ABORTED)
