@@ -41,6 +41,16 @@ def run(emu: Emulator, admin: Any, request: execution_pb2.ExecutionCreateRequest
     return admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=created.id))
 
 
+def drive_once(emu: Emulator) -> None:
+    """Start an engine on an emulator that runs without one, let it finish what is pending, stop it."""
+    assert emu.state is not None
+    engine = start_executor(emu.state)
+    try:
+        assert engine.wait_idle(10)
+    finally:
+        engine.stop()
+
+
 def nodes(admin: Any, name: str) -> dict[str, int]:
     listing = node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=exec_id(name), limit=50)
     return {n.id.node_id: n.closure.phase for n in admin.ListNodeExecutions(listing).node_executions}
@@ -170,12 +180,7 @@ def test_engine_started_later_drives_backlog_and_finishes_aborts(
     )
     admin.CreateTaskEvent(event_pb2.TaskExecutionEventRequest(event=running_task))
     admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=exec_id("cancelled"), cause="no"))
-    assert emu.state is not None
-    engine = start_executor(emu.state)
-    try:
-        assert engine.wait_idle(10)
-    finally:
-        engine.stop()
+    drive_once(emu)
     phase = {
         name: admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=exec_id(name))).closure.phase
         for name in ("waiting", "cancelled")
@@ -250,12 +255,7 @@ def test_interrupted_run_is_resumed_without_rerunning_finished_nodes(
         output_data=literal_map(o0=9),
     )
     admin.CreateNodeEvent(event_pb2.NodeExecutionEventRequest(event=node_done))
-    assert emu.state is not None
-    engine = start_executor(emu.state)
-    try:
-        assert engine.wait_idle(10)
-    finally:
-        engine.stop()
+    drive_once(emu)
     finished = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=exec_id("crashed")))
     assert finished.closure.phase == Phase.SUCCEEDED
     assert finished.spec.metadata.system_metadata.execution_cluster == "simulate"
