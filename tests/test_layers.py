@@ -23,7 +23,7 @@ EDGE = PREFECT_LAYER | {"flows", "commands", "demo", "emulator", "testing", "cli
 
 # top-level part of flyteadmin_ops -> the parts it may import
 ALLOWED: dict[str, set[str]] = {
-    "__init__": set(),
+    "__init__": CLIENT,  # only under TYPE_CHECKING; resolved lazily at run time (tested below)
     "errors": set(),
     "settings": {"errors"},
     "transport": TRANSPORT,
@@ -99,3 +99,20 @@ def test_package_import_is_prefect_and_flytekit_free() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_public_names_resolve_lazily() -> None:
+    code = (
+        "import sys, flyteadmin_ops;"
+        "assert 'flyteadmin_ops.client' not in sys.modules;"
+        "missing = [n for n in flyteadmin_ops.__all__ if getattr(flyteadmin_ops, n, None) is None];"
+        "assert not missing, missing;"
+        "assert flyteadmin_ops.SynchronousFlyteClient.__module__.startswith('flyteadmin_ops.client')"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_all_matches_the_lazy_table() -> None:
+    import flyteadmin_ops
+
+    assert set(flyteadmin_ops.__all__) - {"__version__"} == set(flyteadmin_ops._EXPORTS)
