@@ -12,6 +12,7 @@ from flyteidl.admin import common_pb2, event_pb2, execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2
 from flyteidl.event import event_pb2 as engine_event_pb2
+from google.rpc import status_pb2
 
 from flyteadmin_ops.emulator import Emulator
 from tests.emulator.exec.helpers import (
@@ -292,15 +293,17 @@ def test_metrics_span_covers_the_execution(admin: Any, clock: Clock) -> None:
     )
 
 
-def test_flytekit_client_sees_the_same_executions(served: tuple[Emulator, Stubs]) -> None:
+def test_flytekit_client_sees_the_same_executions(served: tuple[Emulator, Stubs], clock: Clock) -> None:
     from flytekit.clients.friendly import SynchronousFlyteClient
     from flytekit.configuration import PlatformConfig
-    from flytekit.exceptions.user import FlyteEntityAlreadyExistsException
+    from flytekit.exceptions.system import FlyteSystemException
+    from flytekit.exceptions.user import FlyteEntityAlreadyExistsException, FlyteInvalidInputException
     from flytekit.models import execution as execution_models
     from flytekit.models import literals as literal_models
     from flytekit.models.core.identifier import WorkflowExecutionIdentifier
+    from flytekit.models.filters import Equal
 
-    emu, _ = served
+    emu, calls = served
     client = SynchronousFlyteClient(PlatformConfig(endpoint=emu.endpoint, insecure=True))
     spec = execution_models.ExecutionSpec.from_flyte_idl(execution_pb2.ExecutionSpec(launch_plan=LP))
     inputs = literal_models.LiteralMap.from_flyte_idl(create_request(x=21).inputs)
@@ -314,5 +317,30 @@ def test_flytekit_client_sees_the_same_executions(served: tuple[Emulator, Stubs]
     assert [e.id.name for e in listed] == ["via-flytekit"] and token == ""
     relaunched = client.relaunch_execution(created, name="via-flytekit-2")
     assert client.get_execution(relaunched).spec.metadata.mode == Mode.RELAUNCH
+    relaunched_only, _ = client.list_executions_paginated(
+        PROJECT, DOMAIN, limit=10, filters=[Equal("mode", "3")]
+    )
+    assert [e.id.name for e in relaunched_only] == ["via-flytekit-2"]
+    with pytest.raises(FlyteInvalidInputException) as bad_name:
+        client.create_execution(PROJECT, DOMAIN, "1bad", spec, inputs)
+    assert _cause(bad_name.value).details() == "invalid name format: 1bad"
+
     client.terminate_execution(WorkflowExecutionIdentifier(PROJECT, DOMAIN, "via-flytekit"), "done")
     assert client.get_execution(created).closure.phase == Phase.ABORTING
+    workflow_event(calls.admin, "via-flytekit", Phase.ABORTED, clock)
+    with pytest.raises(FlyteSystemException) as refused:
+        client.terminate_execution(created, "again")
+    cause = _cause(refused.value)
+    assert cause.code() == grpc.StatusCode.FAILED_PRECONDITION
+    trailers = dict(cause.trailing_metadata() or ())
+    status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+    reason = event_pb2.EventFailureReason()
+    assert status.details[0].Unpack(reason)
+    assert reason.already_in_terminal_state.current_phase == "ABORTED"
+
+
+def _cause(error: BaseException) -> Any:
+    """The grpc.RpcError flytekit wrapped in its own exception type."""
+    cause = error.__cause__
+    assert isinstance(cause, grpc.RpcError), error
+    return cause
