@@ -17,8 +17,6 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "register": ("flyteadmin_ops.commands.register", "register a pyflyte package, idempotently"),
     "promote": ("flyteadmin_ops.commands.promote", "activate a launch plan version, verified"),
-    "demo": ("flyteadmin_ops.commands.demo", "run every automation against a local emulator"),
-    "emulator": ("flyteadmin_ops.emulator.cli", "run a local Flyte Admin emulator"),
     "relaunch-failed": (
         "flyteadmin_ops.commands.relaunch_failed",
         "recover or relaunch failed executions, each exactly once",
@@ -27,6 +25,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "flyteadmin_ops.commands.sync_attributes",
         "make matchable attributes match a declared file",
     ),
+    "emulator": ("flyteadmin_ops.emulator.cli", "run a local Flyte Admin emulator"),
+    "demo": ("flyteadmin_ops.commands.demo", "run every automation against a local emulator"),
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
