@@ -152,7 +152,9 @@ class AdminSettings(BaseSettings):
     # --- client behaviour ---------------------------------------------------------------------------
     cache_size: int = Field(256, ge=0)
     cache_ttl_seconds: float = Field(60.0, ge=0)
-    page_size: int = Field(100, gt=0)
+    page_size: int = Field(
+        100, gt=0, description="items per call of the iter_* walkers (*_paginated keep flytekit's limit=100)"
+    )
     max_concurrency: int = Field(8, gt=0)
 
     _provenance: dict[str, str] = PrivateAttr(default_factory=dict)

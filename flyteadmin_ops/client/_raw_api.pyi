@@ -160,7 +160,7 @@ from flyteidl.service.identity_pb2 import (
 class RawApi:
     def create_task(
         self,
-        request: TaskCreateRequest | None = None,
+        task_create_request: TaskCreateRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -168,7 +168,7 @@ class RawApi:
         """AdminService.CreateTask"""
     def get_task(
         self,
-        request: ObjectGetRequest | None = None,
+        get_object_request: ObjectGetRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -176,7 +176,7 @@ class RawApi:
         """AdminService.GetTask"""
     def list_task_ids_paginated(
         self,
-        request: NamedEntityIdentifierListRequest | None = None,
+        identifier_list_request: NamedEntityIdentifierListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -184,7 +184,7 @@ class RawApi:
         """AdminService.ListTaskIds"""
     def list_tasks_paginated(
         self,
-        request: ResourceListRequest | None = None,
+        resource_list_request: ResourceListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -192,7 +192,7 @@ class RawApi:
         """AdminService.ListTasks"""
     def create_workflow(
         self,
-        request: WorkflowCreateRequest | None = None,
+        workflow_create_request: WorkflowCreateRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -200,7 +200,7 @@ class RawApi:
         """AdminService.CreateWorkflow"""
     def get_workflow(
         self,
-        request: ObjectGetRequest | None = None,
+        get_object_request: ObjectGetRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -208,7 +208,7 @@ class RawApi:
         """AdminService.GetWorkflow"""
     def list_workflow_ids_paginated(
         self,
-        request: NamedEntityIdentifierListRequest | None = None,
+        identifier_list_request: NamedEntityIdentifierListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -216,7 +216,7 @@ class RawApi:
         """AdminService.ListWorkflowIds"""
     def list_workflows_paginated(
         self,
-        request: ResourceListRequest | None = None,
+        resource_list_request: ResourceListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -224,7 +224,7 @@ class RawApi:
         """AdminService.ListWorkflows"""
     def create_launch_plan(
         self,
-        request: LaunchPlanCreateRequest | None = None,
+        launch_plan_create_request: LaunchPlanCreateRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -232,7 +232,7 @@ class RawApi:
         """AdminService.CreateLaunchPlan"""
     def get_launch_plan(
         self,
-        request: ObjectGetRequest | None = None,
+        object_get_request: ObjectGetRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -240,7 +240,7 @@ class RawApi:
         """AdminService.GetLaunchPlan"""
     def get_active_launch_plan(
         self,
-        request: ActiveLaunchPlanRequest | None = None,
+        active_launch_plan_request: ActiveLaunchPlanRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -248,7 +248,7 @@ class RawApi:
         """AdminService.GetActiveLaunchPlan"""
     def list_active_launch_plans_paginated(
         self,
-        request: ActiveLaunchPlanListRequest | None = None,
+        active_launch_plan_list_request: ActiveLaunchPlanListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -256,7 +256,7 @@ class RawApi:
         """AdminService.ListActiveLaunchPlans"""
     def list_launch_plan_ids_paginated(
         self,
-        request: NamedEntityIdentifierListRequest | None = None,
+        identifier_list_request: NamedEntityIdentifierListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -264,7 +264,7 @@ class RawApi:
         """AdminService.ListLaunchPlanIds"""
     def list_launch_plans_paginated(
         self,
-        request: ResourceListRequest | None = None,
+        resource_list_request: ResourceListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -272,7 +272,7 @@ class RawApi:
         """AdminService.ListLaunchPlans"""
     def update_launch_plan(
         self,
-        request: LaunchPlanUpdateRequest | None = None,
+        update_request: LaunchPlanUpdateRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -280,7 +280,7 @@ class RawApi:
         """AdminService.UpdateLaunchPlan"""
     def create_execution(
         self,
-        request: ExecutionCreateRequest | None = None,
+        create_execution_request: ExecutionCreateRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -288,7 +288,7 @@ class RawApi:
         """AdminService.CreateExecution"""
     def relaunch_execution(
         self,
-        request: ExecutionRelaunchRequest | None = None,
+        relaunch_execution_request: ExecutionRelaunchRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -296,7 +296,7 @@ class RawApi:
         """AdminService.RelaunchExecution"""
     def recover_execution(
         self,
-        request: ExecutionRecoverRequest | None = None,
+        recover_execution_request: ExecutionRecoverRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -304,7 +304,7 @@ class RawApi:
         """AdminService.RecoverExecution"""
     def get_execution(
         self,
-        request: WorkflowExecutionGetRequest | None = None,
+        get_object_request: WorkflowExecutionGetRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -320,7 +320,7 @@ class RawApi:
         """AdminService.UpdateExecution"""
     def get_execution_data(
         self,
-        request: WorkflowExecutionGetDataRequest | None = None,
+        get_execution_data_request: WorkflowExecutionGetDataRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -328,7 +328,7 @@ class RawApi:
         """AdminService.GetExecutionData"""
     def list_executions_paginated(
         self,
-        request: ResourceListRequest | None = None,
+        resource_list_request: ResourceListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -336,7 +336,7 @@ class RawApi:
         """AdminService.ListExecutions"""
     def terminate_execution(
         self,
-        request: ExecutionTerminateRequest | None = None,
+        terminate_execution_request: ExecutionTerminateRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -344,7 +344,7 @@ class RawApi:
         """AdminService.TerminateExecution"""
     def get_node_execution(
         self,
-        request: NodeExecutionGetRequest | None = None,
+        node_execution_request: NodeExecutionGetRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -360,7 +360,7 @@ class RawApi:
         """AdminService.GetDynamicNodeWorkflow"""
     def list_node_executions_paginated(
         self,
-        request: NodeExecutionListRequest | None = None,
+        node_execution_list_request: NodeExecutionListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -368,7 +368,7 @@ class RawApi:
         """AdminService.ListNodeExecutions"""
     def list_node_executions_for_task_paginated(
         self,
-        request: NodeExecutionForTaskListRequest | None = None,
+        node_execution_for_task_list_request: NodeExecutionForTaskListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -376,7 +376,7 @@ class RawApi:
         """AdminService.ListNodeExecutionsForTask"""
     def get_node_execution_data(
         self,
-        request: NodeExecutionGetDataRequest | None = None,
+        get_node_execution_data_request: NodeExecutionGetDataRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -384,7 +384,7 @@ class RawApi:
         """AdminService.GetNodeExecutionData"""
     def register_project(
         self,
-        request: ProjectRegisterRequest | None = None,
+        project_register_request: ProjectRegisterRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -392,7 +392,7 @@ class RawApi:
         """AdminService.RegisterProject"""
     def update_project(
         self,
-        request: Project | None = None,
+        project: Project | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -408,7 +408,7 @@ class RawApi:
         """AdminService.GetProject"""
     def list_projects(
         self,
-        request: ProjectListRequest | None = None,
+        project_list_request: ProjectListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -448,7 +448,7 @@ class RawApi:
         """AdminService.CreateTaskEvent"""
     def get_task_execution(
         self,
-        request: TaskExecutionGetRequest | None = None,
+        task_execution_request: TaskExecutionGetRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -456,7 +456,7 @@ class RawApi:
         """AdminService.GetTaskExecution"""
     def list_task_executions_paginated(
         self,
-        request: TaskExecutionListRequest | None = None,
+        task_execution_list_request: TaskExecutionListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -464,7 +464,7 @@ class RawApi:
         """AdminService.ListTaskExecutions"""
     def get_task_execution_data(
         self,
-        request: TaskExecutionGetDataRequest | None = None,
+        get_task_execution_data_request: TaskExecutionGetDataRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -472,7 +472,7 @@ class RawApi:
         """AdminService.GetTaskExecutionData"""
     def update_project_domain_attributes(
         self,
-        request: ProjectDomainAttributesUpdateRequest | None = None,
+        project_domain_attributes_update_request: ProjectDomainAttributesUpdateRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -480,7 +480,7 @@ class RawApi:
         """AdminService.UpdateProjectDomainAttributes"""
     def get_project_domain_attributes(
         self,
-        request: ProjectDomainAttributesGetRequest | None = None,
+        project_domain_attributes_get_request: ProjectDomainAttributesGetRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -520,7 +520,7 @@ class RawApi:
         """AdminService.DeleteProjectAttributes"""
     def update_workflow_attributes(
         self,
-        request: WorkflowAttributesUpdateRequest | None = None,
+        workflow_attributes_update_request: WorkflowAttributesUpdateRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -528,7 +528,7 @@ class RawApi:
         """AdminService.UpdateWorkflowAttributes"""
     def get_workflow_attributes(
         self,
-        request: WorkflowAttributesGetRequest | None = None,
+        workflow_attributes_get_request: WorkflowAttributesGetRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -544,7 +544,7 @@ class RawApi:
         """AdminService.DeleteWorkflowAttributes"""
     def list_matchable_attributes(
         self,
-        request: ListMatchableAttributesRequest | None = None,
+        matchable_attributes_list_request: ListMatchableAttributesRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -568,7 +568,7 @@ class RawApi:
         """AdminService.GetNamedEntity"""
     def update_named_entity(
         self,
-        request: NamedEntityUpdateRequest | None = None,
+        update_named_entity_request: NamedEntityUpdateRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -600,7 +600,7 @@ class RawApi:
         """AdminService.ListDescriptionEntities"""
     def get_execution_metrics(
         self,
-        request: WorkflowExecutionGetMetricsRequest | None = None,
+        get_execution_metrics_request: WorkflowExecutionGetMetricsRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -608,7 +608,7 @@ class RawApi:
         """AdminService.GetExecutionMetrics"""
     def create_upload_location(
         self,
-        request: CreateUploadLocationRequest | None = None,
+        create_upload_location_request: CreateUploadLocationRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -616,7 +616,7 @@ class RawApi:
         """DataProxyService.CreateUploadLocation"""
     def create_download_location(
         self,
-        request: CreateDownloadLocationRequest | None = None,
+        create_download_location_request: CreateDownloadLocationRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -624,7 +624,7 @@ class RawApi:
         """DataProxyService.CreateDownloadLocation"""
     def create_download_link(
         self,
-        request: CreateDownloadLinkRequest | None = None,
+        create_download_link_request: CreateDownloadLinkRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -672,7 +672,7 @@ class RawApi:
         """SignalService.GetOrCreateSignal"""
     def list_signals(
         self,
-        request: SignalListRequest | None = None,
+        signal_list_request: SignalListRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
@@ -680,7 +680,7 @@ class RawApi:
         """SignalService.ListSignals"""
     def set_signal(
         self,
-        request: SignalSetRequest | None = None,
+        signal_set_request: SignalSetRequest | None = None,
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),

@@ -109,6 +109,8 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     # ---------------------------------------------------------------- shared plumbing
 
     def _limit(self, limit: int | None) -> int:
+        # `*_paginated` keep flytekit's `limit=100` default; an explicit None (which would reach flyteadmin
+        # as limit 0, an error) means the settings' page_size, which the iterators use too.
         return self._settings.page_size if limit is None else limit
 
     def _list_request(
@@ -152,7 +154,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         self,
         project: str,
         domain: str,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         sort_by: Any = None,
     ) -> Page:
@@ -163,7 +165,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     def list_tasks_paginated(
         self,
         identifier: Any,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         filters: Any = None,
         sort_by: Any = None,
@@ -194,7 +196,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         self,
         project: str,
         domain: str,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         sort_by: Any = None,
     ) -> Page:
@@ -205,7 +207,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     def list_workflows_paginated(
         self,
         identifier: Any,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         filters: Any = None,
         sort_by: Any = None,
@@ -248,7 +250,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         self,
         project: str,
         domain: str,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         sort_by: Any = None,
     ) -> Page:
@@ -259,7 +261,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     def list_launch_plans_paginated(
         self,
         identifier: Any,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         filters: Any = None,
         sort_by: Any = None,
@@ -277,7 +279,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         self,
         project: str,
         domain: str,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         sort_by: Any = None,
     ) -> Page:
@@ -322,7 +324,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         resource_type: int,
         project: str,
         domain: str,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         filters: Any = None,
         sort_by: Any = None,
@@ -448,7 +450,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         self,
         project: str,
         domain: str,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         filters: Any = None,
         sort_by: Any = None,
@@ -504,7 +506,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     def list_node_executions(
         self,
         workflow_execution_identifier: Any,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         filters: Any = None,
         sort_by: Any = None,
@@ -525,7 +527,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     def list_node_executions_for_task_paginated(
         self,
         task_execution_identifier: Any,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         filters: Any = None,
         sort_by: Any = None,
@@ -558,7 +560,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     def list_task_executions_paginated(
         self,
         node_execution_identifier: Any,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         filters: Any = None,
         sort_by: Any = None,
@@ -587,7 +589,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         return self._raw.get_project(project_pb2.ProjectGetRequest(id=id, org=org))
 
     def list_projects_paginated(
-        self, limit: int | None = None, token: str | None = None, filters: Any = None, sort_by: Any = None
+        self, limit: int = 100, token: str | None = None, filters: Any = None, sort_by: Any = None
     ) -> Page:
         """Projects; flyteadmin hides archived ones unless any filter is given."""
         return self._list_request("ListProjects", limit, token, filters, sort_by)
@@ -705,7 +707,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         self,
         resource_type: int,
         identifier: Any,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         filters: Any = None,
         sort_by: Any = None,
@@ -765,7 +767,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     def list_signals_paginated(
         self,
         workflow_execution_identifier: Any,
-        limit: int | None = None,
+        limit: int = 100,
         token: str | None = None,
         filters: Any = None,
         sort_by: Any = None,

@@ -129,10 +129,14 @@ def _raw_method(rpc: Rpc) -> Callable[..., Message]:
     def call(
         self: RawSynchronousFlyteClient,
         request: Message | None = None,
+        /,
         *,
         timeout: float | None = None,
         metadata: Metadata = (),
+        **by_name: Message,
     ) -> Message:
+        if by_name:  # the request passed by keyword, under flytekit's parameter name
+            request = _request_by_name(rpc, request, by_name)
         message = (
             spec.request_type() if request is None else to_idl(request, spec.request_type, rpc.python_name)
         )
@@ -148,7 +152,7 @@ def _raw_method(rpc: Rpc) -> Callable[..., Message]:
         [
             inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
             inspect.Parameter(
-                "request",
+                rpc.request_parameter,
                 inspect.Parameter.POSITIONAL_OR_KEYWORD,
                 default=None,
                 annotation=spec.request_type | None,
@@ -159,6 +163,16 @@ def _raw_method(rpc: Rpc) -> Callable[..., Message]:
         return_annotation=spec.response_type,
     )
     return call
+
+
+def _request_by_name(rpc: Rpc, positional: Message | None, by_name: Mapping[str, Message]) -> Message:
+    """The request given as `<request_parameter>=...`; anything else is the TypeError Python would raise."""
+    unexpected = sorted(set(by_name) - {rpc.request_parameter})
+    if unexpected:
+        raise TypeError(f"{rpc.python_name}() got an unexpected keyword argument {unexpected[0]!r}")
+    if positional is not None:
+        raise TypeError(f"{rpc.python_name}() got multiple values for argument {rpc.request_parameter!r}")
+    return by_name[rpc.request_parameter]
 
 
 def _install_rpc_methods(cls: type) -> None:

@@ -38,6 +38,55 @@ _FLYTEKIT_NAMES: Mapping[str, str] = {
     "ListTaskExecutions": "list_task_executions_paginated",
 }
 
+# The name flytekit's raw client gives each method's request parameter, so keyword callers
+# (`client.create_task(task_create_request=...)`) keep working; RPCs flytekit lacks call it `request`.
+_FLYTEKIT_REQUEST_PARAMETERS: Mapping[str, str] = {
+    "CreateTask": "task_create_request",
+    "GetTask": "get_object_request",
+    "ListTaskIds": "identifier_list_request",
+    "ListTasks": "resource_list_request",
+    "CreateWorkflow": "workflow_create_request",
+    "GetWorkflow": "get_object_request",
+    "ListWorkflowIds": "identifier_list_request",
+    "ListWorkflows": "resource_list_request",
+    "CreateLaunchPlan": "launch_plan_create_request",
+    "GetLaunchPlan": "object_get_request",
+    "GetActiveLaunchPlan": "active_launch_plan_request",
+    "ListActiveLaunchPlans": "active_launch_plan_list_request",
+    "ListLaunchPlanIds": "identifier_list_request",
+    "ListLaunchPlans": "resource_list_request",
+    "UpdateLaunchPlan": "update_request",
+    "CreateExecution": "create_execution_request",
+    "RelaunchExecution": "relaunch_execution_request",
+    "RecoverExecution": "recover_execution_request",
+    "GetExecution": "get_object_request",
+    "GetExecutionData": "get_execution_data_request",
+    "ListExecutions": "resource_list_request",
+    "TerminateExecution": "terminate_execution_request",
+    "GetNodeExecution": "node_execution_request",
+    "ListNodeExecutions": "node_execution_list_request",
+    "ListNodeExecutionsForTask": "node_execution_for_task_list_request",
+    "GetNodeExecutionData": "get_node_execution_data_request",
+    "RegisterProject": "project_register_request",
+    "UpdateProject": "project",
+    "ListProjects": "project_list_request",
+    "GetTaskExecution": "task_execution_request",
+    "ListTaskExecutions": "task_execution_list_request",
+    "GetTaskExecutionData": "get_task_execution_data_request",
+    "UpdateProjectDomainAttributes": "project_domain_attributes_update_request",
+    "GetProjectDomainAttributes": "project_domain_attributes_get_request",
+    "UpdateWorkflowAttributes": "workflow_attributes_update_request",
+    "GetWorkflowAttributes": "workflow_attributes_get_request",
+    "ListMatchableAttributes": "matchable_attributes_list_request",
+    "UpdateNamedEntity": "update_named_entity_request",
+    "GetExecutionMetrics": "get_execution_metrics_request",
+    "CreateUploadLocation": "create_upload_location_request",
+    "CreateDownloadLocation": "create_download_location_request",
+    "CreateDownloadLink": "create_download_link_request",
+    "ListSignals": "signal_list_request",
+    "SetSignal": "signal_set_request",
+}
+
 # RPCs that are pure reads although their names do not start with Get/List: they sign URLs or describe
 # the server, and change nothing, so even a DEADLINE_EXCEEDED attempt may be repeated.
 _READS_BY_OTHER_NAMES = frozenset(
@@ -94,6 +143,8 @@ class Rpc:
     spec: RpcSpec
     python_name: str
     descriptor: MethodDescriptor
+    request_parameter: str = "request"
+    """The raw method's parameter name for the request (flytekit's, where flytekit has the method)."""
 
     @property
     def name(self) -> str:
@@ -101,7 +152,7 @@ class Rpc:
 
     @property
     def label(self) -> str:
-        """"AdminService/CreateExecution": how errors name the RPC (as the transport's errors do)."""
+        """How errors name the RPC, e.g. `AdminService/CreateExecution` (as the transport's errors do)."""
         return f"{self.spec.short_service}/{self.spec.method}"
 
     def describe(self) -> str:
@@ -155,7 +206,12 @@ def _build() -> Mapping[str, Rpc]:
             retry_safe=is_retry_safe(method.name),
             read_only=is_read_only(method.name),
         )
-        entry = Rpc(spec=spec, python_name=python_name(method.name), descriptor=method)
+        entry = Rpc(
+            spec=spec,
+            python_name=python_name(method.name),
+            descriptor=method,
+            request_parameter=_FLYTEKIT_REQUEST_PARAMETERS.get(method.name, "request"),
+        )
         if entry.python_name in catalog:
             raise RuntimeError(f"two RPCs map to the Python name {entry.python_name!r}")
         catalog[entry.python_name] = entry

@@ -46,7 +46,7 @@ def render() -> str:
         lines += [
             f"    def {name}(",
             "        self,",
-            f"        request: {entry.descriptor.input_type.name} | None = None,",
+            f"        {entry.request_parameter}: {entry.descriptor.input_type.name} | None = None,",
             "        *,",
             "        timeout: float | None = None,",
             "        metadata: Sequence[tuple[str, str]] = (),",

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections import Counter
+from typing import Any
 
 import pytest
-from flyteidl.admin import task_pb2
+from flyteidl.admin import project_pb2, task_pb2
 
 from flyteadmin_ops.client import RawSynchronousFlyteClient, SynchronousFlyteClient, stubgen
 from flyteadmin_ops.client import rpcs as rpcs_module
+from flyteadmin_ops.client.identifiers import named_entity_id
 from flyteadmin_ops.client.rpcs import BY_RPC_NAME, CATALOG, rpc
-from tests.client_api.servers import METHODS
+from flyteadmin_ops.settings import AdminSettings
+from tests.client_api.servers import METHODS, RecordingServer
 
 
 def test_catalog_has_every_rpc_of_the_five_services() -> None:
@@ -68,7 +72,7 @@ def test_raw_methods_are_generated_with_signature_and_docstring() -> None:
         assert method.__name__ == name
         assert entry.name in method.__doc__
         signature = inspect.signature(method)
-        assert list(signature.parameters) == ["self", "request", "timeout", "metadata"]
+        assert list(signature.parameters) == ["self", entry.request_parameter, "timeout", "metadata"]
         assert signature.return_annotation is entry.spec.response_type
 
 
@@ -89,15 +93,69 @@ def test_type_stub_is_current() -> None:
     )
 
 
-def test_friendly_methods_keep_flytekits_names_and_parameters() -> None:
-    """Every public operation of flytekit's friendly client exists here, with the same parameters in the
-    same order (ours may add keyword-only extras after them)."""
-    from flytekit.clients.friendly import SynchronousFlyteClient as FlytekitFriendly
+def _assert_callable_as_flytekits(theirs: Any, ours: Any, where: str) -> None:
+    """Every call that works on flytekit's method works on ours: the same parameters in the same order with
+    the same defaults. Ours may give a default where flytekit has none, and add keyword-only extras."""
+    their_params = list(inspect.signature(theirs).parameters.values())
+    our_params = list(inspect.signature(ours).parameters.values())
+    assert [p.name for p in our_params[: len(their_params)]] == [p.name for p in their_params], (
+        f"{where}: flytekit {inspect.signature(theirs)}, ours {inspect.signature(ours)}"
+    )
+    for their, our in zip(their_params, our_params, strict=False):
+        if their.default is not inspect.Parameter.empty:
+            assert our.default == their.default, f"{where}({their.name}): flytekit default {their.default!r}"
+        assert our.kind in (their.kind, inspect.Parameter.POSITIONAL_OR_KEYWORD), f"{where}({their.name})"
+    extras = our_params[len(their_params) :]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY or p.default is not p.empty for p in extras), where
 
-    for name, member in vars(FlytekitFriendly).items():
-        if name.startswith("_") or not callable(member):
+
+@pytest.mark.parametrize(
+    ("flytekit_path", "ours"),
+    [
+        ("flytekit.clients.friendly:SynchronousFlyteClient", SynchronousFlyteClient),
+        ("flytekit.clients.raw:RawSynchronousFlyteClient", RawSynchronousFlyteClient),
+    ],
+)
+def test_every_flytekit_client_member_exists_with_flytekits_signature(flytekit_path: str, ours: type) -> None:
+    """Code written against flytekit's clients runs unchanged: every public method (inherited ones too,
+    e.g. the friendly client's `list_projects`), classmethod and property, called positionally or by
+    keyword, including `with_root_certificate`, `raw` and `url`."""
+    module, _, name = flytekit_path.partition(":")
+    flytekit_class = getattr(importlib.import_module(module), name)
+    checked = 0
+    for member, value in inspect.getmembers(flytekit_class):
+        if member.startswith("_"):
             continue
-        theirs = list(inspect.signature(getattr(member, "__wrapped__", member)).parameters)
-        ours = list(inspect.signature(getattr(SynchronousFlyteClient, name)).parameters)
-        assert ours[: len(theirs)] == theirs, f"{name}: flytekit {theirs}, ours {ours}"
-    assert isinstance(vars(SynchronousFlyteClient)["raw"], property)
+        assert hasattr(ours, member), f"{ours.__name__} lacks flytekit's {member}"
+        static = inspect.getattr_static(flytekit_class, member)
+        if isinstance(static, property):
+            assert isinstance(inspect.getattr_static(ours, member), property), member
+        else:
+            assert isinstance(inspect.getattr_static(ours, member), classmethod) == isinstance(
+                static, classmethod
+            ), member
+            _assert_callable_as_flytekits(value, getattr(ours, member), f"{ours.__name__}.{member}")
+        checked += 1
+    assert checked > 40
+
+
+def test_a_raw_request_may_be_passed_by_flytekits_keyword(server: RecordingServer, client: Any) -> None:
+    request = project_pb2.ProjectListRequest(limit=3)
+    client.raw.list_projects(project_list_request=request)
+    client.raw.create_task(task_create_request=task_pb2.TaskCreateRequest())
+    client.get_domains()
+    assert server.last("ListProjects").limit == 3
+    with pytest.raises(TypeError, match="unexpected keyword argument 'request'"):
+        client.raw.list_projects(request=request)
+    with pytest.raises(TypeError, match="multiple values for argument 'project_list_request'"):
+        client.raw.list_projects(request, project_list_request=request)
+
+
+def test_paginated_defaults_send_flytekits_limit_and_iterators_the_page_size(
+    server: RecordingServer, settings: AdminSettings
+) -> None:
+    with SynchronousFlyteClient(settings.replace(page_size=7)) as client:
+        client.list_tasks_paginated(named_entity_id("p", "d", "t"))
+        assert server.last("ListTasks").limit == 100
+        list(client.iter_tasks(named_entity_id("p", "d", "t")))
+        assert server.last("ListTasks").limit == 7
