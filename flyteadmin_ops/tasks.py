@@ -77,29 +77,33 @@ _TASK_OPTIONS: dict[str, Any] = {
 # ---- register-all ------------------------------------------------------------------------------------
 
 
-@task(name="upload-source-archive", **_TASK_OPTIONS)
-def upload_source_archive(
-    connection: FlyteAdminConnection, package: Package, project: str, domain: str
-) -> register_ops.Upload | None:
-    """Check that the target exists, then upload the package's `fast*.tar.gz` (None when it has none).
+@task(name="prepare-registration", **_TASK_OPTIONS)
+def prepare_registration(
+    connection: FlyteAdminConnection,
+    package: Package,
+    project: str,
+    domain: str,
+    version: str,
+    dest_dir: str = ".",
+) -> register_ops.Prepared:
+    """Everything before the first create (`ops.register.prepare`): check the package's values and
+    schedules, check that the project and domain exist, upload the `fast*.tar.gz` and hydrate the package
+    with its URL, and order it in dependency waves. `ready` is False when the upload failed.
 
     Example:
         ```python
         @flow
-        def upload(connection: FlyteAdminConnection):
-            upload = upload_source_archive(connection, load_package("pkg.tgz"), "p", "development")
-            return upload.native_url if upload else None
+        def plan(connection: FlyteAdminConnection):
+            prepared = prepare_registration(connection, load_package("pkg.tgz"), "p", "development", "v1")
+            return [len(wave) for wave in prepared.waves]
         ```
     """
     logger = get_run_logger()
     with connection.get_client() as client:
-        register_ops.check_target(client, project, domain)
-        if package.fast_archive is None:
-            logger.info("%s has no source archive to upload", package.source)
-            return None
-        upload = register_ops.upload_fast_archive(client, project, domain, package.fast_archive)
-    _log_outcomes(logger, "register", [upload.outcome])
-    return upload
+        prepared = register_ops.prepare(client, package, project, domain, version, dest_dir=dest_dir)
+    _log_outcomes(logger, "register", prepared.outcomes)
+    logger.info("%d entities in %d dependency wave(s)", len(prepared.package), len(prepared.waves))
+    return prepared
 
 
 @task(name="register-package-wave", **_TASK_OPTIONS)
@@ -118,32 +122,30 @@ def register_package_wave(
     """
     logger = get_run_logger()
     with connection.get_client() as client:
-        outcomes = register_ops.register_waves(client, [list(wave)], continue_on_error=continue_on_error)
+        outcomes = register_ops.register_waves(client, [wave], continue_on_error=continue_on_error)
     _log_outcomes(logger, "register", outcomes)
     return outcomes
 
 
 @task(name="activate-scheduled-launch-plans", **_TASK_OPTIONS)
 def activate_scheduled_launch_plans(
-    connection: FlyteAdminConnection, launch_plans: Sequence[identifier_pb2.Identifier]
+    connection: FlyteAdminConnection, package: Package, outcomes: Sequence[Outcome]
 ) -> list[Outcome]:
-    """Activate launch plans that carry a schedule; an already active one is `unchanged`.
+    """Activate the package's launch plans that carry a schedule and were registered (created or exists)
+    according to `outcomes`; an already active one is `unchanged`.
 
     Example:
         ```python
         @flow
-        def schedules(connection: FlyteAdminConnection, ids: list[Identifier]):
-            return activate_scheduled_launch_plans(connection, ids)
+        def schedules(connection: FlyteAdminConnection, prepared: Prepared, outcomes: list[Outcome]):
+            return activate_scheduled_launch_plans(connection, prepared.package, outcomes)
         ```
     """
     logger = get_run_logger()
     with connection.get_client() as client:
-        outcomes = [
-            register_ops.activate_launch_plan(client, ident, reason="has a schedule")
-            for ident in launch_plans
-        ]
-    _log_outcomes(logger, "register", outcomes)
-    return outcomes
+        activated = register_ops.activate_scheduled(client, package, list(outcomes))
+    _log_outcomes(logger, "register", activated)
+    return activated
 
 
 # ---- promote -----------------------------------------------------------------------------------------

@@ -284,6 +284,45 @@ def create_entity(client: SynchronousFlyteClient, entity: Entity) -> Outcome:
     return _outcome(entity, Status.CREATED)
 
 
+WaveRunner = Callable[[Sequence[Entity]], list[Outcome]]
+"""Registers one batch of entities and returns their outcomes (a thread pool here, a Prefect task run in
+the register-all flow)."""
+
+
+def run_waves(
+    waves: Iterable[Sequence[Entity]],
+    register: WaveRunner,
+    *,
+    continue_on_error: bool = False,
+    on_outcome: OutcomeCallback | None = None,
+) -> list[Outcome]:
+    """The stop rule, in one place for the CLI, the library and the flow: batches run in order, and
+    without `continue_on_error` the first batch with a conflict or failure is the last one attempted;
+    every later entity is reported `skipped`. `register` notifies its own outcomes."""
+    outcomes: list[Outcome] = []
+    stopped = False
+    for batch in waves:
+        if not batch:
+            continue
+        if stopped:
+            outcomes.extend(skipped(batch, NOT_ATTEMPTED, on_outcome))
+            continue
+        done = register(batch)
+        outcomes.extend(done)
+        stopped = not continue_on_error and any(o.status.is_problem for o in done)
+    return outcomes
+
+
+def launch_plans_last(waves: Iterable[Sequence[Entity]]) -> list[list[Entity]]:
+    """Each wave split in two batches, launch plans after the rest, so that a task or workflow that fails
+    in a wave stops the run before that wave creates a launch plan (or a schedule)."""
+    return [
+        [e for e in wave if (e.resource_type == LAUNCH_PLAN) is last]
+        for wave in waves
+        for last in (False, True)
+    ]
+
+
 def register_waves(
     client: SynchronousFlyteClient,
     waves: Sequence[Sequence[Entity]],
@@ -295,37 +334,25 @@ def register_waves(
     """Create the entities wave by wave; outcomes come back in wave order, package order inside a wave.
 
     Each wave runs on a pool of at most `max_concurrency` threads (settings.max_concurrency by default)
-    and finishes before the next starts, so nothing is created before what it refers to. Without
-    `continue_on_error`, a problem stops the run after its wave; launch plans of a wave are created only
-    after the rest of the wave succeeded. Entities not attempted are reported `skipped`.
+    and finishes before the next starts, so nothing is created before what it refers to. Stopping follows
+    `run_waves` over `launch_plans_last(waves)`.
     """
     notify = on_outcome or (lambda _outcome: None)
     workers = max_concurrency or client.settings.max_concurrency
-    outcomes: list[Outcome] = []
-    stopped = False
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="register") as pool:
-        for wave in waves:
-            others = [e for e in wave if e.resource_type != LAUNCH_PLAN]
-            launch_plans = [e for e in wave if e.resource_type == LAUNCH_PLAN]
-            for batch in (others, launch_plans):
-                if stopped:
-                    outcomes.extend(skipped(batch, NOT_ATTEMPTED, notify))
-                    continue
-                done = _run_batch(pool, client, batch, notify)
-                outcomes.extend(done)
-                stopped = not continue_on_error and any(o.status.is_problem for o in done)
-    return outcomes
 
+        def run(entity: Entity) -> Outcome:
+            outcome = create_entity(client, entity)
+            notify(outcome)
+            return outcome
 
-def _run_batch(
-    pool: ThreadPoolExecutor, client: SynchronousFlyteClient, batch: Iterable[Entity], notify: OutcomeCallback
-) -> list[Outcome]:
-    def run(entity: Entity) -> Outcome:
-        outcome = create_entity(client, entity)
-        notify(outcome)
-        return outcome
-
-    return list(pool.map(run, batch))
+        return run_waves(
+            launch_plans_last(waves),
+            lambda batch: list(pool.map(run, batch)),
+            continue_on_error=continue_on_error,
+            on_outcome=notify,
+        )
 
 
 # ------------------------------------------------------------------------------------------ schedules

@@ -4,6 +4,7 @@ against the emulator's simulated executor: task runs per wave and per batch, art
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def test_register_promote_and_relaunch_flows(emulator: Emulator, pyflyte_package
     assert result.ok and result.totals["uploaded"] == 1 and set(result.totals) == {"uploaded", "created"}
     runs = task_runs(registered.state_details.flow_run_id, expected=1 + waves)
     assert base_names(runs) == sorted(
-        [("upload-source-archive", "Completed")]
+        [("prepare-registration", "Completed")]
         + [(f"register-wave-{n}", "Completed") for n in range(1, waves + 1)]
     ), "one task run per wave, never one per entity"
     table = artifact("register-all-flytesnacks-staging")
@@ -116,3 +117,60 @@ def launch_failing(client: object, name: str) -> identifier_pb2.WorkflowExecutio
     return client.create_execution(  # type: ignore[attr-defined, no-any-return]
         PROJECT, "production", name, execution_pb2.ExecutionSpec(launch_plan=launch_plan), inputs
     )
+
+
+def test_register_flow_stops_at_a_conflict_like_the_cli(
+    emulator: Emulator, pyflyte_package: Path, pyflyte_variant_package: Path
+) -> None:
+    from flyteadmin_ops.flows.register_all import register_all
+
+    from flyteadmin_ops.blocks import FlyteAdminConnection
+    from flyteadmin_ops.ops.package import TASK, load_package
+    from flyteadmin_ops.ops.register import NOT_ATTEMPTED, register_package
+    from flyteadmin_ops.ops.results import Status
+    from tests.fixtures.sample import CHANGED_TASK
+
+    connection = FlyteAdminConnection(endpoint=emulator.endpoint, insecure=True)
+    square = load_package(pyflyte_package).find(TASK, CHANGED_TASK)
+    with connection.get_client() as client:
+        assert register_package(client, load_package([square.request]), PROJECT, "development", "v2").ok
+
+    state = register_all(
+        str(pyflyte_variant_package), PROJECT, "development", "v2", connection, return_state=True
+    )
+
+    assert state.is_failed()
+    rows = json.loads(artifact("register-all-flytesnacks-development").data)
+    assert [r["name"] for r in rows if r["status"] == "conflict"] == [
+        f"{PROJECT}:development:{CHANGED_TASK}:v2"
+    ]
+    skipped = [r for r in rows if r["status"] == Status.SKIPPED.value]
+    assert {r["kind"] for r in skipped} == {"workflow", "launch_plan"}
+    assert {r["detail"] for r in skipped} == {NOT_ATTEMPTED}
+    runs = task_runs(state.state_details.flow_run_id, expected=2)
+    assert base_names(runs) == [("prepare-registration", "Completed"), ("register-wave-1", "Completed")]
+
+
+def test_register_flow_rejects_an_unlaunchable_schedule_before_any_write(
+    emulator: Emulator, pyflyte_package_dir: Path, tmp_path: Path
+) -> None:
+    from flyteadmin_ops.flows.register_all import register_all
+    from flyteidl.admin import launch_plan_pb2
+
+    from flyteadmin_ops.blocks import FlyteAdminConnection
+
+    folder = tmp_path / "pkg"
+    shutil.copytree(pyflyte_package_dir, folder)
+    for path in folder.glob("*_3.pb"):
+        plan = launch_plan_pb2.LaunchPlan.FromString(path.read_bytes())
+        if plan.id.name == NIGHTLY:
+            plan.spec.default_inputs.parameters["label"].required = True  # no default any more
+            path.write_bytes(plan.SerializeToString())
+    connection = FlyteAdminConnection(endpoint=emulator.endpoint, insecure=True)
+
+    state = register_all(str(folder), PROJECT, "development", VERSION, connection, return_state=True)
+
+    assert state.is_failed()
+    assert f"{NIGHTLY} has a schedule, but input(s) label" in state.message
+    with connection.get_client() as client:
+        assert list(client.iter_task_ids(PROJECT, "development")) == []
