@@ -3,14 +3,17 @@
 Starts the emulator (free port, simulated executor), registers the bundled sample package (made with
 `pyflyte package`) in staging, promotes the scheduled launch plan `ops_demo.nightly` to production, launches
 executions of which some fail on purpose, recovers each failure exactly once with relaunch-failed, syncs
-config/attributes.yaml, and prints what happened. Needs no Docker, no Kubernetes and no Flyte cluster.
+the matchable attributes of config/attributes.yaml (bundled with the package, so any folder will do), and
+prints what happened. Needs no Docker, no Kubernetes and no Flyte cluster.
 
-Exit codes: 0 the demo ran as described, 1 a step did not.
+Exit codes: 0 the demo ran as described, 1 a step did not, 2 bad input (an --attributes file that does not
+exist).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from flyteadmin_ops.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "--prefect",
         action="store_true",
@@ -33,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--attributes",
         type=Path,
         metavar="FILE",
-        help="matchable attributes to sync (default: config/attributes.yaml when it exists)",
+        help="matchable attributes to sync (default: the copy of config/attributes.yaml bundled with the "
+        "package, so the demo runs from any folder)",
     )
 
 
@@ -41,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from flyteadmin_ops.demo.run import run_demo
 
     if args.attributes is not None and not args.attributes.is_file():
-        print(f"error: --attributes {args.attributes}: no such file")
+        print(f"error: --attributes {args.attributes}: no such file", file=sys.stderr)
         return EXIT_BAD_INPUT
     stop = threading.Event() if args.keep_running else None
     try:

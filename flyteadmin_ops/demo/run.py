@@ -9,7 +9,9 @@ package is the bundled `sample-package.tgz`. The story it tells is a release:
    it refers to, then activate it there, verified;
 3. launch a few executions of it in production; those whose `label` input is "fail" fail (executor rule 2);
 4. relaunch-failed recovers each failure exactly once (a recovered execution of a failure succeeds);
-5. sync-attributes applies the declared matchable attributes (config/attributes.yaml).
+5. sync-attributes applies the declared matchable attributes: config/attributes.yaml, shipped inside the
+   package as `flyteadmin_ops/demo/attributes.yaml` (a symlink in the source tree, a copy in wheels), so the
+   demo works from any folder after `pip install .`.
 
 It calls the same `ops` functions the CLI subcommands call (or, with `prefect=True`, the Prefect flows),
 and prints each step's outcome.
@@ -17,13 +19,15 @@ and prints each step's outcome.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from importlib import resources
 from typing import TYPE_CHECKING, TextIO
 
 from flyteidl.admin import execution_pb2
@@ -43,7 +47,8 @@ VERSION = "demo-1"
 LAUNCH_PLAN = SCHEDULED_LAUNCH_PLAN
 # label -> the simulated executor fails an execution whose string input equals "fail".
 LAUNCHES = (("nightly-1", "run-1"), ("nightly-2", "fail"), ("nightly-3", "run-3"), ("nightly-4", "fail"))
-DEFAULT_ATTRIBUTES = Path("config") / "attributes.yaml"
+BUNDLED_ATTRIBUTES = "attributes.yaml"
+"""Package data of `flyteadmin_ops.demo`: the repository's config/attributes.yaml, one file in two places."""
 WAIT_SECONDS = 30.0
 _PHASES = core_execution_pb2.WorkflowExecution.Phase
 _TERMINAL = {_PHASES.SUCCEEDED, _PHASES.FAILED, _PHASES.ABORTED, _PHASES.TIMED_OUT}
@@ -148,8 +153,10 @@ def run_demo(
     stream = out or sys.stdout
     say = _printer(stream)
     run = DemoRun()
-    attributes_file = attributes if attributes is not None else _default_attributes()
-    with Emulator(port=0, executor="simulate") as emulator:
+    with (
+        _attributes_file(attributes) as attributes_file,
+        Emulator(port=0, executor="simulate") as emulator,
+    ):
         run.endpoint = emulator.endpoint
         say(f"Flyte Admin emulator on {emulator.endpoint} (in-process, simulated executor)\n")
         settings = AdminSettings.isolated(endpoint=emulator.endpoint, insecure=True)
@@ -171,7 +178,7 @@ def _story(
     emulator: Emulator,
     run: DemoRun,
     say: Callable[[str], None],
-    attributes_file: Path | None,
+    attributes_file: Path,
     wait_seconds: float,
 ) -> None:
     def step(title: str, action: Callable[[], Result]) -> Result:
@@ -210,9 +217,6 @@ def _story(
         say("")
     _check(run, recoveries, relaunched)
 
-    if attributes_file is None:
-        say(f"== sync-attributes: skipped ({DEFAULT_ATTRIBUTES} not found; run from the project folder)\n")
-        return
     step(f"sync-attributes {attributes_file}", lambda: runner.sync_attributes(attributes_file))
 
 
@@ -312,8 +316,15 @@ def _summary(run: DemoRun, say: Callable[[str], None]) -> None:
     say("  demo " + ("succeeded" if run.ok else "FAILED"))
 
 
-def _default_attributes() -> Path | None:
-    return DEFAULT_ATTRIBUTES if DEFAULT_ATTRIBUTES.is_file() else None
+@contextlib.contextmanager
+def _attributes_file(given: Path | None) -> Iterator[Path]:
+    """`given`, or the bundled attributes file as a real path (`as_file` extracts it if the package is
+    imported from a zip), whatever the current folder is."""
+    if given is not None:
+        yield given
+        return
+    with resources.as_file(resources.files("flyteadmin_ops.demo") / BUNDLED_ATTRIBUTES) as path:
+        yield path
 
 
 def _printer(stream: TextIO) -> Callable[[str], None]:

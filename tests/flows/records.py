@@ -57,3 +57,20 @@ def artifact(key: str) -> Any:
 def task_name(run: Any) -> str:
     """A task run's name without the random suffix Prefect adds to default names (`plan-...-a1b`)."""
     return re.sub(r"-[0-9a-f]{3}$", "", run.name)
+
+
+def flow_runs(since: Any, expected: int) -> list[tuple[str, str]]:
+    """(flow name, state name) of the flow runs created after `since` (an aware datetime), once `expected`
+    of them are in a final state."""
+    from prefect.client.orchestration import get_client
+
+    def read() -> list[tuple[str, Any]]:
+        with get_client(sync_client=True) as client:
+            runs = [run for run in client.read_flow_runs(limit=200) if run.created and run.created >= since]
+            names = {flow_id: client.read_flow(flow_id).name for flow_id in {run.flow_id for run in runs}}
+        return [(names[run.flow_id], run.state) for run in runs]
+
+    def settled(runs: list[tuple[str, Any]]) -> bool:
+        return len(runs) >= expected and all(state is not None and state.is_final() for _, state in runs)
+
+    return [(name, state.name if state else "") for name, state in eventually(read, settled)]
