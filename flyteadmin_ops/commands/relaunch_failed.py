@@ -8,6 +8,9 @@ Examples:
   flyteadmin-ops relaunch-failed -p flytesnacks -d development --since 24h --dry-run
   flyteadmin-ops relaunch-failed -p flytesnacks -d production --from 2024-05-01T00:00:00Z \\
       --to 2024-05-02T00:00:00Z --phase FAILED --phase TIMED_OUT --launch-plan nightly --max 20
+
+Exit codes: 0 every selected failure launched (or already was), 1 a launch failed, 2 bad input (a bad
+window or phase, an unknown project or domain, bad settings).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from flyteadmin_ops.settings import AdminSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("file", metavar="FILE", help="the declared attributes, e.g. config/attributes.yaml")
     parser.add_argument(
         "--dry-run",

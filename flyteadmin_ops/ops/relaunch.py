@@ -28,6 +28,7 @@ from flyteidl.core.identifier_pb2 import WorkflowExecutionIdentifier as Executio
 from flyteadmin_ops.client import filters as F
 from flyteadmin_ops.client.sorting import sort_by
 from flyteadmin_ops.errors import FlyteAdminError, FlyteEntityAlreadyExistsException
+from flyteadmin_ops.ops.register import check_target
 from flyteadmin_ops.ops.results import OperationInputError, Outcome, OutcomeCallback, Result, Status
 
 if TYPE_CHECKING:
@@ -220,6 +221,9 @@ def plan_relaunches(
         raise OperationInputError(f"mode {mode!r}: choose recover or relaunch")
     if max_launches is not None and max_launches < 0:
         raise OperationInputError(f"--max {max_launches}: must be 0 or more")
+    # flyteadmin lists nothing for a project that does not exist: without this check a typo in the project
+    # would look like "no failures" and exit 0 on every scheduled run.
+    check_target(client, selection.project, selection.domain)
     handled: dict[str, str] = {}
     for execution in _all_executions(
         client, selection.project, selection.domain, selection.handling_filters()

@@ -3,6 +3,7 @@ run of the README's first command. Exit codes: 0 ok, 1 operation failed, 2 bad i
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from flyteadmin_ops import demo
-from flyteadmin_ops.cli import main
+from flyteadmin_ops.cli import build_parser, main
 from flyteadmin_ops.commands.common import Progress
 from flyteadmin_ops.demo.run import DemoRun, run_demo
 from flyteadmin_ops.emulator import Emulator
@@ -156,29 +157,37 @@ def test_promote_across_domains(
     assert "activated" in out and "previously active: none" in out
 
 
-def test_demo_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.chdir(REPO)  # config/attributes.yaml is found relative to the working directory
+def test_demo_in_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no config/ here: the demo uses the attributes file bundled with the package
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    for expected in (
-        "== register",
-        "== promote",
-        "== relaunch-failed",
-        "== sync-attributes",
-        "demo succeeded",
-    ):
+    for expected in ("== register", "== promote", "== relaunch-failed", "demo succeeded"):
         assert expected in out
+    synced = out.split("== sync-attributes", 1)[1]
+    assert "ok: 9 created" in synced, synced
 
 
-def test_readme_first_command_in_a_subprocess() -> None:
-    """`flyteadmin-ops demo` as the README runs it: the installed console script, a fresh process."""
+def test_bundled_attributes_file_is_the_repository_one() -> None:
+    """One file, two places: the package data is config/attributes.yaml (a symlink, copied into wheels)."""
+    from importlib import resources
+
+    bundled = resources.files("flyteadmin_ops.demo") / "attributes.yaml"
+    assert bundled.read_bytes() == (REPO / "config" / "attributes.yaml").read_bytes()
+
+
+def test_readme_first_command_in_a_subprocess(tmp_path: Path) -> None:
+    """`flyteadmin-ops demo` as the README runs it: the installed console script, a fresh process, started
+    outside the clone (as after `pip install .`), so nothing may be read relative to the working folder."""
     script = Path(sys.executable).with_name("flyteadmin-ops")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "flyteadmin_ops.cli"]
     proc = subprocess.run(
-        [*command, "demo"], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+        [*command, "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "demo succeeded" in proc.stdout
+    assert "skipped" not in proc.stdout.split("== sync-attributes", 1)[1]
 
 
 class _Watch(io.StringIO):
@@ -199,7 +208,6 @@ class _Watch(io.StringIO):
 def test_demo_keep_running_leaves_an_explorable_emulator(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(REPO)
     out, stop = _Watch("keeps running"), threading.Event()
     results: list[DemoRun] = []
     worker = threading.Thread(target=lambda: results.append(run_demo(out, keep_running=stop)))
@@ -230,3 +238,20 @@ def test_progress_line_only_on_a_terminal() -> None:
     progress.finish()
     assert "[1/2] created" in drawn.getvalue() and "task p:d:t:v1" in drawn.getvalue()
     assert drawn.getvalue().endswith("\r\x1b[K")  # the line is cleared before the table is printed
+
+
+@pytest.mark.parametrize("command", ["register", "promote", "relaunch-failed", "sync-attributes", "demo"])
+def test_help_explains_every_option_and_the_exit_codes(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    # Laid out as written (not reflowed into one paragraph), with all three codes explained.
+    (codes,) = [line for line in text.splitlines() if line.startswith("Exit codes:")]
+    assert all(f"{code} " in codes for code in ("0", "1", "2")), codes
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    options = subparsers.choices[command]._actions
+    unexplained = [a.dest for a in options if not a.help or a.help == argparse.SUPPRESS]
+    assert unexplained == [], f"options without help: {unexplained}"

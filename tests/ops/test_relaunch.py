@@ -33,7 +33,7 @@ from flyteadmin_ops.ops.relaunch import (
     plan_relaunches,
     relaunch_failed,
 )
-from flyteadmin_ops.ops.results import Status
+from flyteadmin_ops.ops.results import OperationInputError, Status
 from flyteadmin_ops.settings import AdminSettings
 
 PROJECT, DOMAIN, VERSION = "flytesnacks", "development", "v1"
@@ -421,3 +421,18 @@ def test_two_cli_processes_at_once_launch_each_failure_exactly_once(
     launched = Counter(o["name"] for r in reports for o in r["outcomes"] if o["status"] == "launched")
     assert launched == Counter({f"p{i}": 1 for i in range(6)})
     assert all(r["ok"] for r in reports)
+
+
+@pytest.mark.parametrize(("project", "domain"), [("nosuchproject", DOMAIN), (PROJECT, "nodomain")])
+def test_unknown_project_or_domain_is_bad_input_not_an_empty_window(
+    emulator: Emulator, project: str, domain: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # flyteadmin lists no executions for a project that does not exist; a typo must not pass as "no failures".
+    with (
+        connect(emulator) as client,
+        pytest.raises(OperationInputError, match=project if project != PROJECT else domain),
+    ):
+        plan_relaunches(client, Selection.since(project, domain, dt.timedelta(hours=1)))
+    argv = ["relaunch-failed", "-p", project, "-d", domain, "--endpoint", emulator.endpoint, "--insecure"]
+    assert main(argv) == 2
+    assert "does not exist" in capsys.readouterr().err
