@@ -29,13 +29,23 @@ else:
 Metadata = Sequence[tuple[str, str]]
 C = TypeVar("C", bound="RawSynchronousFlyteClient")
 
-# Fields of flytekit's PlatformConfig that map onto AdminSettings, so `RawSynchronousFlyteClient(cfg)` works
-# for code that already builds one.
+# flytekit PlatformConfig field -> AdminSettings field, so `RawSynchronousFlyteClient(cfg)` works for code
+# that already builds one (e.g. `PlatformConfig.auto()`), credentials included.
 _PLATFORM_CONFIG_FIELDS = {
     "endpoint": "endpoint",
     "insecure": "insecure",
+    "insecure_skip_verify": "insecure_skip_verify",
     "ca_cert_file_path": "ca_cert_file",
+    "auth_mode": "auth_mode",
+    "client_id": "client_id",
+    "client_credentials_secret": "client_secret",
+    "scopes": "scopes",
+    "audience": "audience",
+    "command": "command",
 }
+_FLYTEKIT_DEFAULT_AUTH_MODE = "standard"
+"""PlatformConfig's default (a browser flow). Left out, so that credentials in the config select client
+credentials (see AdminSettings' auth-mode inference) instead of a mode no headless client can run."""
 
 
 def _settings_from(config: Any, overrides: Mapping[str, Any]) -> AdminSettings:
@@ -43,17 +53,19 @@ def _settings_from(config: Any, overrides: Mapping[str, Any]) -> AdminSettings:
     if config is None:
         return AdminSettings(**overrides)
     if isinstance(config, AdminSettings):
-        if not overrides:
-            return config
-        # Rebuilt (not model_copy) so the overrides are validated like any other input, and isolated so
-        # nothing but the given settings and overrides goes in.
-        return AdminSettings.isolated(**{**config.model_dump(), **overrides})
+        return config.replace(**overrides) if overrides else config
     if hasattr(config, "endpoint"):
-        values = {
-            ours: getattr(config, theirs)
-            for theirs, ours in _PLATFORM_CONFIG_FIELDS.items()
-            if getattr(config, theirs, None) is not None
-        }
+        values = {}
+        for theirs, ours in _PLATFORM_CONFIG_FIELDS.items():
+            value = getattr(config, theirs, None)
+            value = getattr(value, "value", value)  # flytekit's AuthType enum
+            if (
+                value is None
+                or value == []
+                or (theirs == "auth_mode" and value == _FLYTEKIT_DEFAULT_AUTH_MODE)
+            ):
+                continue
+            values[ours] = value
         return AdminSettings(**{**values, **overrides})
     raise TypeError(
         f"settings: expected AdminSettings or an object with .endpoint (flytekit PlatformConfig), "

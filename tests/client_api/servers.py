@@ -33,6 +33,7 @@ Behaviour = Callable[[Any, grpc.ServicerContext], Message]
 class Call:
     method: str
     request: Any
+    metadata: dict[str, str]
 
 
 class RecordingServer:
@@ -57,7 +58,7 @@ class RecordingServer:
 
         def handle(request: Message, context: grpc.ServicerContext) -> Message:
             with self._lock:
-                self.calls.append(Call(method.name, request))
+                self.calls.append(Call(method.name, request, dict(context.invocation_metadata())))
                 behaviour = self._behaviours.get(method.name)
             return behaviour(request, context) if behaviour else response_type()
 

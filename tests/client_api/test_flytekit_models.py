@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import sys
 from collections import OrderedDict
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from flytekit import task
-from flytekit.configuration import ImageConfig, PlatformConfig, SerializationSettings
+from flytekit.configuration import AuthType, ImageConfig, PlatformConfig, SerializationSettings
 from flytekit.models import common as flytekit_models_common
 from flytekit.models import filters as flytekit_filters
 from flytekit.models.admin import common as flytekit_common
@@ -95,6 +96,34 @@ def test_platform_config_builds_a_working_client(server: RecordingServer) -> Non
         assert client.url == config.endpoint
         client.get_domains()
     assert server.last("GetDomains") is not None
+
+
+def test_platform_config_credentials_are_kept(server: RecordingServer) -> None:
+    """Code that builds a PlatformConfig with credentials keeps authenticating (a client that dropped them
+    would silently send calls without a token)."""
+    config = PlatformConfig(
+        endpoint=f"127.0.0.1:{server.port}",
+        insecure=True,
+        client_id="ci-bot",
+        client_credentials_secret="s3cr3t",
+        scopes=["all"],
+        audience="flyte",
+    )
+    settings = RawSynchronousFlyteClient(config).settings
+    assert settings.auth_mode == "client_credentials"  # flytekit's default "standard" is a browser flow
+    assert (settings.client_id, settings.scopes, settings.audience) == ("ci-bot", ["all"], "flyte")
+    assert settings.client_secret is not None and settings.client_secret.get_secret_value() == "s3cr3t"
+
+    command = PlatformConfig(
+        endpoint=f"127.0.0.1:{server.port}",
+        insecure=True,
+        auth_mode=AuthType.EXTERNAL_PROCESS,
+        command=[sys.executable, "-c", "print('tok-from-command')"],
+    )
+    with SynchronousFlyteClient(command) as client:
+        client.get_domains()
+    assert server.calls[-1].method == "GetDomains"
+    assert server.calls[-1].metadata["authorization"] == "Bearer tok-from-command"
 
 
 def test_overrides_build_settings(server: RecordingServer) -> None:
