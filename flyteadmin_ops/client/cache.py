@@ -37,6 +37,8 @@ class EntityCache:
         self._clock = clock
         self._entries: OrderedDict[Hashable, tuple[float, Message]] = OrderedDict()
         self._lock = threading.Lock()
+        self._generation = 0
+        """Bumped by every invalidation: a load that began before one must not store what it read."""
 
     @property
     def enabled(self) -> bool:
@@ -46,7 +48,8 @@ class EntityCache:
         """A copy of the cached value, or of `load()` (stored for later) on a miss or after expiry.
 
         `load` runs outside the lock, so a slow RPC does not hold up hits for other keys. Errors are not
-        cached.
+        cached, and neither is a value loaded while an invalidation happened: it may predate the change
+        that invalidation announced (e.g. a launch plan read just before another thread activated it).
         """
         if not self.enabled:
             return load()
@@ -55,8 +58,11 @@ class EntityCache:
             if entry is not None and self._clock() < entry[0]:
                 self._entries.move_to_end(key)
                 return copy_of(entry[1])  # type: ignore[return-value]
+            generation = self._generation
         value = load()
         with self._lock:
+            if generation != self._generation:
+                return copy_of(value)
             self._entries[key] = (self._clock() + self.ttl_seconds, value)
             self._entries.move_to_end(key)
             while len(self._entries) > self.maxsize:
@@ -66,6 +72,7 @@ class EntityCache:
     def invalidate(self, predicate: Callable[[Hashable], bool]) -> int:
         """Drop every entry whose key matches; returns how many were dropped."""
         with self._lock:
+            self._generation += 1
             doomed = [key for key in self._entries if predicate(key)]
             for key in doomed:
                 del self._entries[key]
@@ -73,6 +80,7 @@ class EntityCache:
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._entries.clear()
 
     def __len__(self) -> int:

@@ -3,6 +3,7 @@ update_launch_plan. Time moves through an injected clock, never by sleeping."""
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -117,6 +118,39 @@ def test_update_launch_plan_drops_every_version_of_that_name(
         client.get_launch_plan(ident)
     fetched = [r.id.name + "/" + r.id.version for r in server.requests("GetLaunchPlan")]
     assert fetched == ["lp/v1", "lp/v2", "other/v1", "lp/v1", "lp/v2"]
+
+
+def test_a_read_racing_update_launch_plan_is_not_cached(
+    server: RecordingServer, client: SynchronousFlyteClient
+) -> None:
+    """A GetLaunchPlan that read the old state before an UpdateLaunchPlan, but whose answer arrives after
+    update_launch_plan invalidated the cache, must not be stored: it would be served until the TTL ends."""
+    lp = launch_plan_id("p", "d", "lp", "v1")
+    state = {"value": launch_plan_pb2.INACTIVE}
+    read, updated = threading.Event(), threading.Event()
+
+    def get_launch_plan(request: Any, context: grpc.ServicerContext) -> launch_plan_pb2.LaunchPlan:
+        answer = launch_plan_pb2.LaunchPlan(
+            id=request.id, closure=launch_plan_pb2.LaunchPlanClosure(state=state["value"])
+        )
+        if not read.is_set():  # the first reader is slow to answer: the update overtakes it
+            read.set()
+            assert updated.wait(5)
+        return answer
+
+    def update_launch_plan(request: Any, context: grpc.ServicerContext) -> Any:
+        state["value"] = request.state
+        return launch_plan_pb2.LaunchPlanUpdateResponse()
+
+    server.on("GetLaunchPlan", get_launch_plan)
+    server.on("UpdateLaunchPlan", update_launch_plan)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reader = pool.submit(client.get_launch_plan, lp)
+        assert read.wait(5)
+        client.update_launch_plan(lp, launch_plan_pb2.ACTIVE)
+        updated.set()
+        assert reader.result().closure.state == launch_plan_pb2.INACTIVE  # it did read before the update
+    assert client.get_launch_plan(lp).closure.state == launch_plan_pb2.ACTIVE
 
 
 def test_two_clients_do_not_share_a_cache(server: RecordingServer, settings: AdminSettings) -> None:
