@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from types import TracebackType
 
@@ -112,10 +113,13 @@ class Transport:
             nonlocal refreshed
             if auth is None:
                 return self._send(rpc, spec, request, deadline, _Outgoing(base))
+            # The refresh and the resend belong to this attempt: they share its deadline, so the overall
+            # deadline the retry policy enforces still holds.
+            ends = time.monotonic() + deadline
             # Tokens stay wrapped in locals, so error reporters that capture frames (Sentry) see no value.
             token = SecretStr(auth.provider.token())
             try:
-                return self._send(rpc, spec, request, deadline, auth.metadata(base, token))
+                return self._send(rpc, spec, request, ends - time.monotonic(), auth.metadata(base, token))
             except FlyteAdminError as error:
                 if error.code is not grpc.StatusCode.UNAUTHENTICATED or refreshed:
                     raise
@@ -125,7 +129,7 @@ class Transport:
                 if fresh == token:  # nothing new to offer (e.g. a static token): resending cannot help
                     raise
                 logger.info("%s: token rejected, resending once with a refreshed token", rpc)
-                return self._send(rpc, spec, request, deadline, auth.metadata(base, fresh))
+                return self._send(rpc, spec, request, ends - time.monotonic(), auth.metadata(base, fresh))
 
         return self.retry_policy.run(rpc, spec, attempt, per_attempt)
 
@@ -133,7 +137,7 @@ class Transport:
         self, rpc: str, spec: RpcSpec, request: Message, timeout: float, metadata: _Outgoing
     ) -> Message:
         try:
-            response: Message = self._method(spec)(request, timeout=timeout, metadata=metadata)
+            response: Message = self._method(spec)(request, timeout=max(timeout, 0.0), metadata=metadata)
         except grpc.RpcError as exc:
             raise from_rpc_error(rpc, exc, request=request) from exc
         return response

@@ -73,6 +73,8 @@ class Arrival:
     at: float
     metadata: dict[str, str]
     request: Message
+    time_remaining: float | None = None
+    """Seconds left of the deadline the client sent with the call (None without one)."""
 
 
 Outcome = Message | grpc.StatusCode | status_pb2.Status | Callable[[Message, grpc.ServicerContext], Message]
@@ -112,7 +114,13 @@ class ScriptedAdmin:
     def handle(self, method: str, request: Message, context: grpc.ServicerContext) -> Message:
         with self.lock:
             self.arrivals.append(
-                Arrival(method, time.monotonic(), dict(context.invocation_metadata()), request)
+                Arrival(
+                    method,
+                    time.monotonic(),
+                    dict(context.invocation_metadata()),
+                    request,
+                    context.time_remaining(),
+                )
             )
             script = self.scripts.get(method)
             if not script:

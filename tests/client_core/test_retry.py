@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import grpc
@@ -218,3 +219,59 @@ def test_a_static_token_is_not_resent_after_unauthenticated(admin: ScriptedAdmin
     with Transport(settings) as transport, pytest.raises(errors.FlyteAuthenticationException):
         transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
     assert len(admin.calls("ListProjects")) == 1  # the same token again cannot help
+
+
+def test_unknown_is_neither_refreshed_nor_resent(admin: ScriptedAdmin) -> None:
+    """flytekit refreshes on UNKNOWN too, so any server bug could start a login; here it is just an error."""
+    admin.on("GetPublicClientConfig", grpc.StatusCode.UNIMPLEMENTED)
+    admin.on("ListProjects", grpc.StatusCode.UNKNOWN)
+    provider = CountingProvider()
+    with (
+        Transport(fast_settings(admin.port), token_provider=provider) as transport,
+        pytest.raises(errors.FlyteSystemException),
+    ):
+        transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
+    assert len(admin.calls("ListProjects")) == 1
+    assert provider.fetches == 1
+
+
+def test_refresh_and_retries_together_do_not_multiply(admin: ScriptedAdmin) -> None:
+    """Rejected, refreshed, then the resend meets an outage and is retried: the retry's rejection is final.
+    One refresh per call however many attempts (flytekit: up to 8 calls, each attempt refreshing again)."""
+    admin.on("GetPublicClientConfig", grpc.StatusCode.UNIMPLEMENTED)
+    unauthenticated, unavailable = grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNAVAILABLE
+    admin.on("ListProjects", unauthenticated, unavailable, unavailable, unauthenticated)
+    provider = CountingProvider()
+    with (
+        Transport(fast_settings(admin.port), token_provider=provider) as transport,
+        pytest.raises(errors.FlyteAuthenticationException),
+    ):
+        transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
+    tokens = [c.metadata["authorization"] for c in admin.calls("ListProjects")]
+    assert tokens == ["Bearer tok-1", "Bearer tok-2", "Bearer tok-2", "Bearer tok-2"]
+    assert provider.fetches == 2
+
+
+class SlowRefreshProvider(CountingProvider):
+    """The first token comes at once; a refresh takes `refresh_seconds` (a slow token endpoint)."""
+
+    refresh_seconds = 0.5
+
+    def fetch(self) -> tuple[str, float | None]:
+        if self.fetches:
+            threading.Event().wait(self.refresh_seconds)
+        return super().fetch()
+
+
+def test_the_refresh_and_resend_share_the_attempts_deadline(admin: ScriptedAdmin) -> None:
+    """The resend after a refresh gets what is left of the attempt's deadline, not a fresh one, so a slow
+    refresh cannot stretch a call past its deadline (and so past the overall deadline)."""
+    admin.on("GetPublicClientConfig", grpc.StatusCode.UNIMPLEMENTED)
+    admin.on("ListProjects", grpc.StatusCode.UNAUTHENTICATED, project_pb2.Projects())
+    settings = fast_settings(admin.port, deadline_seconds=5.0)
+    with Transport(settings, token_provider=SlowRefreshProvider()) as transport:
+        transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
+    first, resend = admin.calls("ListProjects")
+    assert first.time_remaining is not None and resend.time_remaining is not None
+    assert first.time_remaining > 4.5
+    assert resend.time_remaining < 5.0 - SlowRefreshProvider.refresh_seconds + 0.05
