@@ -1,4 +1,5 @@
-"""`python -m benchmarks [--quick] [--only NAME ...]`: run the benchmarks and print one ratio line each."""
+"""`python -m benchmarks [--quick] [--only NAME ...]`: run the benchmarks; one ratio line per comparison,
+plus the absolute figures an issue asks for (the emulator's RPC/s)."""
 
 from __future__ import annotations
 

@@ -38,6 +38,21 @@ class Comparison:
         )
 
 
+@dataclass(frozen=True)
+class Figure:
+    """An absolute number an issue asks for by itself (issue 3: the emulator's RPC/s on loopback). Printed
+    next to the ratios, which remain the comparable results: this one depends on the machine."""
+
+    name: str
+    values: dict[str, float]
+    unit: str
+    note: str = ""
+
+    def line(self) -> str:
+        measured = ", ".join(f"{label} {value:,.0f} {self.unit}" for label, value in self.values.items())
+        return f"{self.name}: {measured}" + (f"  ({self.note})" if self.note else "")
+
+
 def median_seconds(run: Callable[[int], object], repeats: int) -> float:
     """Median wall time of `run(i)` over `repeats` runs (i numbers the run, for unique versions)."""
     times = []
