@@ -1,6 +1,6 @@
-"""`python -m benchmarks --quick` as a smoke run: every benchmark prints a ratio against a baseline measured in
-the same run, and the emulator's absolute RPC/s for GetTask and CreateTask (issue 3). No timing is asserted:
-speeds belong to the benchmark output, not to tests."""
+"""`python -m benchmarks --quick` as a smoke run: every benchmark prints a ratio against a baseline measured
+in the same run, and the emulator's absolute RPC/s for GetTask and CreateTask (issue 3). No timing is
+asserted: speeds belong to the benchmark output, not to tests."""
 
 from __future__ import annotations
 
