@@ -29,6 +29,7 @@ from flyteadmin_ops.ops.results import (
 )
 
 if TYPE_CHECKING:
+    from flyteadmin_ops.client import SynchronousFlyteClient
     from flyteadmin_ops.settings import AdminSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -157,6 +158,25 @@ def execute(
         return EXIT_FAILED
     emit(result, args.output, out)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def execute_with_client(
+    args: argparse.Namespace, call: Callable[[SynchronousFlyteClient, Progress], Result]
+) -> int:
+    """`execute` for the automations: `call` gets a client built from the options and a progress line to
+    pass as `on_outcome`; the client is closed and the progress line cleared before the result prints."""
+
+    def operation(settings: AdminSettings) -> Result:
+        from flyteadmin_ops.client import SynchronousFlyteClient
+
+        progress = Progress()
+        try:
+            with SynchronousFlyteClient(settings) as client:
+                return call(client, progress)
+        finally:
+            progress.finish()
+
+    return execute(args, operation)
 
 
 def emit(result: Result, output: str, stream: TextIO | None = None) -> None:

@@ -18,15 +18,18 @@ plan version, unknown project or domain).
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from flyteadmin_ops.commands.common import (
     Progress,
     add_connection_arguments,
     add_output_argument,
-    execute,
+    execute_with_client,
 )
 from flyteadmin_ops.ops.results import Result
-from flyteadmin_ops.settings import AdminSettings
+
+if TYPE_CHECKING:
+    from flyteadmin_ops.client import SynchronousFlyteClient
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,23 +48,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    def operation(settings: AdminSettings) -> Result:
-        from flyteadmin_ops.client import SynchronousFlyteClient
-        from flyteadmin_ops.ops.promote import promote_launch_plan
+    from flyteadmin_ops.ops.promote import promote_launch_plan
 
-        progress = Progress()
-        with SynchronousFlyteClient(settings) as client:
-            try:
-                return promote_launch_plan(
-                    client,
-                    args.name,
-                    args.version,
-                    args.project,
-                    args.domain,
-                    from_domain=args.from_domain,
-                    on_outcome=progress,
-                )
-            finally:
-                progress.finish()
+    def promote(client: SynchronousFlyteClient, progress: Progress) -> Result:
+        return promote_launch_plan(
+            client,
+            args.name,
+            args.version,
+            args.project,
+            args.domain,
+            from_domain=args.from_domain,
+            on_outcome=progress,
+        )
 
-    return execute(args, operation)
+    return execute_with_client(args, promote)

@@ -17,16 +17,19 @@ package, unknown project or domain, bad settings).
 from __future__ import annotations
 
 import argparse
-import contextlib
+from typing import TYPE_CHECKING
 
 from flyteadmin_ops.commands.common import (
     Progress,
     add_connection_arguments,
     add_output_argument,
     execute,
+    execute_with_client,
 )
 from flyteadmin_ops.ops.results import Result
-from flyteadmin_ops.settings import AdminSettings
+
+if TYPE_CHECKING:
+    from flyteadmin_ops.client import SynchronousFlyteClient
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,27 +71,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    def operation(settings: AdminSettings) -> Result:
-        from flyteadmin_ops.client import SynchronousFlyteClient
-        from flyteadmin_ops.ops.register import register_package
+    from flyteadmin_ops.ops.register import register_package
 
-        progress = Progress()
-        with contextlib.ExitStack() as stack:
-            stack.callback(progress.finish)
-            # A dry run is offline: no channel is even opened.
-            client = None if args.dry_run else stack.enter_context(SynchronousFlyteClient(settings))
-            return register_package(
-                client,
-                args.package,
-                args.project,
-                args.domain,
-                args.version,
-                dry_run=args.dry_run,
-                continue_on_error=args.continue_on_error,
-                activate_schedules=args.activate_schedules,
-                max_concurrency=settings.max_concurrency,
-                dest_dir=args.dest_dir,
-                on_outcome=progress,
-            )
+    def register(client: SynchronousFlyteClient | None, progress: Progress) -> Result:
+        return register_package(
+            client,
+            args.package,
+            args.project,
+            args.domain,
+            args.version,
+            dry_run=args.dry_run,
+            continue_on_error=args.continue_on_error,
+            activate_schedules=args.activate_schedules,
+            dest_dir=args.dest_dir,
+            on_outcome=progress,
+        )
 
-    return execute(args, operation)
+    if args.dry_run:  # offline: no channel is even opened
+        return execute(args, lambda _settings: register(None, Progress()))
+    return execute_with_client(args, register)

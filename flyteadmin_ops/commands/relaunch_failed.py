@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from flyteadmin_ops.commands.common import (
     Progress,
     add_connection_arguments,
     add_output_argument,
-    execute,
+    execute_with_client,
 )
 from flyteadmin_ops.ops.relaunch import (
     RETRYABLE_PHASES,
@@ -31,7 +32,9 @@ from flyteadmin_ops.ops.relaunch import (
     parse_timestamp,
 )
 from flyteadmin_ops.ops.results import OperationInputError, Result
-from flyteadmin_ops.settings import AdminSettings
+
+if TYPE_CHECKING:
+    from flyteadmin_ops.client import SynchronousFlyteClient
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,23 +89,16 @@ def selection_from_args(args: argparse.Namespace, now: dt.datetime | None = None
 
 
 def run(args: argparse.Namespace) -> int:
-    def operation(settings: AdminSettings) -> Result:
-        from flyteadmin_ops.client import SynchronousFlyteClient
-        from flyteadmin_ops.ops.relaunch import relaunch_failed
+    from flyteadmin_ops.ops.relaunch import relaunch_failed
 
-        selection = selection_from_args(args)
-        progress = Progress()
-        with SynchronousFlyteClient(settings) as client:
-            try:
-                return relaunch_failed(
-                    client,
-                    selection,
-                    mode=args.mode,
-                    max_launches=args.max_launches,
-                    dry_run=args.dry_run,
-                    on_outcome=progress,
-                )
-            finally:
-                progress.finish()
+    def relaunch(client: SynchronousFlyteClient, progress: Progress) -> Result:
+        return relaunch_failed(
+            client,
+            selection_from_args(args),
+            mode=args.mode,
+            max_launches=args.max_launches,
+            dry_run=args.dry_run,
+            on_outcome=progress,
+        )
 
-    return execute(args, operation)
+    return execute_with_client(args, relaunch)

@@ -11,6 +11,7 @@ Exit codes: 0 ok (or in sync, with --dry-run), 1 a write failed, 2 a bad file or
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from flyteadmin_ops.commands.common import (
     EXIT_BAD_INPUT,
@@ -18,10 +19,12 @@ from flyteadmin_ops.commands.common import (
     Progress,
     add_connection_arguments,
     add_output_argument,
-    execute,
+    execute_with_client,
 )
 from flyteadmin_ops.ops.results import Result, Status
-from flyteadmin_ops.settings import AdminSettings
+
+if TYPE_CHECKING:
+    from flyteadmin_ops.client import SynchronousFlyteClient
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,24 +45,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    outcome: list[Result] = []
+    from flyteadmin_ops.ops.attributes import sync_attributes
 
-    def operation(settings: AdminSettings) -> Result:
-        from flyteadmin_ops.client import SynchronousFlyteClient
-        from flyteadmin_ops.ops.attributes import sync_attributes
+    results: list[Result] = []
 
-        progress = Progress()
-        with SynchronousFlyteClient(settings) as client:
-            try:
-                result = sync_attributes(
-                    client, args.file, prune=args.prune, dry_run=args.dry_run, on_outcome=progress
-                )
-            finally:
-                progress.finish()
-        outcome.append(result)
+    def sync(client: SynchronousFlyteClient, progress: Progress) -> Result:
+        result = sync_attributes(
+            client, args.file, prune=args.prune, dry_run=args.dry_run, on_outcome=progress
+        )
+        results.append(result)
         return result
 
-    code = execute(args, operation)
-    if code == EXIT_OK and args.dry_run and outcome and outcome[0].with_status(Status.PLANNED):
+    code = execute_with_client(args, sync)
+    if code == EXIT_OK and args.dry_run and results and results[0].with_status(Status.PLANNED):
         return EXIT_BAD_INPUT  # drift: documented as exit 2, the same code as a bad file
     return code
