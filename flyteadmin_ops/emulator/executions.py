@@ -18,15 +18,31 @@ from __future__ import annotations
 import random
 import re
 import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import grpc
-from flyteidl.admin import common_pb2, event_pb2, execution_pb2, launch_plan_pb2
+from flyteidl.admin import (
+    common_pb2,
+    event_pb2,
+    execution_pb2,
+    launch_plan_pb2,
+    matchable_resource_pb2,
+)
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, metrics_pb2, types_pb2
+from flyteidl.core import (
+    identifier_pb2,
+    interface_pb2,
+    literals_pb2,
+    metrics_pb2,
+    security_pb2,
+    types_pb2,
+)
 from google.protobuf.message import Message
 
+from flyteadmin_ops.emulator.attributes import lookup
 from flyteadmin_ops.emulator.common import (
     INVALID,
     db_time,
@@ -201,7 +217,9 @@ def check_execution_name(name: str) -> None:
     if len(lowered) > _NAME_MAX:
         raise AdminError(INVALID, f"size of name exceeded length {_NAME_MAX} : {lowered}")
     if not _NAME_RE.match(lowered):
-        raise AdminError(INVALID, f"invalid name format: {lowered}")
+        raise AdminError(
+            INVALID, f"invalid name format: {lowered}, does not match regex '{_NAME_RE.pattern}'"
+        )
 
 
 def validate_execution_id(
@@ -241,15 +259,38 @@ def validate_execution_listing(
     validate_limit(limit)
 
 
+def execution_key(identifier: identifier_pb2.WorkflowExecutionIdentifier) -> dict[str, str]:
+    """The execution's key columns, which every execution-scoped table (executions, node and task
+    executions, tags, signals) carries under these names."""
+    return {
+        "execution_project": identifier.project,
+        "execution_domain": identifier.domain,
+        "execution_name": identifier.name,
+    }
+
+
+def find_row(conn: sqlite3.Connection, table: str, key: Mapping[str, object]) -> sqlite3.Row | None:
+    """The row of `table` whose (unique) key columns hold `key`'s values, if there is one."""
+    where = " AND ".join(f"{column} = ?" for column in key)
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT * FROM {table} WHERE {where}", tuple(key.values())
+    ).fetchone()
+    return row
+
+
+def insert_row(conn: sqlite3.Connection, table: str, columns: Mapping[str, object]) -> int:
+    """Insert one row given as column -> value; returns its id."""
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    cursor = conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(columns.values()))
+    return int(cursor.lastrowid or 0)
+
+
 def fetch_execution_row(
     conn: sqlite3.Connection, identifier: identifier_pb2.WorkflowExecutionIdentifier
 ) -> sqlite3.Row:
     """The stored execution, or NOT_FOUND `missing entity of type execution with identifier ...`."""
-    row = conn.execute(
-        "SELECT * FROM executions WHERE execution_project = ? AND execution_domain = ? AND "
-        "execution_name = ?",
-        (identifier.project, identifier.domain, identifier.name),
-    ).fetchone()
+    row = find_row(conn, "executions", execution_key(identifier))
     return require_row(row, "execution", execution_id(identifier.project, identifier.domain, identifier.name))
 
 
@@ -432,12 +473,19 @@ def check_and_fetch_inputs(
 # --- create / relaunch / recover ------------------------------------------------------------------------
 
 _LAUNCHABLE = {identifier_pb2.ResourceType.TASK, identifier_pb2.ResourceType.LAUNCH_PLAN}
+# Phases that count against a launch plan's concurrency limit (`activeExecutionPhases`); an UNDEFINED
+# execution (created, never picked up by an engine) does not count.
+_ACTIVE_PHASES = (phase_name(Phase.QUEUED), phase_name(Phase.RUNNING))
 
 
 def _validate_create_request(
-    conn: sqlite3.Connection, state: EmulatorState, request: execution_pb2.ExecutionCreateRequest
+    conn: sqlite3.Connection,
+    state: EmulatorState,
+    request: execution_pb2.ExecutionCreateRequest,
+    inputs: literals_pb2.LiteralMap,
 ) -> None:
-    """`ValidateExecutionRequest`, in flyteadmin's order."""
+    """`ValidateExecutionRequest`, in flyteadmin's order; `inputs` are the request's, or the deprecated
+    `spec.inputs` when those are empty (flyteadmin swaps them in before validating)."""
     if not request.project:
         raise missing("project")
     if not request.domain:
@@ -460,62 +508,160 @@ def _validate_create_request(
             f"Invalid reference entity resource type [{kind}], only [map[TASK:<nil> LAUNCH_PLAN:<nil>]] "
             "allowed",
         )
-    for name, literal in request.inputs.literals.items():
+    for name, literal in inputs.literals.items():
         if not name:
             raise AdminError(INVALID, "missing key in inputs")
         if literal.WhichOneof("value") is None:
             raise AdminError(INVALID, f"missing valid literal in inputs {name}")
 
 
-def _resolve_spec(
+def _names_an_identity(context: security_pb2.SecurityContext) -> bool:
+    """flyteadmin's "deep check": an empty `run_as` (as the console sends) does not count as set."""
+    run_as = context.run_as
+    return bool(run_as.k8s_service_account or run_as.iam_role or run_as.execution_identity)
+
+
+def _merge_into(config: matchable_resource_pb2.WorkflowExecutionConfig, source: Any) -> None:
+    """`MergeIntoExecConfig` for the two settings the stored spec keeps: the first source to set one wins."""
+    if not config.max_parallelism and source.max_parallelism > 0:
+        config.max_parallelism = source.max_parallelism
+    if not config.HasField("security_context") and _names_an_identity(source.security_context):
+        config.security_context.CopyFrom(source.security_context)
+
+
+def _auth_role(
+    spec: execution_pb2.ExecutionSpec, launch_plan_spec: launch_plan_pb2.LaunchPlanSpec | None
+) -> common_pb2.AuthRole:
+    """`resolveAuthRole`: the deprecated role fields, request first, then the launch plan's three forms."""
+    if spec.HasField("auth_role"):
+        return spec.auth_role
+    if launch_plan_spec is None:
+        return common_pb2.AuthRole()
+    if launch_plan_spec.HasField("auth_role"):
+        return launch_plan_spec.auth_role
+    if launch_plan_spec.HasField("auth"):
+        auth = launch_plan_spec.auth
+        return common_pb2.AuthRole(
+            assumable_iam_role=auth.assumable_iam_role,
+            kubernetes_service_account=auth.kubernetes_service_account,
+        )
+    return common_pb2.AuthRole(assumable_iam_role=launch_plan_spec.role)
+
+
+def execution_config(
+    conn: sqlite3.Connection,
     state: EmulatorState,
-    spec: execution_pb2.ExecutionSpec,
-    launch_plan_spec: launch_plan_pb2.LaunchPlanSpec,
-    principal: str,
-) -> execution_pb2.ExecutionSpec:
-    """The stored spec: the request's, with flyteadmin's merge (request, then launch plan, then defaults)."""
-    resolved = execution_pb2.ExecutionSpec()
-    resolved.CopyFrom(spec)
-    resolved.ClearField("inputs")
-    resolved.metadata.principal = principal
-    lp_spec = launch_plan_spec
-    if not resolved.max_parallelism:
-        resolved.max_parallelism = getattr(lp_spec, "max_parallelism", 0) or state.config.max_parallelism
-    for field in ("labels", "annotations", "raw_output_data_config", "security_context"):
-        if not resolved.HasField(field) and lp_spec.HasField(field):
-            getattr(resolved, field).CopyFrom(getattr(lp_spec, field))
-    if not resolved.HasField("interruptible") and lp_spec.HasField("interruptible"):
-        resolved.interruptible.CopyFrom(lp_spec.interruptible)
-    if not resolved.overwrite_cache:
-        resolved.overwrite_cache = lp_spec.overwrite_cache
-    if not resolved.HasField("envs") and lp_spec.HasField("envs"):
-        resolved.envs.CopyFrom(lp_spec.envs)
-    return resolved
+    request: execution_pb2.ExecutionCreateRequest,
+    launch_plan_spec: launch_plan_pb2.LaunchPlanSpec | None,
+) -> matchable_resource_pb2.WorkflowExecutionConfig:
+    """`getExecutionConfig`: max parallelism and security context, taken from the first source that sets them.
+
+    The sources in order: the request spec, the launch plan (not for single-task executions), the most
+    specific WORKFLOW_EXECUTION_CONFIG attribute (workflow, then project-domain, then project), the
+    project-level attribute alone (so a project-wide max parallelism still applies under a project-domain
+    record that only names a service account), the deprecated auth role fields, and the platform default
+    (`max_parallelism` 25, an empty identity).
+    """
+    sources: list[Any] = [request.spec]
+    workflow = ""
+    if launch_plan_spec is not None:
+        sources.append(launch_plan_spec)
+        workflow = launch_plan_spec.workflow_id.name
+    for key in (
+        {"project": request.project, "domain": request.domain, "workflow": workflow},
+        {"project": request.project, "domain": "", "workflow": ""},
+    ):
+        row = lookup(conn, key, matchable_resource_pb2.MatchableResource.WORKFLOW_EXECUTION_CONFIG)
+        if row is not None:
+            attributes = matchable_resource_pb2.MatchingAttributes.FromString(row["attributes"])
+            sources.append(attributes.workflow_execution_config)
+    config = matchable_resource_pb2.WorkflowExecutionConfig()
+    for source in sources:
+        _merge_into(config, source)
+    if not config.HasField("security_context"):
+        role = _auth_role(request.spec, launch_plan_spec)
+        if role.kubernetes_service_account or role.assumable_iam_role:
+            config.security_context.run_as.iam_role = role.assumable_iam_role
+            config.security_context.run_as.k8s_service_account = role.kubernetes_service_account
+    if not config.max_parallelism:
+        config.max_parallelism = state.config.max_parallelism
+    config.security_context.run_as.SetInParent()
+    return config
+
+
+def _check_concurrency(conn: sqlite3.Connection, launch_plan: launch_plan_pb2.LaunchPlan) -> None:
+    """`checkLaunchPlanConcurrency`: QUEUED/RUNNING executions of any version of this launch plan name in its
+    project and domain, against `concurrency_policy.max`.
+
+    Reached with behaviour SKIP: ALREADY_EXISTS; UNSPECIFIED lets the execution through; any other
+    behaviour is a plain Go error upstream, hence INTERNAL.
+    """
+    policy = launch_plan.spec.concurrency_policy
+    lp = launch_plan.id
+    marks = ", ".join("?" for _ in _ACTIVE_PHASES)
+    count = conn.execute(
+        f"SELECT COUNT(*) FROM executions JOIN {LAUNCH_PLANS.table} AS lp "
+        "ON executions.launch_plan_id = lp.id WHERE executions.execution_project = ? "
+        f"AND executions.execution_domain = ? AND lp.name = ? AND executions.phase IN ({marks})",
+        (lp.project, lp.domain, lp.name, *_ACTIVE_PHASES),
+    ).fetchone()[0]
+    if count < policy.max:
+        return
+    if policy.behavior == launch_plan_pb2.ConcurrencyLimitBehavior.CONCURRENCY_LIMIT_BEHAVIOR_SKIP:
+        raise AdminError(
+            grpc.StatusCode.ALREADY_EXISTS,
+            f"concurrency limit ({policy.max}) reached for launch plan {lp.name}; skipping execution",
+        )
+    if policy.behavior != launch_plan_pb2.ConcurrencyLimitBehavior.CONCURRENCY_LIMIT_BEHAVIOR_UNSPECIFIED:
+        raise AdminError(
+            grpc.StatusCode.INTERNAL, f"unsupported concurrency-limit behavior: {policy.behavior}"
+        )
+
+
+def _inherit_from_parent_node(
+    conn: sqlite3.Connection, spec: execution_pb2.ExecutionSpec
+) -> tuple[int | None, int | None]:
+    """`getInheritedExecMetadata`: an execution launched by a node (a child launch plan) takes the launching
+    execution's principal and nesting + 1; both records must exist (NOT_FOUND otherwise).
+
+    Returns the row ids of the parent node execution and of its execution (None, None without a parent).
+    """
+    if not spec.metadata.HasField("parent_node_execution"):
+        return None, None
+    parent = spec.metadata.parent_node_execution
+    node_key = {**execution_key(parent.execution_id), "node_id": parent.node_id}
+    node = require_row(find_row(conn, "node_executions", node_key), "node execution", parent)
+    source = fetch_execution_row(conn, parent.execution_id)
+    spec.metadata.principal = source["user"]
+    spec.metadata.nesting = load_spec(source).metadata.nesting + 1
+    return int(node["id"]), int(source["id"])
 
 
 def launch(
     state: EmulatorState,
     request: execution_pb2.ExecutionCreateRequest,
     principal: str,
-    source_execution_id: int | None = None,
+    relaunched_from: int | None = None,
 ) -> identifier_pb2.WorkflowExecutionIdentifier:
     """Validate, resolve the launch entity and inputs, offload inputs and store a new UNDEFINED execution.
 
-    Shared by CreateExecution, RelaunchExecution and RecoverExecution, as in flyteadmin.
+    Shared by CreateExecution, RelaunchExecution and RecoverExecution, as in flyteadmin; `relaunched_from`
+    is the row id of the execution a relaunch or recovery copies.
     """
     now = state.now()
     duplicate = False
+    user_inputs = request.inputs if request.inputs.literals else request.spec.inputs
     with state.db.tx() as conn:
-        _validate_create_request(conn, state, request)
+        _validate_create_request(conn, state, request, user_inputs)
         name = request.name or generate_name()
         reference = request.spec.launch_plan
+        is_task = reference.resource_type == identifier_pb2.ResourceType.TASK
         task_row_id: int | None = None
-        if reference.resource_type == identifier_pb2.ResourceType.TASK:
+        if is_task:
             task_row_id, _ = get_task_row(conn, reference)
             lp_row_id, launch_plan = ensure_single_task_launch_plan(conn, state, reference)
         else:
             lp_row_id, launch_plan = get_launch_plan(conn, reference)
-        user_inputs = request.inputs if request.inputs.literals else request.spec.inputs
         computed = check_and_fetch_inputs(
             user_inputs, launch_plan.spec.fixed_inputs, launch_plan.closure.expected_inputs
         )
@@ -525,28 +671,37 @@ def launch(
         user_inputs_uri = put_literal_map(
             conn, metadata_uri(state, request.project, request.domain, name, "user_inputs"), user_inputs, now
         )
-        exists = conn.execute(
-            "SELECT 1 FROM executions WHERE execution_project = ? AND execution_domain = ? AND "
-            "execution_name = ?",
-            (request.project, request.domain, name),
-        ).fetchone()
-        if exists:
+        spec = execution_pb2.ExecutionSpec()
+        spec.CopyFrom(request.spec)
+        spec.metadata.principal = principal
+        parent_node_row_id, source_row_id = _inherit_from_parent_node(conn, spec)
+        config = execution_config(conn, state, request, None if is_task else launch_plan.spec)
+        if not is_task:
+            # Single-task executions keep the request's max parallelism (flyteadmin sets it only here).
+            spec.max_parallelism = config.max_parallelism
+            if launch_plan.spec.HasField("concurrency_policy"):
+                _check_concurrency(conn, launch_plan)
+        spec.security_context.CopyFrom(config.security_context)
+        spec.metadata.system_metadata.namespace = f"{request.project}-{request.domain}"
+        if find_row(conn, "executions", execution_key(execution_id(request.project, request.domain, name))):
             # flyteadmin overwrote the stored inputs before the insert failed; keep that effect (commit).
             duplicate = True
         else:
             _insert_execution(
                 conn,
-                state,
                 request,
                 name,
-                principal,
+                spec,
                 now,
                 launch_plan,
                 lp_row_id,
-                task_row_id,
-                inputs_uri,
-                user_inputs_uri,
-                source_execution_id,
+                _ExecutionLinks(
+                    launch_plan=None if is_task else lp_row_id,
+                    task=task_row_id,
+                    parent_node_execution=parent_node_row_id,
+                    source_execution=relaunched_from if relaunched_from is not None else source_row_id,
+                ),
+                (inputs_uri, user_inputs_uri),
             )
     if duplicate:
         raise AdminError(
@@ -558,23 +713,28 @@ def launch(
     return execution_id(request.project, request.domain, name)
 
 
+@dataclass(frozen=True)
+class _ExecutionLinks:
+    """Row ids an execution row points at (`launch_plan_id` is empty for single-task executions)."""
+
+    launch_plan: int | None
+    task: int | None
+    parent_node_execution: int | None
+    source_execution: int | None
+
+
 def _insert_execution(
     conn: sqlite3.Connection,
-    state: EmulatorState,
     request: execution_pb2.ExecutionCreateRequest,
     name: str,
-    principal: str,
+    spec: execution_pb2.ExecutionSpec,
     now: datetime,
     launch_plan: launch_plan_pb2.LaunchPlan,
     lp_row_id: int,
-    task_row_id: int | None,
-    inputs_uri: str,
-    user_inputs_uri: str,
-    source_execution_id: int | None,
+    links: _ExecutionLinks,
+    uris: tuple[str, str],
 ) -> None:
     lp_spec = launch_plan.spec
-    spec = _resolve_spec(state, request.spec, lp_spec, principal)
-    spec.metadata.system_metadata.namespace = f"{request.project}-{request.domain}"
     closure = execution_pb2.ExecutionClosure(
         phase=Phase.UNDEFINED,
         created_at=timestamp(now),
@@ -583,7 +743,7 @@ def _insert_execution(
         state_change_details=execution_pb2.ExecutionStateChangeDetails(
             state=execution_pb2.ExecutionState.EXECUTION_ACTIVE,
             occurred_at=timestamp(now),
-            principal=principal,
+            principal=spec.metadata.principal,
         ),
     )
     if not spec.disable_all:
@@ -592,58 +752,38 @@ def _insert_execution(
     workflow_row = conn.execute(
         f"SELECT workflow_id FROM {LAUNCH_PLANS.table} WHERE id = ?", (lp_row_id,)
     ).fetchone()
-    is_task = task_row_id is not None
     stamp = db_time(now)
-    conn.execute(
-        "INSERT INTO executions (created_at, updated_at, execution_project, execution_domain, "
-        "execution_name, "
-        "launch_plan_id, workflow_id, task_id, phase, closure, spec, execution_created_at, "
-        "execution_updated_at, "
-        "mode, source_execution_id, parent_node_execution_id, inputs_uri, user_inputs_uri, user, state, "
-        "launch_entity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            stamp,
-            stamp,
-            request.project,
-            request.domain,
-            name,
-            None if is_task else lp_row_id,
-            workflow_row["workflow_id"] if workflow_row else None,
-            task_row_id,
-            phase_name(Phase.UNDEFINED),
-            closure.SerializeToString(),
-            spec.SerializeToString(),
-            stamp,
-            stamp,
-            int(spec.metadata.mode),
-            source_execution_id,
-            _parent_node_execution_row_id(conn, spec),
-            inputs_uri,
-            user_inputs_uri,
-            principal,
-            execution_pb2.ExecutionState.EXECUTION_ACTIVE,
-            "task" if is_task else "launch_plan",
-        ),
-    )
+    inputs_uri, user_inputs_uri = uris
+    row = {
+        "created_at": stamp,
+        "updated_at": stamp,
+        **execution_key(execution_id(request.project, request.domain, name)),
+        "launch_plan_id": links.launch_plan,
+        "workflow_id": workflow_row["workflow_id"] if workflow_row else None,
+        "task_id": links.task,
+        "phase": phase_name(Phase.UNDEFINED),
+        "closure": closure.SerializeToString(),
+        "spec": spec.SerializeToString(),
+        "execution_created_at": stamp,
+        "execution_updated_at": stamp,
+        "mode": int(spec.metadata.mode),
+        "source_execution_id": links.source_execution,
+        "parent_node_execution_id": links.parent_node_execution,
+        "inputs_uri": inputs_uri,
+        "user_inputs_uri": user_inputs_uri,
+        "user": spec.metadata.principal,
+        "state": execution_pb2.ExecutionState.EXECUTION_ACTIVE,
+        "launch_entity": "launch_plan" if links.launch_plan is not None else "task",
+    }
+    insert_row(conn, "executions", row)
+    if links.launch_plan is None:
+        return  # flyteadmin writes no tags for single-task executions
     for tag in spec.tags:
         conn.execute(
             "INSERT OR IGNORE INTO execution_tags (created_at, updated_at, execution_project, "
-            "execution_domain, "
-            "execution_name, key, value) VALUES (?, ?, ?, ?, ?, ?, '')",
+            "execution_domain, execution_name, key, value) VALUES (?, ?, ?, ?, ?, ?, '')",
             (stamp, stamp, request.project, request.domain, name, tag),
         )
-
-
-def _parent_node_execution_row_id(conn: sqlite3.Connection, spec: execution_pb2.ExecutionSpec) -> int | None:
-    if not spec.metadata.HasField("parent_node_execution"):
-        return None
-    parent = spec.metadata.parent_node_execution
-    row = conn.execute(
-        "SELECT id FROM node_executions WHERE execution_project = ? AND execution_domain = ? "
-        "AND execution_name = ? AND node_id = ?",
-        (parent.execution_id.project, parent.execution_id.domain, parent.execution_id.name, parent.node_id),
-    ).fetchone()
-    return None if row is None else int(row["id"])
 
 
 @rpc(ADMIN, "CreateExecution")
@@ -658,36 +798,35 @@ def _relaunch(
     original_id: identifier_pb2.WorkflowExecutionIdentifier,
     name: str,
     principal: str,
-    metadata: execution_pb2.ExecutionMetadata,
-    overwrite_cache: bool | None = None,
+    adjust: Callable[[execution_pb2.ExecutionSpec], None],
 ) -> identifier_pb2.WorkflowExecutionIdentifier:
-    """Launch a copy of an existing execution's spec (same launch plan or task version) with its user inputs.
+    """Launch a copy of an existing execution's stored spec (same launch plan or task version, its metadata
+    kept) with its user inputs; `adjust` sets the mode and what else differs between relaunch and recover.
 
-    Relaunch falls back to the deprecated `spec.inputs`; recover reads only the stored user inputs. The
-    original's phase is not checked, as in flyteadmin.
+    The original's phase is not checked, as in flyteadmin. flyteadmin's fallback to the deprecated
+    `spec.inputs` for rows without stored user inputs has no case here: every execution stores them.
     """
     with state.db.read() as conn:
         original = fetch_execution_row(conn, original_id)
-        spec = load_spec(original)
+        spec = execution_from_row(original).spec
         user_inputs = get_literal_map(conn, original["user_inputs_uri"])
-    if not user_inputs.literals and metadata.mode == Mode.RELAUNCH:
-        user_inputs.CopyFrom(spec.inputs)
-    metadata.reference_execution.CopyFrom(original_id)
-    spec.metadata.CopyFrom(metadata)
-    if overwrite_cache is not None:
-        spec.overwrite_cache = overwrite_cache
+    adjust(spec)
+    spec.metadata.reference_execution.CopyFrom(row_execution_id(original))
     request = execution_pb2.ExecutionCreateRequest(
         project=original_id.project, domain=original_id.domain, name=name, spec=spec, inputs=user_inputs
     )
-    return launch(state, request, principal, source_execution_id=int(original["id"]))
+    return launch(state, request, principal, relaunched_from=int(original["id"]))
 
 
 @rpc(ADMIN, "RelaunchExecution")
 def relaunch_execution(
     state: EmulatorState, request: execution_pb2.ExecutionRelaunchRequest, call: CallInfo
 ) -> execution_pb2.ExecutionCreateResponse:
-    metadata = execution_pb2.ExecutionMetadata(mode=Mode.RELAUNCH)
-    new_id = _relaunch(state, request.id, request.name, call.principal, metadata, request.overwrite_cache)
+    def adjust(spec: execution_pb2.ExecutionSpec) -> None:
+        spec.metadata.mode = Mode.RELAUNCH
+        spec.overwrite_cache = request.overwrite_cache
+
+    new_id = _relaunch(state, request.id, request.name, call.principal, adjust)
     return execution_pb2.ExecutionCreateResponse(id=new_id)
 
 
@@ -695,10 +834,14 @@ def relaunch_execution(
 def recover_execution(
     state: EmulatorState, request: execution_pb2.ExecutionRecoverRequest, call: CallInfo
 ) -> execution_pb2.ExecutionCreateResponse:
-    metadata = execution_pb2.ExecutionMetadata(mode=Mode.RECOVERED)
-    if request.metadata.HasField("parent_node_execution"):
-        metadata.parent_node_execution.CopyFrom(request.metadata.parent_node_execution)
-    new_id = _relaunch(state, request.id, request.name, call.principal, metadata)
+    def adjust(spec: execution_pb2.ExecutionSpec) -> None:
+        spec.metadata.mode = Mode.RECOVERED
+        if request.HasField("metadata"):  # a metadata without a parent clears the original's parent
+            spec.metadata.ClearField("parent_node_execution")
+            if request.metadata.HasField("parent_node_execution"):
+                spec.metadata.parent_node_execution.CopyFrom(request.metadata.parent_node_execution)
+
+    new_id = _relaunch(state, request.id, request.name, call.principal, adjust)
     return execution_pb2.ExecutionCreateResponse(id=new_id)
 
 

@@ -178,7 +178,7 @@ def _promise(node_id: str, var: str) -> literals_pb2.BindingData:
     return literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id=node_id, var=var))
 
 
-def _launch_plan(
+def launch_plan_request(
     identifier: identifier_pb2.Identifier, fixed_x: int | None = None, default_x: bool = True
 ) -> Any:
     """Defaults fail=False, tag="none", x=3; or x fixed; or x unbound (the server makes it required)."""
@@ -200,9 +200,9 @@ def register(admin: Any) -> None:
     admin.CreateTask(_task())
     admin.CreateWorkflow(_workflow())
     for identifier in (LP, LP_FAILS):
-        admin.CreateLaunchPlan(_launch_plan(identifier))
-    admin.CreateLaunchPlan(_launch_plan(LP_FIXED, fixed_x=5))
-    admin.CreateLaunchPlan(_launch_plan(LP_REQUIRED, default_x=False))
+        admin.CreateLaunchPlan(launch_plan_request(identifier))
+    admin.CreateLaunchPlan(launch_plan_request(LP_FIXED, fixed_x=5))
+    admin.CreateLaunchPlan(launch_plan_request(LP_REQUIRED, default_x=False))
 
 
 def create_request(
