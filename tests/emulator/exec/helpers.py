@@ -145,9 +145,11 @@ LP_FIXED = ident(RT.LAUNCH_PLAN, "lp.fixed")
 LP_REQUIRED = ident(RT.LAUNCH_PLAN, "lp.required")
 
 
-def _task() -> task_pb2.TaskCreateRequest:
+def task_request(name: str = TASK.name) -> task_pb2.TaskCreateRequest:
+    """A python task (x: int -> o0: int) named `name`."""
+    identifier = ident(RT.TASK, name)
     template = tasks_pb2.TaskTemplate(
-        id=TASK,
+        id=identifier,
         type="python-task",
         metadata=tasks_pb2.TaskMetadata(
             runtime=tasks_pb2.RuntimeMetadata(type=tasks_pb2.RuntimeMetadata.FLYTE_SDK, version="1.16.31")
@@ -158,7 +160,7 @@ def _task() -> task_pb2.TaskCreateRequest:
     )
     _variables(template.interface.inputs, x=INT)
     _variables(template.interface.outputs, o0=INT)
-    return task_pb2.TaskCreateRequest(id=TASK, spec=task_pb2.TaskSpec(template=template))
+    return task_pb2.TaskCreateRequest(id=identifier, spec=task_pb2.TaskSpec(template=template))
 
 
 def _workflow() -> workflow_pb2.WorkflowCreateRequest:
@@ -197,7 +199,7 @@ def launch_plan_request(
 
 def register(admin: Any) -> None:
     """Register the task, the workflow and the three launch plans through the public RPCs."""
-    admin.CreateTask(_task())
+    admin.CreateTask(task_request())
     admin.CreateWorkflow(_workflow())
     for identifier in (LP, LP_FAILS):
         admin.CreateLaunchPlan(launch_plan_request(identifier))

@@ -28,6 +28,7 @@ from tests.emulator.exec.helpers import (
     plain,
     refusal,
     stamp,
+    task_request,
 )
 
 Phase = core_execution_pb2.WorkflowExecution.Phase
@@ -294,3 +295,49 @@ def test_file_store_keeps_executions_and_objects_across_restarts(tmp_path: Any, 
             dataproxy_pb2.CreateDownloadLocationRequest(native_url=location.native_url)
         )
         assert requests.get(link.signed_url, timeout=10).content == b"kept"
+
+
+def test_recovery_reuses_the_outputs_the_reference_produced(
+    served: tuple[Emulator, Stubs], clock: Clock
+) -> None:
+    """The reference's n0 produced o0=41 (reported by hand, so a re-run would give the zero value instead):
+    the recovered run reports n0 RECOVERED with 41 and feeds 41 to n1, which runs again."""
+    emu, calls = served
+    admin = calls.admin
+    admin.CreateExecution(create_request("first-try", x=2))
+
+    def report(node: str, phase: int, **fields: Any) -> None:
+        event = engine_event_pb2.NodeExecutionEvent(
+            id=identifier_pb2.NodeExecutionIdentifier(execution_id=exec_id("first-try"), node_id=node),
+            phase=phase,
+            occurred_at=stamp(clock),
+            **fields,
+        )
+        admin.CreateNodeEvent(event_pb2.NodeExecutionEventRequest(event=event))
+
+    report("n0", NodePhase.SUCCEEDED, output_data=literal_map(o0=41))
+    report("n1", NodePhase.FAILED, error=core_execution_pb2.ExecutionError(code="OOM"))
+    failed = engine_event_pb2.WorkflowExecutionEvent(
+        execution_id=exec_id("first-try"), phase=Phase.FAILED, occurred_at=stamp(clock)
+    )
+    admin.CreateWorkflowEvent(event_pb2.WorkflowExecutionEventRequest(event=failed))
+    admin.RecoverExecution(execution_pb2.ExecutionRecoverRequest(id=exec_id("first-try"), name="second-try"))
+    drive_once(emu)
+    recovered = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=exec_id("second-try")))
+    assert recovered.closure.phase == Phase.SUCCEEDED
+    assert nodes(admin, "second-try")["n0"] == NodePhase.RECOVERED
+    assert plain(node_data(admin, "second-try", "n0").full_outputs) == {"o0": 41}
+    assert plain(node_data(admin, "second-try", "n1").full_inputs) == {"x": 41}
+    assert (attempts(admin, "second-try", "n0"), attempts(admin, "second-try", "n1")) == (
+        [],
+        [TaskPhase.SUCCEEDED],
+    )
+
+
+def test_a_task_named_fails_fails_as_a_single_task_execution(simulated: tuple[Emulator, Stubs]) -> None:
+    emu, calls = simulated
+    doomed = task_request("t.double_fails")
+    calls.admin.CreateTask(doomed)
+    failed = run(emu, calls.admin, create_request("solo-fails", launch_plan=doomed.id, x=2))
+    assert failed.closure.phase == Phase.FAILED
+    assert failed.closure.error.code == "SimulatedFailure"
