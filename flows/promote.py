@@ -1,19 +1,20 @@
 """Flow: promote a launch plan version, i.e. make it the active one, optionally copying it across domains.
 
 Deployed on demand by prefect.yaml. With `from_domain` (e.g. staging -> production), one task run copies
-the launch plan and everything it refers to into the target domain; a second activates the version,
-reads the active version back, and rolls back to what was active before if that cannot be verified.
-Promoting a version that is already active writes nothing (`unchanged`).
+the launch plan and everything it refers to into the target domain (`ops.promote.copy_unless_active`); a
+second activates the version, reads the active version back, and rolls back to what was active before if
+that cannot be verified. Promoting a version that is already active writes nothing (`unchanged`), with or
+without `from_domain`.
 """
 
 from __future__ import annotations
 
-from flyteidl.core import identifier_pb2
 from prefect import flow
 
 from flyteadmin_ops.blocks import FlyteAdminConnection
-from flyteadmin_ops.ops.register import identifier_text
-from flyteadmin_ops.ops.results import Outcome, Result, Status
+from flyteadmin_ops.client.identifiers import launch_plan_id
+from flyteadmin_ops.ops import promote as promote_ops
+from flyteadmin_ops.ops.results import Result
 from flyteadmin_ops.tasks import (
     activate_launch_plan,
     artifact_key,
@@ -43,24 +44,16 @@ def promote_launch_plan(
     """
     block = resolve_connection(connection)
     key = artifact_key("promote", project, domain, name)
-    result = Result("promote")
+    result = Result(promote_ops.OPERATION)
     if from_domain and from_domain != domain:
-        target = identifier_pb2.Identifier(
-            resource_type=identifier_pb2.LAUNCH_PLAN,
-            project=project,
-            domain=domain,
-            name=name,
-            version=version,
-        )
+        target = launch_plan_id(project, domain, name, version)
         copied = copy_launch_plan_from_domain(block, target, from_domain)
         result.extend(copied)
-        result.notes.append(f"copied from {project}/{from_domain}")
-        if any(o.status.is_problem for o in copied):
-            result.add(
-                Outcome(
-                    "launch_plan", identifier_text(target), Status.SKIPPED, "not activated: the copy failed"
-                )
-            )
+        result.notes.append(
+            f"copied from {project}/{from_domain}" if copied else f"{version} already active: nothing to copy"
+        )
+        if promote_ops.copy_failed(copied):
+            result.add(promote_ops.not_activated(target))
             return finish(result, key)
     activated = activate_launch_plan(block, name, version, project, domain)
     result.extend(activated.outcomes)

@@ -156,7 +156,8 @@ def copy_launch_plan_from_domain(
     connection: FlyteAdminConnection, target: identifier_pb2.Identifier, from_domain: str
 ) -> list[Outcome]:
     """Register in `target`'s domain the launch plan as it exists in `from_domain`, with everything it
-    refers to there (workflows, subworkflows, tasks, launch plans), in dependency order.
+    refers to there (workflows, subworkflows, tasks, launch plans), in dependency order; nothing (and no
+    outcome) when `target` is already the active version there.
 
     Example:
         ```python
@@ -168,7 +169,7 @@ def copy_launch_plan_from_domain(
     logger = get_run_logger()
     with connection.get_client() as client:
         register_ops.check_target(client, target.project, target.domain)
-        outcomes = promote_ops.copy_from_domain(client, target, from_domain)
+        outcomes = promote_ops.copy_unless_active(client, target, from_domain)
     _log_outcomes(logger, "promote", outcomes)
     return outcomes
 

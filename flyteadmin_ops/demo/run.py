@@ -26,8 +26,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from flyteidl.admin import execution_pb2

@@ -74,17 +74,12 @@ def promote_launch_plan(
     check_target(client, project, domain)
 
     if from_domain is not None:
-        check_target(client, project, from_domain)
-    # An active target implies it and all it refers to are registered there: nothing to copy.
-    if from_domain is not None and active_version(client, target) != version:
-        copied = copy_from_domain(
+        copied = copy_unless_active(
             client, target, from_domain, max_concurrency=max_concurrency, on_outcome=notify
         )
         result.extend(copied)
-        if any(o.status.is_problem for o in copied):
-            skipped = Outcome(KIND, identifier_text(target), Status.SKIPPED, "not activated: the copy failed")
-            result.add(skipped)
-            notify(skipped)
+        if copy_failed(copied):
+            result.add(not_activated(target, notify))
             return result
     else:
         _require(client, target, f"launch plan {name} version {version} does not exist in {project}/{domain}")
@@ -93,6 +88,36 @@ def promote_launch_plan(
         result.add(outcome)
         notify(outcome)
     return result
+
+
+def copy_unless_active(
+    client: SynchronousFlyteClient,
+    target: identifier_pb2.Identifier,
+    from_domain: str,
+    *,
+    max_concurrency: int | None = None,
+    on_outcome: OutcomeCallback | None = None,
+) -> list[Outcome]:
+    """The copy step of a cross-domain promotion (`copy_from_domain`), skipped when `target` is already the
+    active version: an active target was registered with all it refers to, so a re-run writes nothing."""
+    check_target(client, target.project, from_domain)
+    if active_version(client, target) == target.version:
+        return []
+    return copy_from_domain(
+        client, target, from_domain, max_concurrency=max_concurrency, on_outcome=on_outcome
+    )
+
+
+def copy_failed(copied: list[Outcome]) -> bool:
+    """Nothing is activated when any part of the copy conflicted or failed."""
+    return any(o.status.is_problem for o in copied)
+
+
+def not_activated(target: identifier_pb2.Identifier, on_outcome: OutcomeCallback | None = None) -> Outcome:
+    outcome = Outcome(KIND, identifier_text(target), Status.SKIPPED, "not activated: the copy failed")
+    if on_outcome is not None:
+        on_outcome(outcome)
+    return outcome
 
 
 def _require(client: SynchronousFlyteClient, ident: identifier_pb2.Identifier, message: str) -> None:

@@ -16,6 +16,7 @@ from flyteidl.core import identifier_pb2, literals_pb2
 from flyteadmin_ops.emulator import Emulator
 from flyteadmin_ops.emulator.executor import wait_idle
 from tests.flows.records import artifact, task_name, task_runs
+from tests.ops.admin_proxy import AdminProxy
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
 
@@ -75,6 +76,13 @@ def test_register_promote_and_relaunch_flows(emulator: Emulator, pyflyte_package
         ("activate-launch-plan", "Completed"),
         ("copy-launch-plan-from-domain", "Completed"),
     ]
+
+    # Promoting again is a no-op: no write RPC, the copy step finds the version already active.
+    with AdminProxy(emulator.endpoint) as proxy:
+        watched = FlyteAdminConnection(endpoint=proxy.endpoint, insecure=True)
+        again = promote_launch_plan(NIGHTLY, VERSION, PROJECT, "production", watched, from_domain="staging")
+        assert proxy.writes() == []
+    assert [o.status for o in again.outcomes] == [Status.UNCHANGED]
 
     # Three executions that fail under the simulated executor, then relaunch-failed in batches of two.
     with connection.get_client() as client:
