@@ -10,7 +10,7 @@ Sources, highest first:
 
 So a user with a working flytectl config needs nothing else. Each value remembers where it came from,
 so a bad one fails at construction with the field *and* its source named, e.g.
-"endpoint 'foo' from FLYTE_PLATFORM_URL: has no port". Secrets are SecretStr and never appear in a
+"endpoint 'foo' from FLYTEADMIN_ENDPOINT: has no port". Secrets are SecretStr and never appear in a
 repr, a log record or an error message.
 """
 
@@ -474,8 +474,30 @@ _FLYTEKIT_ENV = {
 
 def _flytekit_env() -> list[Entry]:
     # Indirections come last so that, as in flytekit, they override a direct FLYTE_CREDENTIALS_CLIENT_SECRET.
-    entries = [(field, os.environ[var], var) for var, field in _FLYTEKIT_ENV.items() if var in os.environ]
+    entries = [
+        _with_default_port(field, os.environ[var], var, "flytekit")
+        for var, field in _FLYTEKIT_ENV.items()
+        if var in os.environ
+    ]
     return sorted(entries, key=lambda entry: entry[0] in _SECRET_INDIRECTIONS)
+
+
+_GRPC_DEFAULT_PORT = 443
+
+
+def _with_default_port(field: str, value: Any, label: str, tool: str) -> Entry:
+    """flytekit and flytectl connect to port 443 when their endpoint names none (gRPC's default), so a
+    config that works for them works here; our own sources still require an explicit port."""
+    if field == "endpoint" and isinstance(value, str):
+        text = value.strip().removeprefix("dns:///")
+        bare_ipv6 = text.startswith("[") and text.endswith("]")
+        if text and "://" not in text and (":" not in text or bare_ipv6):
+            return (
+                field,
+                f"{text}:{_GRPC_DEFAULT_PORT}",
+                f"{label}, port {_GRPC_DEFAULT_PORT} added as {tool} does",
+            )
+    return field, value, label
 
 
 def _flyteadmin_config_file() -> list[Entry]:
@@ -559,10 +581,33 @@ def _flytectl_config() -> list[Entry]:
             continue
         label = f"{path} (admin.{key})"
         try:
-            entries.append((field, convert(value), label))
+            entries.append(_with_default_port(field, convert(value), label, "flytectl"))
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"{field} from {label}: {exc}") from None
+    entries += _flytectl_client_secret_defaults(admin, path)
     return sorted(entries, key=lambda entry: entry[0] in _SECRET_INDIRECTIONS)
+
+
+FLYTECTL_DEFAULT_CLIENT_ID = "flytepropeller"
+FLYTECTL_DEFAULT_SECRET_LOCATION = Path("/etc/secrets/client_secret")
+"""flytectl's defaults for `authType: ClientSecret` (flyteidl/clients/go/admin/config.go): in-cluster
+configs often name only the auth type and rely on the secret mounted there."""
+
+
+def _flytectl_client_secret_defaults(admin: Mapping[str, Any], path: Path) -> list[Entry]:
+    auth_type = str(admin.get("authType") or "").strip().lower().replace("-", "_")
+    if _AUTH_MODE_SPELLINGS.get(auth_type) != "client_credentials":
+        return []
+    defaults: list[Entry] = []
+    if not admin.get("clientId"):
+        defaults.append(
+            ("client_id", FLYTECTL_DEFAULT_CLIENT_ID, f"{path} (flytectl's default admin.clientId)")
+        )
+    named_secret = admin.get("clientSecretLocation") or admin.get("clientSecretEnvVar")
+    if not named_secret and FLYTECTL_DEFAULT_SECRET_LOCATION.is_file():
+        label = f"{path} (flytectl's default admin.clientSecretLocation)"
+        defaults.append(("client_secret_location", str(FLYTECTL_DEFAULT_SECRET_LOCATION), label))
+    return defaults
 
 
 def _load_mapping(path: Path, named_by: str) -> dict[str, Any]:

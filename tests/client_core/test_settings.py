@@ -296,8 +296,8 @@ def test_auth_mode_spellings_of_flytekit_and_flytectl(spelling: str, mode: str) 
     ("set_it", "message"),
     [
         (
-            {"FLYTE_PLATFORM_URL": "foo"},
-            "endpoint 'foo' from FLYTE_PLATFORM_URL: has no port "
+            {"FLYTEADMIN_ENDPOINT": "foo"},
+            "endpoint 'foo' from FLYTEADMIN_ENDPOINT: has no port "
             "(expected host:port, e.g. flyte.example.com:443)",
         ),
         (
@@ -340,12 +340,60 @@ def test_errors_name_the_field_and_its_source(monkeypatch, set_it: dict[str, str
 
 
 def test_an_error_in_a_flytectl_file_names_file_and_key(clean_environment: Path) -> None:
-    config = flytectl_home_config(clean_environment, "admin:\n  endpoint: flyte.example.com\n")
+    config = flytectl_home_config(clean_environment, "admin:\n  endpoint: flyte.example.com:grpc\n")
     with pytest.raises(SettingsError) as raised:
         AdminSettings()
-    assert str(raised.value).startswith(
-        f"endpoint 'flyte.example.com' from {config} (admin.endpoint): has no port"
+    assert str(raised.value) == (
+        f"endpoint 'flyte.example.com:grpc' from {config} (admin.endpoint): has an invalid port 'grpc'"
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("dns:///flyte.example.com", "flyte.example.com:443"),
+        ("[::1]", "[::1]:443"),
+        ("h.example:8089", "h.example:8089"),
+    ],
+)
+def test_an_endpoint_without_port_from_flytectl_or_flytekit_means_443_as_there(
+    clean_environment: Path, monkeypatch: pytest.MonkeyPatch, written: str, expected: str
+) -> None:
+    """flytectl's own docs write `endpoint: dns:///<host>`; gRPC then connects to 443. Such a config works for
+    flytectl and flytekit, so it works here; our own sources still demand a port (checked above)."""
+    config = flytectl_home_config(clean_environment, f"admin:\n  endpoint: '{written}'\n")
+    settings = AdminSettings()
+    assert settings.endpoint == expected
+    if written != expected:
+        assert settings.source_of("endpoint") == f"{config} (admin.endpoint), port 443 added as flytectl does"
+    monkeypatch.setenv("FLYTE_PLATFORM_URL", written)
+    assert AdminSettings().endpoint == expected
+
+
+def test_flytectl_client_secret_defaults_apply_to_an_in_cluster_config(
+    clean_environment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`authType: ClientSecret` alone works for flytectl in a pod: client id flytepropeller, secret mounted at
+    /etc/secrets/client_secret. (The location is moved under tmp_path: the test must not need /etc.)"""
+    from flyteadmin_ops import settings as settings_module
+
+    mounted = write(tmp_path / "etc-secrets" / "client_secret", "mounted-secret\n")
+    monkeypatch.setattr(settings_module, "FLYTECTL_DEFAULT_SECRET_LOCATION", mounted)
+    config = flytectl_home_config(
+        clean_environment, "admin:\n  endpoint: flyte:443\n  authType: ClientSecret\n"
+    )
+    settings = AdminSettings()
+    assert settings.auth_mode == "client_credentials"
+    assert settings.client_id == "flytepropeller"
+    assert (
+        settings.client_secret is not None and settings.client_secret.get_secret_value() == "mounted-secret"
+    )
+    assert settings.source_of("client_secret") == f"{config} (flytectl's default admin.clientSecretLocation)"
+
+    mounted.unlink()  # nothing mounted: the error says what is missing and where auth_mode came from
+    with pytest.raises(SettingsError, match=r"needs client_secret, which is not set"):
+        AdminSettings()
+    assert AdminSettings(client_secret="given").client_id == "flytepropeller"
 
 
 def test_a_missing_client_secret_file_is_named(clean_environment: Path, tmp_path: Path) -> None:
