@@ -7,9 +7,10 @@ overlapping or retried run gets ALREADY_EXISTS (`exists`) instead of a second ex
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from prefect import flow
+from pydantic import Field
 
 from flyteadmin_ops.blocks import FlyteAdminConnection
 from flyteadmin_ops.ops import relaunch as relaunch_ops
@@ -34,7 +35,7 @@ def relaunch_failed(
     mode: Literal["recover", "relaunch"] = "recover",
     max_launches: int | None = None,
     dry_run: bool = False,
-    batch_size: int = 50,
+    batch_size: Annotated[int, Field(ge=1)] = 50,
 ) -> Result:
     """Recover the executions of `project`/`domain` that failed in the last `since` (e.g. "24h").
 
@@ -51,15 +52,13 @@ def relaunch_failed(
         project, domain, relaunch_ops.parse_duration(since), phases=tuple(phases), launch_plan=launch_plan
     )
     plan = select_failed_executions(block, selection, mode, max_launches)
-    result = Result("relaunch-failed", dry_run=dry_run)
-    result.notes.append(
-        f"{len(plan.candidates)} failed execution(s) in {project}/{domain} in the last {since}"
-    )
+    result = Result(relaunch_ops.OPERATION, dry_run=dry_run)
+    result.notes.append(relaunch_ops.describe_plan(plan))
     if dry_run:
         result.extend(relaunch_ops.planned_outcomes(plan))
     else:
         chosen = [candidate.failed for candidate in plan.to_launch]
-        for start in range(0, len(chosen), max(1, batch_size)):
+        for start in range(0, len(chosen), batch_size):
             result.extend(relaunch_executions(block, chosen[start : start + batch_size], mode))
     result.extend(relaunch_ops.skipped_outcomes(plan))
     return finish(result, artifact_key("relaunch-failed", project, domain))

@@ -46,6 +46,7 @@ RETRYABLE_PHASES = ("FAILED", "TIMED_OUT")
 _HANDLING_MODES = (ExecutionMode.RELAUNCH, ExecutionMode.RECOVERED)
 _PAGE_SIZE = 200
 KIND = "execution"
+OPERATION = "relaunch-failed"
 
 # ---- window ------------------------------------------------------------------------------------------
 
@@ -331,6 +332,17 @@ def planned_outcomes(plan: Plan) -> list[Outcome]:
     ]
 
 
+def describe_plan(plan: Plan) -> str:
+    """The note every relaunch-failed result carries: how many failures the window held, and which."""
+    selection = plan.selection
+    window = f"{selection.start.isoformat()} .. {selection.end.isoformat() if selection.end else 'now'}"
+    return (
+        f"{len(plan.candidates)} {'/'.join(selection.phases)} execution(s) "
+        f"in {selection.project}/{selection.domain} "
+        f"created {window}" + (f", launch plan {selection.launch_plan}" if selection.launch_plan else "")
+    )
+
+
 def relaunch_failed(
     client: SynchronousFlyteClient,
     selection: Selection,
@@ -342,13 +354,8 @@ def relaunch_failed(
 ) -> Result:
     """The whole automation: plan, then launch (or, with dry_run, list what would be launched)."""
     plan = plan_relaunches(client, selection, mode, max_launches)
-    result = Result("relaunch-failed", dry_run=dry_run)
-    window = f"{selection.start.isoformat()} .. {selection.end.isoformat() if selection.end else 'now'}"
-    result.notes.append(
-        f"{len(plan.candidates)} {'/'.join(selection.phases)} execution(s) "
-        f"in {selection.project}/{selection.domain} "
-        f"created {window}" + (f", launch plan {selection.launch_plan}" if selection.launch_plan else "")
-    )
+    result = Result(OPERATION, dry_run=dry_run)
+    result.notes.append(describe_plan(plan))
     to_launch = [c.failed for c in plan.to_launch]
     if dry_run:
         result.extend(planned_outcomes(plan))

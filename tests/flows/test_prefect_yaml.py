@@ -60,3 +60,14 @@ def test_a_wrong_parameter_would_be_caught() -> None:
     flow = load_flow_from_entrypoint(f"{REPO / 'flows/relaunch_failed.py'}:relaunch_failed")
     with pytest.raises(ParameterTypeError):
         flow.validate_parameters({"project": "p", "domain": "d", "phases": ["ABORTED"]})
+
+
+@pytest.mark.parametrize("batch_size", [0, -1])
+def test_a_batch_size_below_one_is_refused(batch_size: int) -> None:
+    # A slice of size 0 would launch nothing and report success.
+    from prefect.exceptions import ParameterTypeError
+    from prefect.flows import load_flow_from_entrypoint
+
+    flow = load_flow_from_entrypoint(f"{REPO / 'flows/relaunch_failed.py'}:relaunch_failed")
+    with pytest.raises(ParameterTypeError):
+        flow.validate_parameters({"project": "p", "domain": "d", "batch_size": batch_size})
