@@ -205,9 +205,7 @@ class _Watch(io.StringIO):
         return written
 
 
-def test_demo_keep_running_leaves_an_explorable_emulator(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_keep_running_leaves_an_explorable_emulator(capsys: pytest.CaptureFixture[str]) -> None:
     out, stop = _Watch("keeps running"), threading.Event()
     results: list[DemoRun] = []
     worker = threading.Thread(target=lambda: results.append(run_demo(out, keep_running=stop)))
