@@ -38,6 +38,9 @@ _MAX_MESSAGE_IN_STR = 2000
 class FlyteAdminError(Exception):
     """A Flyte Admin RPC failed. Base of every error the transport raises."""
 
+    attempts: int = 1
+    """How many times the call was sent before this error was final (see `after_attempts`)."""
+
     def __init__(
         self,
         rpc: str,
@@ -56,8 +59,16 @@ class FlyteAdminError(Exception):
         if len(message) > _MAX_MESSAGE_IN_STR:
             message = message[:_MAX_MESSAGE_IN_STR] + f"... ({len(self.server_message)} characters in all)"
         text = f"{self.rpc} failed with {self.code.name}: {message or '(no message)'}"
+        if self.attempts > 1:
+            text += f" (after {self.attempts} attempts)"
         hint = _hint(self.code, self.server_message)
         return f"{text} [{hint}]" if hint else text
+
+    def after_attempts(self, attempts: int) -> FlyteAdminError:
+        """Record that retries came before this error, so its text does not read like a single failure."""
+        self.attempts = attempts
+        self.args = (self._describe(),)
+        return self
 
     def detail(self, message_type: type[M]) -> M | None:
         """The first decoded detail of the given protobuf type, or None."""
@@ -79,6 +90,7 @@ def _rebuild(
     error = cls.__new__(cls)
     FlyteAdminError.__init__(error, rpc, code, server_message, details)
     error.__dict__.update(state)
+    error.args = (error._describe(),)
     return error
 
 
@@ -279,4 +291,9 @@ def _hint(code: grpc.StatusCode, server_message: str) -> str:
         )
     if code is grpc.StatusCode.UNAUTHENTICATED:
         return "check auth_mode and credentials; the server rejected the call's token (or its absence)"
+    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+        return (
+            "no answer in time: raise deadline_seconds (each attempt) or retry_deadline_seconds (all "
+            "attempts), or pass timeout= to this call"
+        )
     return ""

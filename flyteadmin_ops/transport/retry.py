@@ -74,6 +74,7 @@ class RetryPolicy:
         """
         started = time.monotonic()
         errors: list[FlyteAdminError] = []
+        sent = 0
 
         def overall_timeout() -> FlyteTimeout:
             last = (
@@ -84,10 +85,12 @@ class RetryPolicy:
             )
 
         def one_attempt() -> T:
+            nonlocal sent
             left = self.deadline - (time.monotonic() - started)
             if left <= 0:
                 raise overall_timeout()
             timeout = min(per_attempt, left)
+            sent += 1
             try:
                 return attempt(timeout)
             except FlyteAdminError as error:
@@ -116,4 +119,9 @@ class RetryPolicy:
             before_sleep=log_retry,
             reraise=True,
         )
-        return retrying(one_attempt)
+        try:
+            return retrying(one_attempt)
+        except FlyteAdminError as error:
+            if sent > 1:
+                error.after_attempts(sent)
+            raise

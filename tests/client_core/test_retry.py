@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 import time
 
@@ -35,6 +36,12 @@ def test_retryable_codes_are_retried_with_growing_delays_up_to_the_limit(
 
     assert raised.value.code is code
     assert len(admin.calls("GetVersion")) == 5  # retry_attempts
+    # The text says the failure survived retries, so it does not read like a one-off.
+    assert raised.value.attempts == 5
+    assert str(raised.value).startswith(
+        f"AdminService/GetVersion failed with {code.name}: scripted {code.name} (after 5 attempts)"
+    )
+    assert str(pickle.loads(pickle.dumps(raised.value))) == str(raised.value)
     gaps = admin.gaps("GetVersion")
     # Backoff 10, 20, 40, 80 ms (no jitter): each gap is at least its delay; the last far above the first.
     for gap, delay in zip(gaps, [0.01, 0.02, 0.04, 0.08], strict=True):
@@ -85,6 +92,7 @@ def test_permanent_errors_are_never_retried(
     assert len(admin.calls("ListProjects")) == 1
     assert raised.value.rpc == "AdminService/ListProjects"
     assert raised.value.server_message == f"scripted {code.name}"
+    assert raised.value.attempts == 1 and "attempts" not in str(raised.value)
 
 
 def test_a_call_that_is_not_safe_to_repeat_is_not_retried_on_unavailable(admin: ScriptedAdmin) -> None:
@@ -110,10 +118,11 @@ def test_deadline_exceeded_is_retried_for_reads_only(admin: ScriptedAdmin) -> No
     admin.on("CreateExecution", admin.hang)
     settings = fast_settings(admin.port, deadline_seconds=0.05, retry_attempts=3)
     with Transport(settings) as transport:
-        with pytest.raises(errors.FlyteTimeout):
+        with pytest.raises(errors.FlyteTimeout) as read_timeout:
             transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
         with pytest.raises(errors.FlyteTimeout):
             transport.call(CREATE_EXECUTION, execution_pb2.ExecutionCreateRequest(name="x"))
+    assert "(after 3 attempts) [no answer in time: raise deadline_seconds" in str(read_timeout.value)
     assert len(admin.calls("ListProjects")) == 3
     assert len(admin.calls("CreateExecution")) == 1
 
