@@ -26,17 +26,18 @@ from flyteidl.admin import node_execution_pb2, task_execution_pb2
 from flyteidl.core import catalog_pb2, identifier_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from google.protobuf.duration_pb2 import Duration
-from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing, parse_db_time
 from flyteadmin_ops.emulator.executions import (
     TERMINAL_PHASES,
     already_terminal,
+    execution_key,
     fetch_execution_row,
+    insert_row,
     load_closure,
     load_spec,
-    save_execution,
+    save_row,
 )
 from flyteadmin_ops.emulator.node_executions import fetch_node_row, find_node_row, load_node_closure
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
@@ -210,21 +211,6 @@ def _offload_inputs(conn: sqlite3.Connection, state: EmulatorState, event: Any, 
     return ""
 
 
-def _update_row(
-    conn: sqlite3.Connection, table: str, row_id: int, closure: Message, columns: dict[str, object]
-) -> None:
-    values = {"closure": closure.SerializeToString(), **columns}
-    assignments = ", ".join(f"{column} = ?" for column in values)
-    conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", (*values.values(), row_id))
-
-
-def _insert_row(conn: sqlite3.Connection, table: str, columns: dict[str, object]) -> int:
-    names = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    cursor = conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(columns.values()))
-    return int(cursor.lastrowid or 0)
-
-
 # --- workflow events -------------------------------------------------------------------------------------
 
 
@@ -277,7 +263,7 @@ def create_workflow_event(
             (identifier.project, identifier.domain, identifier.name),
         )
         columns.update(_reassign_cluster(row, event))
-        save_execution(conn, row["id"], closure, **columns)
+        save_row(conn, "executions", row["id"], closure, columns)
     return admin_event_pb2.WorkflowExecutionEventResponse()
 
 
@@ -394,9 +380,7 @@ def _create_node_execution(
     execution = identifier.execution_id
     columns.update(
         created_at=db_time(state.now()),
-        execution_project=execution.project,
-        execution_domain=execution.domain,
-        execution_name=execution.name,
+        **execution_key(execution),
         node_id=identifier.node_id,
         input_uri=_offload_inputs(conn, state, event, *_node_parts(event)),
         node_execution_created_at=occurred,
@@ -407,7 +391,7 @@ def _create_node_execution(
         dynamic_workflow_remote_closure_reference=dynamic_reference,
         closure=closure.SerializeToString(),
     )
-    _insert_row(conn, "node_executions", columns)
+    insert_row(conn, "node_executions", columns)
 
 
 def _cache_status(event: Any) -> str | None:
@@ -443,7 +427,7 @@ def _update_node_execution(
         columns["dynamic_workflow_remote_closure_reference"] = dynamic_reference
     if event.HasField("task_node_metadata"):
         columns["cache_status"] = _cache_status(event)
-    _update_row(conn, "node_executions", row["id"], closure, columns)
+    save_row(conn, "node_executions", row["id"], closure, columns)
 
 
 # --- task events -----------------------------------------------------------------------------------------
@@ -530,9 +514,7 @@ def _create_task_execution(
         domain=task.domain,
         name=task.name,
         version=task.version,
-        execution_project=node.execution_id.project,
-        execution_domain=node.execution_id.domain,
-        execution_name=node.execution_id.name,
+        **execution_key(node.execution_id),
         node_id=node.node_id,
         retry_attempt=identifier.retry_attempt,
         phase_version=event.phase_version,
@@ -540,7 +522,7 @@ def _create_task_execution(
         task_execution_created_at=columns[_TASK.updated_column],
         closure=closure.SerializeToString(),
     )
-    _insert_row(conn, "task_executions", columns)
+    insert_row(conn, "task_executions", columns)
 
 
 def _update_task_execution(
@@ -575,4 +557,4 @@ def _update_task_execution(
         closure.started_at.CopyFrom(first_start)
     _task_details(closure, event)
     columns["phase_version"] = event.phase_version
-    _update_row(conn, "task_executions", row["id"], closure, columns)
+    save_row(conn, "task_executions", row["id"], closure, columns)

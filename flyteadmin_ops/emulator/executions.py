@@ -74,16 +74,19 @@ Mode = execution_pb2.ExecutionMetadata.ExecutionMode
 
 TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.TIMED_OUT, Phase.ABORTED})
 
-schema(
-    """
-    CREATE TABLE IF NOT EXISTS executions (
+# gorm's base model plus the execution key: the first columns of every execution-scoped table.
+EXECUTION_SCOPED_DDL = """
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         deleted_at TEXT,
         execution_project TEXT NOT NULL,
         execution_domain TEXT NOT NULL,
-        execution_name TEXT NOT NULL,
+        execution_name TEXT NOT NULL"""
+
+schema(
+    f"""
+    CREATE TABLE IF NOT EXISTS executions ({EXECUTION_SCOPED_DDL},
         launch_plan_id INTEGER,
         workflow_id INTEGER,
         task_id INTEGER,
@@ -108,14 +111,7 @@ schema(
         launch_entity TEXT NOT NULL DEFAULT '',
         UNIQUE (execution_project, execution_domain, execution_name)
     );
-    CREATE TABLE IF NOT EXISTS execution_tags (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        deleted_at TEXT,
-        execution_project TEXT NOT NULL,
-        execution_domain TEXT NOT NULL,
-        execution_name TEXT NOT NULL,
+    CREATE TABLE IF NOT EXISTS execution_tags ({EXECUTION_SCOPED_DDL},
         key TEXT NOT NULL,
         value TEXT NOT NULL DEFAULT '',
         UNIQUE (execution_project, execution_domain, execution_name, key, value)
@@ -248,6 +244,18 @@ def require_row(row: sqlite3.Row | None, kind: str, identifier: Message) -> sqli
     return row
 
 
+def validate_execution_child_id(identifier: Any, present: bool, child_field: str) -> None:
+    """`ValidateNodeExecutionIdentifier` / `ValidateSignalIdentifier`: id, execution id, the child's own
+    name (`node_id`, `signal_id`), then the execution id's fields, in that order."""
+    if not present:
+        raise missing("id")
+    if not identifier.HasField("execution_id"):
+        raise missing("execution_id")
+    if not getattr(identifier, child_field):
+        raise missing(child_field)
+    validate_execution_id(identifier.execution_id, True)
+
+
 def validate_execution_listing(
     identifier: identifier_pb2.WorkflowExecutionIdentifier, present: bool, limit: int
 ) -> None:
@@ -269,13 +277,27 @@ def execution_key(identifier: identifier_pb2.WorkflowExecutionIdentifier) -> dic
     }
 
 
+def select_rows(
+    conn: sqlite3.Connection,
+    table: str,
+    key: Mapping[str, object],
+    condition: str = "",
+    order_by: str = "",
+) -> list[sqlite3.Row]:
+    """Rows of `table` whose columns hold `key`'s values and that meet the extra SQL `condition`."""
+    clauses = [f"{column} = ?" for column in key]
+    if condition:
+        clauses.append(condition)
+    sql = f"SELECT * FROM {table} WHERE {' AND '.join(clauses)}"
+    if order_by:
+        sql += f" ORDER BY {order_by}"
+    return conn.execute(sql, tuple(key.values())).fetchall()
+
+
 def find_row(conn: sqlite3.Connection, table: str, key: Mapping[str, object]) -> sqlite3.Row | None:
-    """The row of `table` whose (unique) key columns hold `key`'s values, if there is one."""
-    where = " AND ".join(f"{column} = ?" for column in key)
-    row: sqlite3.Row | None = conn.execute(
-        f"SELECT * FROM {table} WHERE {where}", tuple(key.values())
-    ).fetchone()
-    return row
+    """The row of `table` whose unique key columns hold `key`'s values, if there is one."""
+    rows = select_rows(conn, table, key)
+    return rows[0] if rows else None
 
 
 def insert_row(conn: sqlite3.Connection, table: str, columns: Mapping[str, object]) -> int:
@@ -856,13 +878,13 @@ def already_terminal(message: str, current_phase: str) -> AdminError:
     return AdminError(grpc.StatusCode.FAILED_PRECONDITION, message, [reason])
 
 
-def save_execution(conn: sqlite3.Connection, row_id: int, closure: Message, **columns: object) -> None:
-    """Write the closure and the mirrored columns of one execution row."""
-    assignments = ", ".join(f"{column} = ?" for column in ["closure", *columns])
-    conn.execute(
-        f"UPDATE executions SET {assignments} WHERE id = ?",
-        (closure.SerializeToString(), *columns.values(), row_id),
-    )
+def save_row(
+    conn: sqlite3.Connection, table: str, row_id: int, closure: Message, columns: Mapping[str, object]
+) -> None:
+    """Write a record's closure and the columns that mirror it (phase, times, error, ...) together."""
+    values = {"closure": closure.SerializeToString(), **columns}
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", (*values.values(), row_id))
 
 
 @rpc(ADMIN, "TerminateExecution")
@@ -882,14 +904,12 @@ def terminate_execution(
             execution_pb2.AbortMetadata(cause=request.cause, principal=call.principal)
         )
         closure.phase = Phase.ABORTING
-        save_execution(
-            conn,
-            row["id"],
-            closure,
-            phase=phase_name(Phase.ABORTING),
-            abort_cause=request.cause,
-            updated_at=db_time(state.now()),
-        )
+        columns = {
+            "phase": phase_name(Phase.ABORTING),
+            "abort_cause": request.cause,
+            "updated_at": db_time(state.now()),
+        }
+        save_row(conn, "executions", row["id"], closure, columns)
     notify_engine(state)
     return execution_pb2.ExecutionTerminateResponse()
 
@@ -908,7 +928,8 @@ def update_execution(
                 state=request.state, occurred_at=timestamp(now), principal=call.principal
             )
         )
-        save_execution(conn, row["id"], closure, state=int(request.state), updated_at=db_time(now))
+        columns = {"state": int(request.state), "updated_at": db_time(now)}
+        save_row(conn, "executions", row["id"], closure, columns)
     return execution_pb2.ExecutionUpdateResponse()
 
 
@@ -1014,11 +1035,8 @@ def get_execution_metrics(
 
 def _node_spans(conn: sqlite3.Connection, execution: sqlite3.Row) -> list[metrics_pb2.Span]:
     """Child spans: one per node execution (up to 50, as flyteadmin fetches), with task attempts below."""
-    nodes = conn.execute(
-        "SELECT * FROM node_executions WHERE execution_project = ? AND execution_domain = ? "
-        "AND execution_name = ? AND parent_id IS NULL ORDER BY id LIMIT 50",
-        (execution["execution_project"], execution["execution_domain"], execution["execution_name"]),
-    ).fetchall()
+    key = execution_key(row_execution_id(execution))
+    nodes = select_rows(conn, "node_executions", key, "parent_id IS NULL", "id LIMIT 50")
     spans = []
     for node in nodes:
         node_id = core_execution_node_id(execution, node["node_id"])
@@ -1027,16 +1045,9 @@ def _node_spans(conn: sqlite3.Connection, execution: sqlite3.Row) -> list[metric
             end_time=timestamp(parse_db_time(node["node_execution_updated_at"])),
             node_id=node_id,
         )
-        attempts = conn.execute(
-            "SELECT * FROM task_executions WHERE execution_project = ? AND execution_domain = ? "
-            "AND execution_name = ? AND node_id = ? ORDER BY retry_attempt",
-            (
-                execution["execution_project"],
-                execution["execution_domain"],
-                execution["execution_name"],
-                node["node_id"],
-            ),
-        ).fetchall()
+        attempts = select_rows(
+            conn, "task_executions", {**key, "node_id": node["node_id"]}, order_by="retry_attempt"
+        )
         for attempt in attempts:
             span.spans.append(
                 metrics_pb2.Span(

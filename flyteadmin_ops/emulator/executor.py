@@ -71,11 +71,13 @@ from flyteadmin_ops.emulator.common import timestamp
 from flyteadmin_ops.emulator.compiler import END_NODE, START_NODE
 from flyteadmin_ops.emulator.events import create_node_event, create_task_event, create_workflow_event
 from flyteadmin_ops.emulator.executions import (
+    execution_key,
     fetch_execution_row,
     literal_fits,
     load_spec,
     read_outputs,
     row_execution_id,
+    select_rows,
 )
 from flyteadmin_ops.emulator.launch_plans import get_launch_plan
 from flyteadmin_ops.emulator.node_executions import load_node_closure
@@ -83,6 +85,7 @@ from flyteadmin_ops.emulator.registry import AdminError, CallInfo
 from flyteadmin_ops.emulator.single_task import ensure_single_task_launch_plan
 from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.storage import get_literal_map, join_uri, put_literal_map
+from flyteadmin_ops.emulator.task_executions import task_execution_id_of
 from flyteadmin_ops.emulator.workflows import get_workflow
 
 log = logging.getLogger(__name__)
@@ -355,11 +358,10 @@ def _producer(row: sqlite3.Row) -> str:
 
 def _succeeded_nodes(conn: sqlite3.Connection, execution: sqlite3.Row) -> dict[str, literals_pb2.LiteralMap]:
     """Outputs of the top-level nodes of `execution` that SUCCEEDED (or were RECOVERED), by node id."""
-    rows = conn.execute(
-        "SELECT * FROM node_executions WHERE execution_project = ? AND execution_domain = ? "
-        "AND execution_name = ? AND phase IN ('SUCCEEDED', 'RECOVERED') AND parent_id IS NULL",
-        (execution["execution_project"], execution["execution_domain"], execution["execution_name"]),
-    ).fetchall()
+    key = execution_key(row_execution_id(execution))
+    rows = select_rows(
+        conn, "node_executions", key, "phase IN ('SUCCEEDED', 'RECOVERED') AND parent_id IS NULL"
+    )
     return {node["node_id"]: read_outputs(conn, load_node_closure(node)) for node in rows}
 
 
@@ -672,25 +674,16 @@ class Executor:
 
     def _abort(self, row: sqlite3.Row) -> None:
         """Finish a terminate: ABORTED for running nodes and attempts, then for the execution."""
+        key = execution_key(row_execution_id(row))
         with self._state.db.read() as conn:
-            nodes = conn.execute(
-                "SELECT node_id FROM node_executions WHERE execution_project = ? AND execution_domain = ? "
-                "AND execution_name = ? AND phase IN ('UNDEFINED', 'QUEUED', 'RUNNING', 'DYNAMIC_RUNNING')",
-                (row["execution_project"], row["execution_domain"], row["execution_name"]),
-            ).fetchall()
-            running_attempts = conn.execute(
-                "SELECT * FROM task_executions WHERE execution_project = ? AND execution_domain = ? "
-                "AND execution_name = ? AND phase NOT IN ('SUCCEEDED', 'FAILED', 'ABORTED')",
-                (row["execution_project"], row["execution_domain"], row["execution_name"]),
-            ).fetchall()
-        for attempt in running_attempts:
-            task_id = identifier_pb2.Identifier(
-                resource_type=identifier_pb2.ResourceType.TASK,
-                project=attempt["project"],
-                domain=attempt["domain"],
-                name=attempt["name"],
-                version=attempt["version"],
+            nodes = select_rows(
+                conn, "node_executions", key, "phase IN ('UNDEFINED', 'QUEUED', 'RUNNING', 'DYNAMIC_RUNNING')"
             )
+            running_attempts = select_rows(
+                conn, "task_executions", key, "phase NOT IN ('SUCCEEDED', 'FAILED', 'ABORTED')"
+            )
+        for attempt in running_attempts:
+            task_id = task_execution_id_of(attempt).task_id
             self._task_event(row, task_id, attempt["node_id"], TaskPhase.ABORTED, attempt["retry_attempt"])
         for node in nodes:
             self._node_event(row, node["node_id"], NodePhase.ABORTED)

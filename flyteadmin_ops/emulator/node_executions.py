@@ -13,17 +13,19 @@ import grpc
 from flyteidl.admin import common_pb2, node_execution_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2
 
-from flyteadmin_ops.emulator.common import missing
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.executions import (
     EXECUTION_SCOPED_COLUMNS,
+    EXECUTION_SCOPED_DDL,
     EXECUTIONS,
     data_response,
+    execution_key,
     execution_scope,
+    find_row,
     list_rows,
     require_row,
     row_execution_id,
-    validate_execution_id,
+    validate_execution_child_id,
     validate_execution_listing,
 )
 from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate, validate_limit
@@ -32,15 +34,8 @@ from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.storage import get_object
 
 schema(
-    """
-    CREATE TABLE IF NOT EXISTS node_executions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        deleted_at TEXT,
-        execution_project TEXT NOT NULL,
-        execution_domain TEXT NOT NULL,
-        execution_name TEXT NOT NULL,
+    f"""
+    CREATE TABLE IF NOT EXISTS node_executions ({EXECUTION_SCOPED_DDL},
         node_id TEXT NOT NULL,
         phase TEXT NOT NULL,
         input_uri TEXT NOT NULL DEFAULT '',
@@ -102,13 +97,9 @@ def node_id_of(row: sqlite3.Row) -> identifier_pb2.NodeExecutionIdentifier:
 def find_node_row(
     conn: sqlite3.Connection, identifier: identifier_pb2.NodeExecutionIdentifier
 ) -> sqlite3.Row | None:
-    execution = identifier.execution_id
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM node_executions WHERE execution_project = ? AND execution_domain = ? "
-        "AND execution_name = ? AND node_id = ?",
-        (execution.project, execution.domain, execution.name, identifier.node_id),
-    ).fetchone()
-    return row
+    return find_row(
+        conn, "node_executions", {**execution_key(identifier.execution_id), "node_id": identifier.node_id}
+    )
 
 
 def fetch_node_row(
@@ -138,13 +129,7 @@ def node_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> node_execution_
 
 
 def validate_node_execution_id(identifier: identifier_pb2.NodeExecutionIdentifier, present: bool) -> None:
-    if not present:
-        raise missing("id")
-    if not identifier.HasField("execution_id"):
-        raise missing("execution_id")
-    if not identifier.node_id:
-        raise missing("node_id")
-    validate_execution_id(identifier.execution_id, True)
+    validate_execution_child_id(identifier, present, "node_id")
 
 
 def list_node_rows(

@@ -17,10 +17,14 @@ from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.executions import (
     EXECUTION_SCOPED_COLUMNS,
+    EXECUTION_SCOPED_DDL,
+    execution_key,
     execution_scope,
+    find_row,
+    insert_row,
     list_rows,
     literal_fits,
-    validate_execution_id,
+    validate_execution_child_id,
     validate_execution_listing,
 )
 from flyteadmin_ops.emulator.filters import EntityTable
@@ -28,15 +32,8 @@ from flyteadmin_ops.emulator.registry import SIGNAL, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
 schema(
-    """
-    CREATE TABLE IF NOT EXISTS signals (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        deleted_at TEXT,
-        execution_project TEXT NOT NULL,
-        execution_domain TEXT NOT NULL,
-        execution_name TEXT NOT NULL,
+    f"""
+    CREATE TABLE IF NOT EXISTS signals ({EXECUTION_SCOPED_DDL},
         signal_id TEXT NOT NULL,
         type BLOB NOT NULL,
         value BLOB,
@@ -59,28 +56,12 @@ SIGNALS = EntityTable(
 )
 
 
-def _validate_signal_id(identifier: identifier_pb2.SignalIdentifier, present: bool) -> None:
-    if not present:
-        raise missing("id")
-    if not identifier.HasField("execution_id"):
-        raise missing("execution_id")
-    if not identifier.signal_id:
-        raise missing("signal_id")
-    validate_execution_id(identifier.execution_id, True)
-
-
-def _key(identifier: identifier_pb2.SignalIdentifier) -> tuple[str, str, str, str]:
-    execution = identifier.execution_id
-    return execution.project, execution.domain, execution.name, identifier.signal_id
+def _key(identifier: identifier_pb2.SignalIdentifier) -> dict[str, str]:
+    return {**execution_key(identifier.execution_id), "signal_id": identifier.signal_id}
 
 
 def _find(conn: sqlite3.Connection, identifier: identifier_pb2.SignalIdentifier) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM signals WHERE execution_project = ? AND execution_domain = ? AND execution_name = ? "
-        "AND signal_id = ?",
-        _key(identifier),
-    ).fetchone()
-    return row
+    return find_row(conn, "signals", _key(identifier))
 
 
 def _signal(row: sqlite3.Row) -> signal_pb2.Signal:
@@ -102,19 +83,15 @@ def _signal(row: sqlite3.Row) -> signal_pb2.Signal:
 def get_or_create_signal(
     state: EmulatorState, request: signal_pb2.SignalGetOrCreateRequest, call: CallInfo
 ) -> signal_pb2.Signal:
-    _validate_signal_id(request.id, request.HasField("id"))
+    validate_execution_child_id(request.id, request.HasField("id"), "signal_id")
     if not request.HasField("type"):
         raise missing("type")
     with state.db.tx() as conn:
         row = _find(conn, request.id)
         if row is None:
             stamp = db_time(state.now())
-            conn.execute(
-                "INSERT INTO signals (created_at, updated_at, execution_project, execution_domain, "
-                "execution_name, "
-                "signal_id, type) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (stamp, stamp, *_key(request.id), request.type.SerializeToString()),
-            )
+            columns = {"created_at": stamp, "updated_at": stamp, **_key(request.id)}
+            insert_row(conn, "signals", {**columns, "type": request.type.SerializeToString()})
             row = _find(conn, request.id)
         assert row is not None
         return _signal(row)
@@ -133,7 +110,7 @@ def list_signals(
 
 
 def _go_key(identifier: identifier_pb2.SignalIdentifier) -> str:
-    project, domain, name, signal_id = _key(identifier)
+    project, domain, name, signal_id = _key(identifier).values()
     return f"{{{{{project} {domain} {name}}} {signal_id}}}"
 
 
@@ -141,7 +118,7 @@ def _go_key(identifier: identifier_pb2.SignalIdentifier) -> str:
 def set_signal(
     state: EmulatorState, request: signal_pb2.SignalSetRequest, call: CallInfo
 ) -> signal_pb2.SignalSetResponse:
-    _validate_signal_id(request.id, request.HasField("id"))
+    validate_execution_child_id(request.id, request.HasField("id"), "signal_id")
     if not request.HasField("value"):
         raise missing("value")
     with state.db.tx() as conn:

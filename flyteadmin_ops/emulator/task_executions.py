@@ -15,9 +15,12 @@ from flyteadmin_ops.emulator.common import INVALID, go_text, missing
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.executions import (
     EXECUTION_SCOPED_COLUMNS,
+    EXECUTION_SCOPED_DDL,
     EXECUTIONS,
     data_response,
+    execution_key,
     execution_scope,
+    find_row,
     list_rows,
     require_row,
     row_execution_id,
@@ -29,19 +32,12 @@ from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.tasks import TASKS
 
 schema(
-    """
-    CREATE TABLE IF NOT EXISTS task_executions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        deleted_at TEXT,
+    f"""
+    CREATE TABLE IF NOT EXISTS task_executions ({EXECUTION_SCOPED_DDL},
         project TEXT NOT NULL,
         domain TEXT NOT NULL,
         name TEXT NOT NULL,
         version TEXT NOT NULL,
-        execution_project TEXT NOT NULL,
-        execution_domain TEXT NOT NULL,
-        execution_name TEXT NOT NULL,
         node_id TEXT NOT NULL,
         retry_attempt INTEGER NOT NULL,
         phase TEXT NOT NULL,
@@ -128,32 +124,24 @@ def validate_task_execution_id(identifier: identifier_pb2.TaskExecutionIdentifie
             raise missing(field)
 
 
-def task_key(identifier: identifier_pb2.TaskExecutionIdentifier) -> tuple[object, ...]:
+def task_key(identifier: identifier_pb2.TaskExecutionIdentifier) -> dict[str, object]:
+    """The unique key columns of one attempt: task version, node execution and retry attempt."""
     task, node = identifier.task_id, identifier.node_execution_id
-    execution = node.execution_id
-    return (
-        task.project,
-        task.domain,
-        task.name,
-        task.version,
-        execution.project,
-        execution.domain,
-        execution.name,
-        node.node_id,
-        identifier.retry_attempt,
-    )
+    return {
+        "project": task.project,
+        "domain": task.domain,
+        "name": task.name,
+        "version": task.version,
+        **execution_key(node.execution_id),
+        "node_id": node.node_id,
+        "retry_attempt": identifier.retry_attempt,
+    }
 
 
 def find_task_row(
     conn: sqlite3.Connection, identifier: identifier_pb2.TaskExecutionIdentifier
 ) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM task_executions WHERE project = ? AND domain = ? AND name = ? AND version = ? "
-        "AND execution_project = ? AND execution_domain = ? AND execution_name = ? AND node_id = ? "
-        "AND retry_attempt = ?",
-        task_key(identifier),
-    ).fetchone()
-    return row
+    return find_row(conn, "task_executions", task_key(identifier))
 
 
 def fetch_task_row(
