@@ -364,7 +364,7 @@ def get_data(
         )
     match = _FLYTE_URL.match(url)
     if match is None or (match["io"] == "d" and match["literal"]):
-        raise AdminError(INVALID, f"failed to parse artifact url Error: failed to parse flyte url [{url}]")
+        raise AdminError(INVALID, f"failed to parse artifact url Error: failed to parse [{url}]")
     node_id = identifier_pb2.NodeExecutionIdentifier(
         execution_id=identifier_pb2.WorkflowExecutionIdentifier(
             project=match["project"], domain=match["domain"], name=match["name"]
@@ -390,12 +390,15 @@ def get_data(
         literals = node_data.full_inputs if io == "i" else node_data.full_outputs
         where = f"node execution [{go_text(node_id)}]"
     else:
+        partial = identifier_pb2.TaskExecutionIdentifier(
+            node_execution_id=node_id, retry_attempt=int(match["attempt"])
+        )
         list_request = task_execution_pb2.TaskExecutionListRequest(
-            node_execution_id=node_id, limit=1, filters=f"eq(retry_attempt,{int(match['attempt'])})"
+            node_execution_id=node_id, limit=1, filters=f"eq(retry_attempt,{partial.retry_attempt})"
         )
         attempts = cast(task_execution_pb2.TaskExecutionList, list_task_executions(state, list_request, call))
         if not attempts.task_executions:
-            raise AdminError(INVALID, f"no task executions were listed [{go_text(node_id)}]. Error: <nil>")
+            raise AdminError(INVALID, f"no task executions were listed [{go_text(partial)}]. Error: <nil>")
         if io == "d":
             raise AdminError(
                 INVALID, "deck type cannot be specified with a retry attempt, just use the node instead"

@@ -80,6 +80,12 @@ def test_signed_urls_refuse_tampering_bad_digests_and_expiry(
     tampered.CopyFrom(location)
     tampered.signed_url = location.signed_url.replace("p.bin", "q.bin")
     assert put(tampered, body).status_code == 403
+    parts = urllib.parse.urlsplit(location.signed_url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    query["X-Expires"] = str(int(query["X-Expires"]) + 86400)  # a later expiry than the one signed
+    tampered.signed_url = parts._replace(query=urllib.parse.urlencode(query)).geturl()
+    extended = put(tampered, body)
+    assert (extended.status_code, "SignatureDoesNotMatch" in extended.text) == (403, True)
     other_md5 = hashlib.md5(b"other").digest()
     assert (
         put(location, body, content_md5=other_md5).status_code == 403

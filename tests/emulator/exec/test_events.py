@@ -272,8 +272,17 @@ def test_get_data_resolves_flyte_urls(served: Any, clock: Clock) -> None:
     for url, message in [
         (f"{base}/o/nope", "name [nope] not found in node execution ["),
         (f"{base}/0/d", "deck type cannot be specified with a retry attempt"),
-        (f"{base}/5/o", "no task executions were listed ["),
-        ("flyte://v1/flytesnacks/development/ev/i", "failed to parse artifact url"),
+        (
+            f"{base}/5/o",
+            'no task executions were listed [node_execution_id:{node_id:"n0" '
+            'execution_id:{project:"flytesnacks" domain:"development" name:"ev"}} retry_attempt:5]. '
+            "Error: <nil>",
+        ),
+        (
+            "flyte://v1/flytesnacks/development/ev/i",
+            "failed to parse artifact url Error: failed to parse [flyte://v1/flytesnacks/development/ev/i]",
+        ),
+        (f"{base}/d/deck", f"failed to parse artifact url Error: failed to parse [{base}/d/deck]"),
         ("s3://bucket/key", "request does not start with the correct prefix"),
     ]:
         refused = refusal(data.GetData, dataproxy_pb2.GetDataRequest(flyte_url=url))
