@@ -10,7 +10,12 @@ and this one does not:
 - terminate only marks `ABORTING` (the engine reports `ABORTED`), and refuses terminal executions with an
   `EventFailureReason.already_in_terminal_state` detail;
 - ListExecutions hides archived executions unless a filter mentions `state`, trims error messages to 100
-  bytes and clears the deprecated inline inputs.
+  bytes and clears the deprecated inline inputs;
+- the stored spec is the request's, plus only what flyteadmin resolves into it: principal, namespace, the
+  security context and (launch plan executions only) the max parallelism merged from request, launch plan,
+  WORKFLOW_EXECUTION_CONFIG attributes and defaults; other launch plan settings are not copied in;
+- a launch plan's concurrency policy (SKIP) refuses a new execution while `max` of its executions, any
+  version, are QUEUED or RUNNING.
 """
 
 from __future__ import annotations

@@ -210,6 +210,9 @@ def test_archived_executions_leave_the_default_list(admin: Any) -> None:
     assert listed == {"keep"}
     archived = admin.ListExecutions(list_request(filters="eq(state,1)")).executions
     assert [e.id.name for e in archived] == ["archive"]
+    # Any filter on a field named `state` drops the implicit one, even the launch plan's state (0 = INACTIVE).
+    by_plan_state = admin.ListExecutions(list_request(filters="eq(launch_plan.state,0)")).executions
+    assert {e.id.name for e in by_plan_state} == {"keep", "archive"}
 
 
 def test_list_pages_filters_sorts_and_validates(admin: Any) -> None:
