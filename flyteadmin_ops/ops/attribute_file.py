@@ -259,7 +259,11 @@ class _Reader:
         if len(self.problems) > before:
             return None
         attributes = MatchingAttributes()
-        json_format.ParseDict({attribute_type.field: value}, attributes)
+        try:
+            json_format.ParseDict({attribute_type.field: value}, attributes)
+        except json_format.ParseError as exc:  # a check above missed a case: still name file and line
+            self.problem(node, "", f"not a valid {attribute_type.name}: {exc}")
+            return None
         return DeclaredAttribute(scope, attribute_type, attributes, self.at(node), key_locations)
 
     def attribute_type(self, node: yaml.Node) -> AttributeType | None:
@@ -362,7 +366,12 @@ class _Reader:
         if kind == FieldDescriptor.TYPE_BOOL:
             return value if tag == "bool" else self.wrong(node, path, "true or false")
         if kind in _INT_TYPES:
-            return value if tag == "int" else self.wrong(node, path, "an integer")
+            if tag != "int":
+                return self.wrong(node, path, "an integer")
+            low, high = _INT_TYPES[kind]
+            if not low <= value <= high:
+                return self.wrong(node, path, f"an integer from {low} to {high}")
+            return value
         if kind in (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE):
             return value if tag in ("int", "float") else self.wrong(node, path, "a number")
         if kind == FieldDescriptor.TYPE_ENUM:
@@ -410,20 +419,24 @@ _WRAPPERS = frozenset(
     f"google.protobuf.{name}Value"
     for name in ("Bool", "String", "Int32", "Int64", "UInt32", "UInt64", "Float", "Double")
 )
-_INT_TYPES = frozenset(
-    {
-        FieldDescriptor.TYPE_INT32,
-        FieldDescriptor.TYPE_INT64,
-        FieldDescriptor.TYPE_UINT32,
-        FieldDescriptor.TYPE_UINT64,
-        FieldDescriptor.TYPE_SINT32,
-        FieldDescriptor.TYPE_SINT64,
-        FieldDescriptor.TYPE_FIXED32,
-        FieldDescriptor.TYPE_FIXED64,
-        FieldDescriptor.TYPE_SFIXED32,
-        FieldDescriptor.TYPE_SFIXED64,
-    }
-)
+_INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
+_UINT32 = (0, 2**32 - 1)
+_UINT64 = (0, 2**64 - 1)
+_INT_TYPES: dict[int, tuple[int, int]] = {
+    FieldDescriptor.TYPE_INT32: _INT32,
+    FieldDescriptor.TYPE_SINT32: _INT32,
+    FieldDescriptor.TYPE_SFIXED32: _INT32,
+    FieldDescriptor.TYPE_INT64: _INT64,
+    FieldDescriptor.TYPE_SINT64: _INT64,
+    FieldDescriptor.TYPE_SFIXED64: _INT64,
+    FieldDescriptor.TYPE_UINT32: _UINT32,
+    FieldDescriptor.TYPE_FIXED32: _UINT32,
+    FieldDescriptor.TYPE_UINT64: _UINT64,
+    FieldDescriptor.TYPE_FIXED64: _UINT64,
+}
+"""Integer field types and the values each can hold: a number out of range would otherwise surface as
+json_format's ParseError, naming neither the file nor the line."""
 _SCALAR_NAMES = {FieldDescriptor.TYPE_STRING: "a string", FieldDescriptor.TYPE_BOOL: "true or false"}
 
 

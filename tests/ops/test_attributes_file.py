@@ -150,6 +150,12 @@ def test_bad_file_lists_every_problem_with_file_line_and_key() -> None:
         ("- project: p\n  type: execution-queue\n  tags: [a\n", 4, "", "not valid YAML"),
         ("project: p\n- x\n", 2, "", "not valid YAML"),
         ("just text\n", 1, "", "expected a list of entries"),
+        (
+            "- project: p\n  type: workflow-execution-config\n  max_parallelism: 99999999999\n",
+            3,
+            "max_parallelism",
+            "expected an integer from -2147483648 to 2147483647",
+        ),
     ],
 )
 def test_single_mistakes(text: str, line: int, key: str, message: str) -> None:
