@@ -1,7 +1,7 @@
 """Flow: promote a launch plan version, i.e. make it the active one, optionally copying it across domains.
 
 Deployed on demand by prefect.yaml. With `from_domain` (e.g. staging -> production), one task run copies
-the launch plan and everything it refers to into the target domain (`ops.promote.copy_unless_active`); a
+the launch plan and everything it refers to into the target domain (`ops.promote.copy_from_domain`); a
 second activates the version, reads the active version back, and rolls back to what was active before if
 that cannot be verified. Promoting a version that is already active writes nothing (`unchanged`), with or
 without `from_domain`.

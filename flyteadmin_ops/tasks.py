@@ -169,7 +169,7 @@ def copy_launch_plan_from_domain(
     logger = get_run_logger()
     with connection.get_client() as client:
         register_ops.check_target(client, target.project, target.domain)
-        outcomes = promote_ops.copy_unless_active(client, target, from_domain)
+        outcomes = promote_ops.copy_from_domain(client, target, from_domain)
     _log_outcomes(logger, "promote", outcomes)
     return outcomes
 

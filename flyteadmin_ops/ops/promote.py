@@ -74,7 +74,7 @@ def promote_launch_plan(
     check_target(client, project, domain)
 
     if from_domain is not None:
-        copied = copy_unless_active(
+        copied = copy_from_domain(
             client, target, from_domain, max_concurrency=max_concurrency, on_outcome=notify
         )
         result.extend(copied)
@@ -88,24 +88,6 @@ def promote_launch_plan(
         result.add(outcome)
         notify(outcome)
     return result
-
-
-def copy_unless_active(
-    client: SynchronousFlyteClient,
-    target: identifier_pb2.Identifier,
-    from_domain: str,
-    *,
-    max_concurrency: int | None = None,
-    on_outcome: OutcomeCallback | None = None,
-) -> list[Outcome]:
-    """The copy step of a cross-domain promotion (`copy_from_domain`), skipped when `target` is already the
-    active version: an active target was registered with all it refers to, so a re-run writes nothing."""
-    check_target(client, target.project, from_domain)
-    if active_version(client, target) == target.version:
-        return []
-    return copy_from_domain(
-        client, target, from_domain, max_concurrency=max_concurrency, on_outcome=on_outcome
-    )
 
 
 def copy_failed(copied: list[Outcome]) -> bool:
@@ -213,7 +195,12 @@ def copy_from_domain(
     on_outcome: OutcomeCallback | None = None,
 ) -> list[Outcome]:
     """Register in `target.domain` the launch plan `target` as it exists in `from_domain`, with everything
-    it refers to in that domain. Returns register's outcomes (created / exists / conflict / ...)."""
+    it refers to in that domain. Returns register's outcomes (created / exists / conflict / ...), or none
+    when `target` is already the active version: an active target was registered with all it refers to,
+    so a re-run writes nothing."""
+    check_target(client, target.project, from_domain)
+    if active_version(client, target) == target.version:
+        return []
     source = identifier_pb2.Identifier()
     source.CopyFrom(target)
     source.domain = from_domain
