@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Hashable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Hashable
+from typing import Any, NamedTuple, TypeVar
 
 from flyteidl.admin import (
     common_pb2,
@@ -61,6 +61,7 @@ from flyteadmin_ops.settings import AdminSettings
 from flyteadmin_ops.transport import Transport
 
 Page = tuple[list[Any], str]
+M = TypeVar("M", bound=Message)
 _MODES = execution_pb2.ExecutionMetadata.ExecutionMode
 
 
@@ -74,6 +75,58 @@ class Launched(NamedTuple):
 
 def _cache_key(ident: Identifier) -> tuple[int, str, str, str, str, str]:
     return (ident.resource_type, ident.project, ident.domain, ident.name, ident.version, ident.org)
+
+
+def _named_after(rpc_name: str, method: Callable[..., Any], doc: str) -> None:
+    method.__name__ = rpc(rpc_name).python_name
+    method.__qualname__ = f"SynchronousFlyteClient.{method.__name__}"
+    method.__doc__ = doc
+
+
+def _cached_getter(rpc_name: str, resource_type: int, result: type[M]) -> Callable[[Any, Any], M]:
+    """`get_task`-style method: one version by id, through the client's entity cache (a copy each time)."""
+
+    def get(self: SynchronousFlyteClient, id: Any) -> M:
+        return self._cached_get(rpc(rpc_name).python_name, id, resource_type)  # type: ignore[no-any-return]
+
+    _named_after(rpc_name, get, f"{rpc_name}, cached per client (a hit is a copy); `id` may lack its type.")
+    get.__annotations__["return"] = result  # what help() and IDEs show, instead of the TypeVar
+    return get
+
+
+def _project_domain_lister(rpc_name: str) -> Callable[..., Page]:
+    """flytekit's `list_*_ids_paginated(project, domain, limit, token, sort_by)` shape."""
+
+    def paginated(
+        self: SynchronousFlyteClient,
+        project: str,
+        domain: str,
+        limit: int = 100,
+        token: str | None = None,
+        sort_by: Any = None,
+    ) -> Page:
+        return self._list_request(rpc_name, limit, token, sort_by=sort_by, project=project, domain=domain)
+
+    _named_after(rpc_name, paginated, f"{rpc_name} in one project and domain: `(items, next_token)`.")
+    return paginated
+
+
+def _versions_lister(rpc_name: str) -> Callable[..., Page]:
+    """flytekit's `list_*s_paginated(identifier, limit, token, filters, sort_by)`: versions of one name."""
+
+    def paginated(
+        self: SynchronousFlyteClient,
+        identifier: Any,
+        limit: int = 100,
+        token: str | None = None,
+        filters: Any = None,
+        sort_by: Any = None,
+    ) -> Page:
+        named = to_idl(identifier, NamedEntityIdentifier, "identifier")
+        return self._list_request(rpc_name, limit, token, filters, sort_by, id=named)
+
+    _named_after(rpc_name, paginated, f"{rpc_name}: versions of one name, `(items, next_token)`.")
+    return paginated
 
 
 class SynchronousFlyteClient(RawSynchronousFlyteClient):
@@ -139,7 +192,9 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         get = getattr(self._raw, python_name)
         return self._cache.get_or_load(_cache_key(ident), lambda: get(common_pb2.ObjectGetRequest(id=ident)))
 
-    # ---------------------------------------------------------------- tasks
+    # ---------------------------------------------------------------- tasks, workflows, launch plans
+    # The three kinds share flytekit's method shapes; the listing and cached-get methods are made once by
+    # the factories below. The creates stay written out: flytekit spells their parameters differently.
 
     def create_task(self, task_identifer: Any, task_spec: Any) -> None:
         """Register a task version. (`task_identifer` keeps flytekit's spelling for keyword callers.)"""
@@ -150,40 +205,6 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
             )
         )
 
-    def list_task_ids_paginated(
-        self,
-        project: str,
-        domain: str,
-        limit: int = 100,
-        token: str | None = None,
-        sort_by: Any = None,
-    ) -> Page:
-        return self._list_request(
-            "ListTaskIds", limit, token, sort_by=sort_by, project=project, domain=domain
-        )
-
-    def list_tasks_paginated(
-        self,
-        identifier: Any,
-        limit: int = 100,
-        token: str | None = None,
-        filters: Any = None,
-        sort_by: Any = None,
-    ) -> Page:
-        return self._list_request(
-            "ListTasks",
-            limit,
-            token,
-            filters,
-            sort_by,
-            id=to_idl(identifier, NamedEntityIdentifier, "identifier"),
-        )
-
-    def get_task(self, id: Any) -> task_pb2.Task:
-        return self._cached_get("get_task", id, identifier_pb2.TASK)  # type: ignore[no-any-return]
-
-    # ---------------------------------------------------------------- workflows
-
     def create_workflow(self, workflow_identifier: Any, workflow_spec: Any) -> None:
         self._raw.create_workflow(
             workflow_pb2.WorkflowCreateRequest(
@@ -191,40 +212,6 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
                 spec=to_idl(workflow_spec, workflow_pb2.WorkflowSpec, "workflow_spec"),
             )
         )
-
-    def list_workflow_ids_paginated(
-        self,
-        project: str,
-        domain: str,
-        limit: int = 100,
-        token: str | None = None,
-        sort_by: Any = None,
-    ) -> Page:
-        return self._list_request(
-            "ListWorkflowIds", limit, token, sort_by=sort_by, project=project, domain=domain
-        )
-
-    def list_workflows_paginated(
-        self,
-        identifier: Any,
-        limit: int = 100,
-        token: str | None = None,
-        filters: Any = None,
-        sort_by: Any = None,
-    ) -> Page:
-        return self._list_request(
-            "ListWorkflows",
-            limit,
-            token,
-            filters,
-            sort_by,
-            id=to_idl(identifier, NamedEntityIdentifier, "identifier"),
-        )
-
-    def get_workflow(self, id: Any) -> workflow_pb2.Workflow:
-        return self._cached_get("get_workflow", id, identifier_pb2.WORKFLOW)  # type: ignore[no-any-return]
-
-    # ---------------------------------------------------------------- launch plans
 
     def create_launch_plan(self, launch_plan_identifer: Any, launch_plan_spec: Any) -> None:
         """Register a launch plan version. (`launch_plan_identifer` keeps flytekit's spelling.)"""
@@ -235,8 +222,21 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
             )
         )
 
-    def get_launch_plan(self, id: Any) -> launch_plan_pb2.LaunchPlan:
-        return self._cached_get("get_launch_plan", id, identifier_pb2.LAUNCH_PLAN)  # type: ignore[no-any-return]
+    # (The raw methods they replace take a request; mypy sees a signature change, as for every override here.)
+    get_task = _cached_getter("GetTask", identifier_pb2.TASK, task_pb2.Task)  # type: ignore[assignment]
+    get_workflow = _cached_getter("GetWorkflow", identifier_pb2.WORKFLOW, workflow_pb2.Workflow)  # type: ignore[assignment]
+    get_launch_plan = _cached_getter(  # type: ignore[assignment]
+        "GetLaunchPlan", identifier_pb2.LAUNCH_PLAN, launch_plan_pb2.LaunchPlan
+    )
+
+    list_task_ids_paginated = _project_domain_lister("ListTaskIds")
+    list_workflow_ids_paginated = _project_domain_lister("ListWorkflowIds")
+    list_launch_plan_ids_paginated = _project_domain_lister("ListLaunchPlanIds")
+    list_active_launch_plans_paginated = _project_domain_lister("ListActiveLaunchPlans")
+
+    list_tasks_paginated = _versions_lister("ListTasks")
+    list_workflows_paginated = _versions_lister("ListWorkflows")
+    list_launch_plans_paginated = _versions_lister("ListLaunchPlans")
 
     def get_active_launch_plan(self, identifier: Any) -> launch_plan_pb2.LaunchPlan:
         """The ACTIVE version of a launch plan name. Never cached: activation is exactly what changes."""
@@ -244,47 +244,6 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
             launch_plan_pb2.ActiveLaunchPlanRequest(
                 id=to_idl(identifier, NamedEntityIdentifier, "identifier")
             )
-        )
-
-    def list_launch_plan_ids_paginated(
-        self,
-        project: str,
-        domain: str,
-        limit: int = 100,
-        token: str | None = None,
-        sort_by: Any = None,
-    ) -> Page:
-        return self._list_request(
-            "ListLaunchPlanIds", limit, token, sort_by=sort_by, project=project, domain=domain
-        )
-
-    def list_launch_plans_paginated(
-        self,
-        identifier: Any,
-        limit: int = 100,
-        token: str | None = None,
-        filters: Any = None,
-        sort_by: Any = None,
-    ) -> Page:
-        return self._list_request(
-            "ListLaunchPlans",
-            limit,
-            token,
-            filters,
-            sort_by,
-            id=to_idl(identifier, NamedEntityIdentifier, "identifier"),
-        )
-
-    def list_active_launch_plans_paginated(
-        self,
-        project: str,
-        domain: str,
-        limit: int = 100,
-        token: str | None = None,
-        sort_by: Any = None,
-    ) -> Page:
-        return self._list_request(
-            "ListActiveLaunchPlans", limit, token, sort_by=sort_by, project=project, domain=domain
         )
 
     def update_launch_plan(self, id: Any, state: int) -> None:
