@@ -197,27 +197,39 @@ class CountingProvider(CachedTokenProvider):
         return super().token()
 
 
-def test_unauthenticated_refreshes_once_and_resends_once(admin: ScriptedAdmin) -> None:
+def list_projects_with_counting_provider(
+    admin: ScriptedAdmin, *outcomes: grpc.StatusCode | project_pb2.Projects
+) -> tuple[CountingProvider, BaseException | None]:
+    """One ListProjects call, answered by `outcomes`, with tokens from a fresh CountingProvider; returns the
+    provider and the error the call raised (None if it succeeded)."""
     admin.on("GetPublicClientConfig", grpc.StatusCode.UNIMPLEMENTED)
-    admin.on("ListProjects", grpc.StatusCode.UNAUTHENTICATED, project_pb2.Projects())
+    admin.on("ListProjects", *outcomes)
     provider = CountingProvider()
     with Transport(fast_settings(admin.port), token_provider=provider) as transport:
-        transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
-    calls = admin.calls("ListProjects")
-    assert [c.metadata["authorization"] for c in calls] == ["Bearer tok-1", "Bearer tok-2"]
+        try:
+            transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
+        except errors.FlyteAdminError as error:
+            return provider, error
+    return provider, None
+
+
+def sent_tokens(admin: ScriptedAdmin) -> list[str]:
+    return [call.metadata["authorization"] for call in admin.calls("ListProjects")]
+
+
+def test_unauthenticated_refreshes_once_and_resends_once(admin: ScriptedAdmin) -> None:
+    provider, error = list_projects_with_counting_provider(
+        admin, grpc.StatusCode.UNAUTHENTICATED, project_pb2.Projects()
+    )
+    assert error is None
+    assert sent_tokens(admin) == ["Bearer tok-1", "Bearer tok-2"]
     assert provider.asked == 2 and provider.fetches == 2
 
 
 def test_a_second_unauthenticated_surfaces_as_authentication_error(admin: ScriptedAdmin) -> None:
-    admin.on("GetPublicClientConfig", grpc.StatusCode.UNIMPLEMENTED)
-    admin.on("ListProjects", grpc.StatusCode.UNAUTHENTICATED)
-    provider = CountingProvider()
-    with (
-        Transport(fast_settings(admin.port), token_provider=provider) as transport,
-        pytest.raises(errors.FlyteAuthenticationException),
-    ):
-        transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
-    assert len(admin.calls("ListProjects")) == 2
+    provider, error = list_projects_with_counting_provider(admin, grpc.StatusCode.UNAUTHENTICATED)
+    assert isinstance(error, errors.FlyteAuthenticationException)
+    assert sent_tokens(admin) == ["Bearer tok-1", "Bearer tok-2"]
     assert provider.fetches == 2
 
 
@@ -232,32 +244,21 @@ def test_a_static_token_is_not_resent_after_unauthenticated(admin: ScriptedAdmin
 
 def test_unknown_is_neither_refreshed_nor_resent(admin: ScriptedAdmin) -> None:
     """flytekit refreshes on UNKNOWN too, so any server bug could start a login; here it is just an error."""
-    admin.on("GetPublicClientConfig", grpc.StatusCode.UNIMPLEMENTED)
-    admin.on("ListProjects", grpc.StatusCode.UNKNOWN)
-    provider = CountingProvider()
-    with (
-        Transport(fast_settings(admin.port), token_provider=provider) as transport,
-        pytest.raises(errors.FlyteSystemException),
-    ):
-        transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
-    assert len(admin.calls("ListProjects")) == 1
+    provider, error = list_projects_with_counting_provider(admin, grpc.StatusCode.UNKNOWN)
+    assert isinstance(error, errors.FlyteSystemException)
+    assert sent_tokens(admin) == ["Bearer tok-1"]
     assert provider.fetches == 1
 
 
 def test_refresh_and_retries_together_do_not_multiply(admin: ScriptedAdmin) -> None:
     """Rejected, refreshed, then the resend meets an outage and is retried: the retry's rejection is final.
     One refresh per call however many attempts (flytekit: up to 8 calls, each attempt refreshing again)."""
-    admin.on("GetPublicClientConfig", grpc.StatusCode.UNIMPLEMENTED)
     unauthenticated, unavailable = grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNAVAILABLE
-    admin.on("ListProjects", unauthenticated, unavailable, unavailable, unauthenticated)
-    provider = CountingProvider()
-    with (
-        Transport(fast_settings(admin.port), token_provider=provider) as transport,
-        pytest.raises(errors.FlyteAuthenticationException),
-    ):
-        transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
-    tokens = [c.metadata["authorization"] for c in admin.calls("ListProjects")]
-    assert tokens == ["Bearer tok-1", "Bearer tok-2", "Bearer tok-2", "Bearer tok-2"]
+    provider, error = list_projects_with_counting_provider(
+        admin, unauthenticated, unavailable, unavailable, unauthenticated
+    )
+    assert isinstance(error, errors.FlyteAuthenticationException)
+    assert sent_tokens(admin) == ["Bearer tok-1", "Bearer tok-2", "Bearer tok-2", "Bearer tok-2"]
     assert provider.fetches == 2
 
 
