@@ -75,8 +75,9 @@ class Change:
     def describe(self) -> str:
         if self.action in ("delete", "restore"):
             return f"{self.action}: {self.reason}"
-        text = "; ".join(diff_lines(self.before, self.after)) or "no field changes"
-        return f"{self.action}: {text}" + (f" ({self.reason})" if self.reason else "")
+        # One field per line: a table shows the first, and prints the whole diff below it.
+        text = "\n".join(diff_lines(self.before, self.after)) or "no field changes"
+        return f"{self.action}: {text}" + (f"\n({self.reason})" if self.reason else "")
 
 
 @dataclass

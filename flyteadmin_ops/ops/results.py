@@ -123,7 +123,7 @@ def render_json(result: Result) -> str:
 
 def render_table(result: Result) -> str:
     """A plain aligned table. Multi-line details (diffs) show their first line in the table and in full
-    below it, so a conflict's diff is readable without widening every row."""
+    below it, so a diff is readable without widening every row."""
     rows = [{**row, "detail": _first_line(row["detail"])} for row in result.to_rows()]
     lines: list[str] = []
     title = result.operation + (" (dry run)" if result.dry_run else "")
@@ -134,7 +134,8 @@ def render_table(result: Result) -> str:
         lines.extend("  ".join(r[c].ljust(widths[c]) for c in _COLUMNS).rstrip() for r in rows)
     else:
         lines.append("(nothing to do)")
-    long_details = [o for o in result.outcomes if o.status.is_problem and "\n" in o.detail.strip()]
+    # A conflict's diff, the field changes a sync plans or makes, a long URL: cut in the cell, shown in full.
+    long_details = [o for o in result.outcomes if _first_line(o.detail) != o.detail.strip()]
     for outcome in long_details:
         lines.append("")
         lines.append(f"{outcome.status.value}: {outcome.kind} {outcome.name}")

@@ -242,3 +242,32 @@ def test_cli_dry_run_exit_codes_and_bad_file(emulator: Emulator, tmp_path: Path)
     code, out, err = run_cli("sync-attributes", str(bad), *connection)
     assert code == 2 and out == ""
     assert f"{bad}:3: tagz: unknown key; expected one of: tags" in err
+
+
+def test_cli_dry_run_prints_the_whole_diff(emulator: Emulator, tmp_path: Path) -> None:
+    connection = ("--endpoint", emulator.endpoint, "--insecure")
+    wanted = write(
+        tmp_path,
+        "- project: flytesnacks\n"
+        "  domain: development\n"
+        "  type: workflow-execution-config\n"
+        "  max_parallelism: 7\n"
+        "  raw_output_data_config: {output_location_prefix: s3://a-rather-long-bucket-name/with/a/prefix}\n"
+        "  labels: {values: {team: ml-platform, cost-center: research-and-development}}\n"
+        "- project: flytesnacks\n"
+        "  domain: development\n"
+        "  type: plugin-override\n"
+        "  overrides: [{task_type: spark, plugin_id: [spark-on-k8s], missing_plugin_behavior: 1}]\n",
+    )
+
+    code, out, _ = run_cli("sync-attributes", str(wanted), "--dry-run", *connection)
+
+    assert code == 2
+    for line in (
+        "max_parallelism: + 7",
+        'raw_output_data_config.output_location_prefix: + "s3://a-rather-long-bucket-name/with/a/prefix"',
+        'labels.values.cost-center: + "research-and-development"',
+        'labels.values.team: + "ml-platform"',
+        '"plugin_id": ["spark-on-k8s"], "missing_plugin_behavior": "USE_DEFAULT"}]',  # one long line
+    ):
+        assert line in out, out
