@@ -300,7 +300,10 @@ def _compact(result: Result) -> str:
     ]
     if len(result.outcomes) > 8:  # a registration: show only what is not a plain create
         interesting = [o for o in result.outcomes if o.status not in (Status.CREATED, Status.EXISTS)]
-    lines.extend(f"  {o.status.value:<11} {o.kind:<15} {o.name}  {o.detail}".rstrip() for o in interesting)
+    lines.extend(
+        f"  {o.status.value:<11} {o.kind:<15} {o.name}  {o.detail.partition(chr(10))[0]}".rstrip()
+        for o in interesting
+    )
     totals = ", ".join(f"{n} {s}" for s, n in result.totals.items()) or "nothing to do"
     lines.append(f"  {'ok' if result.ok else 'FAILED'}: {totals}")
     return "\n".join(lines)
