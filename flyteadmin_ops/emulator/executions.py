@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import re
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,6 +51,7 @@ from flyteadmin_ops.emulator.attributes import lookup
 from flyteadmin_ops.emulator.common import (
     INVALID,
     db_time,
+    go_text,
     missing,
     not_found_entity,
     parse_db_time,
@@ -465,6 +466,56 @@ def _scalar_fits(scalar: literals_pb2.Scalar, kind: str | None, expected: types_
     return True  # binary (msgpack dataclasses, pickles) is accepted for any declared type
 
 
+def literal_type_of(literal: literals_pb2.Literal) -> types_pb2.LiteralType:
+    """The type propeller infers for a value (`LiteralTypeForLiteral`), for the wrong-type message.
+
+    A collection or map takes its elements' type (NONE when empty, a union when they differ).
+    """
+    kind = literal.WhichOneof("value")
+    if kind == "collection":
+        return types_pb2.LiteralType(collection_type=_common_type(literal.collection.literals))
+    if kind == "map":
+        return types_pb2.LiteralType(map_value_type=_common_type(literal.map.literals.values()))
+    if kind == "offloaded_metadata":
+        return literal.offloaded_metadata.inferred_type
+    scalar = literal.scalar
+    scalar_kind = scalar.WhichOneof("value")
+    simple = {
+        "none_type": types_pb2.SimpleType.NONE,
+        "error": types_pb2.SimpleType.ERROR,
+        "generic": types_pb2.SimpleType.STRUCT,
+        "binary": types_pb2.SimpleType.STRUCT
+        if scalar.binary.tag == "msgpack"
+        else types_pb2.SimpleType.BINARY,
+        "primitive": _PRIMITIVE_TYPES.get(scalar.primitive.WhichOneof("value") or ""),
+    }.get(scalar_kind or "")
+    if simple is not None:
+        return types_pb2.LiteralType(simple=simple)  # type: ignore[arg-type]
+    if scalar_kind == "blob":
+        return types_pb2.LiteralType(blob=scalar.blob.metadata.type)
+    if scalar_kind == "schema":
+        return types_pb2.LiteralType(schema=scalar.schema.type)
+    if scalar_kind == "structured_dataset":
+        dataset_type = scalar.structured_dataset.metadata.structured_dataset_type
+        return types_pb2.LiteralType(structured_dataset_type=dataset_type)
+    if scalar_kind == "union":
+        return scalar.union.type
+    return types_pb2.LiteralType()
+
+
+def _common_type(literals: Iterable[literals_pb2.Literal]) -> types_pb2.LiteralType:
+    distinct: dict[str, types_pb2.LiteralType] = {}
+    for item in literals:
+        inferred = literal_type_of(item)
+        distinct.setdefault(go_text(inferred), inferred)
+    if not distinct:
+        return types_pb2.LiteralType(simple=types_pb2.SimpleType.NONE)
+    if len(distinct) == 1:
+        return next(iter(distinct.values()))
+    variants = [distinct[key] for key in sorted(distinct)]
+    return types_pb2.LiteralType(union_type=types_pb2.UnionType(variants=variants))
+
+
 def check_and_fetch_inputs(
     user_inputs: literals_pb2.LiteralMap,
     fixed_inputs: literals_pb2.LiteralMap,
@@ -489,7 +540,11 @@ def check_and_fetch_inputs(
             if parameter.HasField("default"):
                 computed.literals[name].CopyFrom(parameter.default)
         elif not literal_fits(computed.literals[name], parameter.var.type):
-            raise AdminError(INVALID, f"invalid {name} input wrong type")
+            raise AdminError(
+                INVALID,
+                f"invalid {name} input wrong type. Expected {go_text(parameter.var.type)}, "
+                f"but got {go_text(literal_type_of(computed.literals[name]))}",
+            )
     for name in sorted(fixed_inputs.literals):
         if name in computed.literals:
             raise AdminError(INVALID, f"fixed_inputs {name} cannot be overridden")

@@ -119,7 +119,11 @@ def _without_spec(request: execution_pb2.ExecutionCreateRequest) -> None:
             "missing entity of type LAUNCH_PLAN",
         ),
         (lambda r: r.inputs.literals["y"].CopyFrom(lit(1)), INVALID, "invalid input y"),
-        (lambda r: r.inputs.literals["x"].CopyFrom(lit("three")), INVALID, "invalid x input wrong type"),
+        (
+            lambda r: r.inputs.literals["x"].CopyFrom(lit("three")),
+            INVALID,
+            "invalid x input wrong type. Expected simple:INTEGER, but got simple:STRING",
+        ),
         # Fixed inputs are not expected inputs: flyteadmin's unknown-input check fires before the fixed one.
         (lambda r: r.spec.launch_plan.CopyFrom(LP_FIXED), INVALID, "invalid input x"),
     ],

@@ -11,7 +11,7 @@ from flyteidl.core import literals_pb2, types_pb2
 from flyteidl.core import workflow_pb2 as core_workflow_pb2
 
 from flyteadmin_ops.emulator.dataproxy import go_duration
-from flyteadmin_ops.emulator.executions import literal_fits
+from flyteadmin_ops.emulator.executions import literal_fits, literal_type_of
 from flyteadmin_ops.emulator.executor import dependency_order, resolve_binding, should_fail, zero_literal
 from tests.emulator.exec.helpers import BOOL, INT, STR, lit, literal_map
 
@@ -94,6 +94,22 @@ def test_literal_fits(value: literals_pb2.Literal, declared: types_pb2.LiteralTy
 
 def _promise(node_id: str, var: str) -> literals_pb2.BindingData:
     return literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id=node_id, var=var))
+
+
+def test_inferred_types_of_values() -> None:
+    assert literal_type_of(lit(3)) == simple(INT)
+    mixed = literals_pb2.Literal(
+        collection=literals_pb2.LiteralCollection(literals=[lit(1), lit("a"), lit(2)])
+    )
+    union = types_pb2.UnionType(variants=[simple(INT), simple(STR)])
+    assert literal_type_of(mixed) == types_pb2.LiteralType(
+        collection_type=types_pb2.LiteralType(union_type=union)
+    )
+    empty_map = literals_pb2.Literal(map=literals_pb2.LiteralMap())
+    assert literal_type_of(empty_map) == types_pb2.LiteralType(map_value_type=simple(Simple.NONE))
+    for name, declared in SAMPLE_TYPES.items():
+        if name not in {"enum", "optional[int]", "list[int]", "dict[str,str]"}:
+            assert literal_type_of(zero_literal(declared, "s3://b/x")) == declared, name
 
 
 def test_bindings_resolve_against_produced_outputs() -> None:
