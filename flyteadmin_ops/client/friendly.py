@@ -17,7 +17,6 @@ Differences from flytekit, on purpose:
 from __future__ import annotations
 
 import datetime
-import hashlib
 from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple, TypeVar
 
@@ -756,13 +755,15 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     ) -> dataproxy_pb2.CreateUploadLocationResponse:
         """A signed PUT URL for uploading a file.
 
-        flyteadmin needs `content_md5` or `filename_root` to choose the storage folder. Without either, the
-        root is derived from `filename` (`upload_root(filename)`), so asking again for the same file lands in
-        the same place, and a retried call is harmless; without a filename too, flyteadmin picks a random
-        file name under that root. Errors keep their Flyte type (flytekit turns them into RuntimeError).
+        flyteadmin needs `content_md5` or `filename_root` to choose the storage folder. Without either, a
+        fresh random root is chosen (`upload_root()`): flyteadmin refuses, with ALREADY_EXISTS, to sign a
+        location that holds a file when it has no md5 to compare, so a root derived from the file name would
+        make a second upload of any file with that name impossible. The root is chosen once per call, so a
+        resent request still asks for the same location. Errors keep their Flyte type (flytekit turns them
+        into RuntimeError).
         """
         if not content_md5 and not filename_root:
-            filename_root = upload_root(filename)
+            filename_root = upload_root()
         return self._raw.create_upload_location(
             dataproxy_pb2.CreateUploadLocationRequest(
                 project=project,
@@ -841,15 +842,8 @@ _LAUNCH_RPCS = {
 }
 
 
-def upload_root(filename: str | None) -> str:
-    """The storage folder for an upload given without an md5: stable for a file name, random without one.
-
-    A root derived from the file name means the same file asked for twice gets the same location (and
-    flyteadmin refuses to overwrite a different one there without a matching md5, instead of silently
-    replacing it). With neither md5 nor file name there is nothing stable to derive from.
-    """
-    if filename:
-        return "up-" + hashlib.sha256(filename.encode()).hexdigest()[:32]
+def upload_root() -> str:
+    """A new storage folder for an upload given without an md5 (flyteadmin then needs a `filename_root`)."""
     return "up-" + execution_names.generate()
 
 

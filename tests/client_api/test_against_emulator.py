@@ -8,6 +8,7 @@ up against real answers. The emulator never imports the client, so the two canno
 from __future__ import annotations
 
 import contextlib
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +133,17 @@ def test_launches_through_lost_answers_start_each_execution_once(package: packag
     names = [launch.id.name for launch in launched]
     assert len(set(names)) == 7
     assert sorted(ident.name for ident in stored) == sorted(names)
+
+
+def test_the_same_file_name_can_be_uploaded_twice_without_an_md5(emulator: Emulator) -> None:
+    """Without content_md5 flyteadmin needs a filename_root, and refuses to sign a location that already
+    holds a file it cannot compare; each call therefore gets its own root."""
+    with connect(emulator) as client:
+        locations = []
+        for content in (b"a,b\n1,2\n", b"a,b\n3,4\n"):
+            location = client.get_upload_signed_url(PROJECT, DOMAIN, filename="data.csv")
+            put = urllib.request.Request(location.signed_url, data=content, method="PUT")
+            with urllib.request.urlopen(put, timeout=5) as response:
+                assert response.status in (200, 201)
+            locations.append(location.native_url)
+    assert len(set(locations)) == 2 and all(url.endswith("/data.csv") for url in locations)
