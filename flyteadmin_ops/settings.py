@@ -71,6 +71,8 @@ _INFERRED_AUTH_MODES: tuple[tuple[AuthMode, tuple[str, ...]], ...] = (
 )
 
 _SECRET_FIELDS = frozenset({"token", "client_secret"})
+_VALUES_NEVER_SHOWN = _SECRET_FIELDS | {"default_metadata"}
+"""Fields whose rejected input is left out of error messages (default_metadata often carries API keys)."""
 
 _SECRET_INDIRECTIONS = ("client_secret_location", "client_secret_env_var")
 """Keys any source may use instead of the secret itself: a file holding it, or a variable naming it."""
@@ -378,7 +380,7 @@ def _describe_validation_error(exc: ValidationError, provenance: Mapping[str, st
             lines.append(message)
             continue
         field = str(error["loc"][0])
-        if field in _SECRET_FIELDS:
+        if field in _VALUES_NEVER_SHOWN:
             shown = ""
         else:
             value = error.get("input")

@@ -74,6 +74,12 @@ def test_settings_errors_never_show_secret_values(tmp_path: Path) -> None:
         AdminSettings.isolated(client_secret=[CLIENT_SECRET], token={"t": STATIC_TOKEN})
     assert_no_secret(full_text(raised.value))
     assert "client_secret from argument" in str(raised.value)
+    # default_metadata is masked in reprs because it carries API keys: a malformed one must not echo them.
+    for malformed in (f"x-api-key:{STATIC_TOKEN}", f'{{"x-api-key": "{STATIC_TOKEN}",}}'):
+        with pytest.raises(SettingsError) as raised:
+            AdminSettings.isolated(default_metadata=malformed)
+        assert_no_secret(full_text(raised.value))
+        assert str(raised.value).startswith("default_metadata from argument: ")
 
 
 def test_a_whole_authenticated_session_logs_no_secret(
