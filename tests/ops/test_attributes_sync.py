@@ -19,6 +19,7 @@ from flyteadmin_ops.ops.attribute_file import ATTRIBUTE_TYPES, AttributeFileErro
 from flyteadmin_ops.ops.attributes import plan_from_file, sync_attributes
 from flyteadmin_ops.ops.results import Status
 from flyteadmin_ops.settings import AdminSettings
+from tests.ops.admin_proxy import AdminProxy
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "config" / "attributes.yaml"
@@ -271,3 +272,20 @@ def test_cli_dry_run_prints_the_whole_diff(emulator: Emulator, tmp_path: Path) -
         '"plugin_id": ["spark-on-k8s"], "missing_plugin_behavior": "USE_DEFAULT"}]',  # one long line
     ):
         assert line in out, out
+
+
+def test_dry_run_and_second_apply_send_no_write_rpc(
+    emulator: Emulator, client: SynchronousFlyteClient
+) -> None:
+    """Not only the end state: a dry run with drift, and a second apply, send no Update or Delete at all."""
+    with (
+        AdminProxy(emulator.endpoint) as proxy,
+        SynchronousFlyteClient(AdminSettings.isolated(endpoint=proxy.endpoint, insecure=True)) as watched,
+    ):
+        assert sync_attributes(watched, SHIPPED, dry_run=True).with_status(Status.PLANNED)
+        assert proxy.writes() == []
+        assert sync_attributes(watched, SHIPPED).ok
+        assert len(proxy.writes()) == 9
+        second = sync_attributes(watched, SHIPPED, prune=True)
+        assert {o.status for o in second.outcomes} == {Status.UNCHANGED}
+        assert len(proxy.writes()) == 9
