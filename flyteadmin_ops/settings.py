@@ -502,6 +502,10 @@ def _with_default_port(field: str, value: Any, label: str, tool: str) -> Entry:
     return field, value, label
 
 
+_PATH_KEYS = frozenset({"ca_cert_file", "client_cert_file", "client_key_file", "client_secret_location"})
+"""Config-file keys holding a path, which the file may give relative to itself."""
+
+
 def _flyteadmin_config_file() -> list[Entry]:
     location = os.environ.get("FLYTEADMIN_CONFIG")
     if not location:
@@ -516,7 +520,7 @@ def _flyteadmin_config_file() -> list[Entry]:
         )
     entries = []
     for key, value in data.items():
-        if key.endswith("_file") and isinstance(value, str):
+        if key in _PATH_KEYS and isinstance(value, str):
             value = str((path.parent / Path(value).expanduser()).resolve())  # relative to the file
         entries.append((key, value, f"{path} ({key})"))
     return sorted(entries, key=lambda entry: entry[0] in _SECRET_INDIRECTIONS)

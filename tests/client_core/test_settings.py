@@ -128,10 +128,13 @@ def test_flytectl_default_pkce_is_accepted_as_no_auth_with_a_warning(
 @pytest.mark.parametrize("suffix", ["toml", "yaml"])
 def test_flyteadmin_config_file_in_toml_and_yaml(tmp_path: Path, monkeypatch, suffix: str) -> None:
     write(tmp_path / "conf" / "certs" / "ca.pem", "pem")
+    write(tmp_path / "conf" / "secrets" / "client_secret", "from-the-file\n")
     body = {
         "toml": """
             endpoint = "admin.example:8089"
             ca_cert_file = "certs/ca.pem"
+            client_id = "ci-bot"
+            client_secret_location = "secrets/client_secret"
             retry_attempts = 7
             scopes = ["all"]
             [default_metadata]
@@ -140,6 +143,8 @@ def test_flyteadmin_config_file_in_toml_and_yaml(tmp_path: Path, monkeypatch, su
         "yaml": """
             endpoint: admin.example:8089
             ca_cert_file: certs/ca.pem
+            client_id: ci-bot
+            client_secret_location: secrets/client_secret
             retry_attempts: 7
             scopes: [all]
             default_metadata:
@@ -151,6 +156,9 @@ def test_flyteadmin_config_file_in_toml_and_yaml(tmp_path: Path, monkeypatch, su
     settings = AdminSettings()
     assert settings.endpoint == "admin.example:8089"
     assert settings.ca_cert_file == tmp_path / "conf" / "certs" / "ca.pem"  # relative to the file
+    assert settings.client_secret is not None  # so is the secret file, whatever the working directory
+    assert settings.client_secret.get_secret_value() == "from-the-file"
+    assert settings.auth_mode == "client_credentials"
     assert settings.retry_attempts == 7
     assert settings.scopes == ["all"]
     assert settings.default_metadata == {"x-team": "ml"}
