@@ -7,7 +7,8 @@ every handler's wording identical to the server it stands in for.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 
 import grpc
 from google.protobuf.descriptor import FieldDescriptor
@@ -70,8 +71,10 @@ def not_found_entity(kind: str, identifier: Message) -> AdminError:
 
 
 # --- time -------------------------------------------------------------------------------------------------
-# Timestamps are stored as fixed-width RFC 3339 text (UTC, microseconds) so that string comparison in filters
-# such as `gte(created_at,2024-01-01T00:00:00Z)` orders them correctly, as Postgres' cast would.
+# Timestamps are stored as fixed-width RFC 3339 text (UTC, microseconds), so for two stored values string
+# order is time order. Filter values are not stored values: `filters.parse_filters` rewrites a value compared
+# with a timestamp column into this same form first (Postgres casts it to a timestamp), so that
+# `gte(created_at,2024-05-02T12:00:00+02:00)` matches a row stored as `2024-05-02T10:00:00.000000Z`.
 
 
 def db_time(moment: datetime) -> str:
@@ -80,6 +83,42 @@ def db_time(moment: datetime) -> str:
 
 def parse_db_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+# What Postgres accepts when it casts a filter value to `timestamp with time zone`: a date, optionally a time
+# (`T` or a space) with any number of fractional digits, optionally a zone (`Z`, `+hh:mm`, `+hhmm`, `+hh`).
+_INSTANT = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?"
+    r"\s*(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?"
+)
+
+
+def parse_instant(text: str) -> datetime | None:
+    """An RFC 3339 (or Postgres-style) time as an aware UTC datetime, rounded to microseconds like Postgres;
+    None if `text` is not a time. A value without a zone is UTC (flyteadmin's database session zone)."""
+    match = _INSTANT.fullmatch(text.strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, utc, sign, zone_h, zone_m = match.groups()
+    try:
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=timezone.utc,
+        )
+    except ValueError:
+        return None
+    if fraction:
+        moment += timedelta(microseconds=round(int(fraction) / 10 ** (len(fraction) - 6)))
+    if sign and not utc:
+        offset = timedelta(hours=int(zone_h), minutes=int(zone_m or 0))
+        moment -= offset if sign == "+" else -offset
+    return moment
 
 
 def timestamp(moment: datetime) -> Timestamp:

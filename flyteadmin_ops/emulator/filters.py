@@ -18,7 +18,7 @@ from typing import Any
 
 from flyteidl.admin import common_pb2
 
-from flyteadmin_ops.emulator.common import INVALID, invalid
+from flyteadmin_ops.emulator.common import INVALID, db_time, invalid, parse_instant
 from flyteadmin_ops.emulator.registry import AdminError
 
 # `func(field,value)` or `func(field, value)`; greedy like Go's regexp (leftmost-first, same as Python's re).
@@ -51,6 +51,7 @@ ENTITY_PREFIXES = (
     "signal",
     "admin_tag",
     "execution_admin_tag",
+    "execution_tag",
 )
 
 
@@ -103,6 +104,8 @@ def parse_filters(expr: str, table: EntityTable) -> list[Predicate]:
         values = raw_value.split(";")
         if name.lower() == "duration":
             values = [str(_parse_duration_ns(v)) for v in values]
+        elif _is_timestamp(name) and function not in _PATTERN_FUNCTIONS:
+            values = [_instant_text(v, entity, name) for v in values]
         if function in _SINGLE_VALUE_SQL:
             value = values[0] if len(values) == 1 else ";".join(values)
             if function == "contains":
@@ -117,6 +120,31 @@ def parse_filters(expr: str, table: EntityTable) -> list[Predicate]:
         else:
             raise AdminError(INVALID, f"unrecognized filter function: {function}")
     return predicates
+
+
+# LIKE patterns are matched against the stored text as they are; every other function compares instants.
+_PATTERN_FUNCTIONS = frozenset({"contains", "not_like"})
+
+
+def _is_timestamp(column: str) -> bool:
+    """gorm names every time column `<x>_at` (created_at, started_at, execution_created_at, ...), and the
+    emulator stores all of them with `common.db_time`."""
+    return column.endswith("_at")
+
+
+def _instant_text(value: str, entity: str, name: str) -> str:
+    """A filter value on a timestamp column in the stored form, so SQLite's text comparison compares instants
+    as Postgres' timestamp cast does (`10:00:00Z`, `10:00:00.000+00:00` and `12:00:00+02:00` are equal)."""
+    moment = parse_instant(value)
+    if moment is None:
+        # Postgres refuses the cast and flyteadmin passes that on as UNKNOWN, which flytekit's auth
+        # interceptor takes for an expired login (it opens a browser flow and waits). A test backend must not
+        # hang its caller, so the emulator deliberately answers INVALID_ARGUMENT with Postgres' wording.
+        raise AdminError(
+            INVALID,
+            f'invalid input syntax for type timestamp with time zone: "{value}" (filter on {entity}.{name})',
+        )
+    return db_time(moment)
 
 
 def _split_field(raw_field: str, primary: str) -> tuple[str, str]:
@@ -225,11 +253,9 @@ def page(
     order = sort_clause(sort, table, default_sort)
     offset = parse_token(token, list_name)
     joined = {p.entity for p in predicates if p.entity and p.entity != table.entity}
-    joins = "".join(
-        f" {join.kind} JOIN {join.table} ON {join.on_sql}"
-        for entity, join in table.joins.items()
-        if entity in joined
-    )
+    # Several prefixes may name one table (admin_tag, execution_admin_tag, execution_tag): join it once.
+    used = {join.table: join for entity, join in table.joins.items() if entity in joined}
+    joins = "".join(f" {join.kind} JOIN {join.table} ON {join.on_sql}" for join in used.values())
     where = " AND ".join(f"({p.sql})" for p in predicates) or "1"
     args: list[Any] = [a for p in predicates for a in p.args]
     sql = f"SELECT {table.table}.* FROM {table.table}{joins} WHERE {where} {order}"
