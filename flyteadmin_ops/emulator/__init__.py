@@ -3,12 +3,27 @@ flyteadmin v1.16.
 
     from flyteadmin_ops.emulator import Emulator
 
-    with Emulator() as emu:          # port=0: a free port
+    with Emulator(executor="simulate") as emu:       # port=0: a free port
         channel = grpc.insecure_channel(emu.endpoint)
-        ...
+        ...                                          # create executions
+        assert emu.wait_idle(timeout=10)             # every execution has reached its end
 
 It imports only flyteidl, grpc, protobuf and the standard library (never the client layers), so the client
 and the emulator cannot silently agree on a mistake. Semantics: `shared/reference/flyteadmin-semantics.md`.
+
+Executions: with ``executor="none"`` (the default) nothing runs, exactly as flyteadmin without an engine: an
+execution stays UNDEFINED until a test reports events (CreateWorkflowEvent/NodeEvent/TaskEvent). With
+``executor="simulate"`` a built-in engine reports QUEUED, RUNNING, then SUCCEEDED or FAILED through the same
+event handlers. Which executions FAIL is decided by these rules (see `executor.py` for what a run produces):
+
+1. an input named ``fail`` is the boolean ``true`` (or the string ``"true"``);
+2. any top-level string input equals ``"fail"``;
+3. the launch plan name ends with ``_fails`` (single-task executions run ``.flytegen.<task name>``, so a
+   task whose name ends with ``_fails`` fails too);
+4. an input named ``fail_always`` is ``true``, or any top-level string input equals ``"fail_always"``.
+
+A RELAUNCH or RECOVERED execution of a FAILED execution succeeds unless rule 4 holds, so relaunch and recover
+can be shown end to end; ``fail_always`` keeps failing. Everything else succeeds.
 """
 
 from __future__ import annotations
@@ -62,7 +77,15 @@ def parse_oauth_client(value: str | tuple[str, str] | None) -> tuple[str | None,
 
 
 class Emulator:
-    """A running (after `start()`) emulator: gRPC at `endpoint`, HTTP at `http_url`, state at `state`."""
+    """A running (after `start()`, or inside `with`) emulator: gRPC at `endpoint`, HTTP at `http_url`.
+
+    The keyword arguments are the options of `flyteadmin-ops emulator serve`: `db` a file for a store that
+    survives restarts (":memory:" by default), `projects`/`domains` what is registered (the sandbox's
+    flytesnacks and development/staging/production), `auth_token` or `oauth_client="ID:SECRET"` to require
+    bearer tokens, `tls_cert`/`tls_key` for TLS, `latency_ms` and `fault_rate` (UNAVAILABLE, half before the
+    request is handled and half after it committed) to model a remote Admin, `executor` "none" or "simulate"
+    (failure rules in the module docstring), `seed` for the fault draws, and `clock` to move time in tests.
+    """
 
     def __init__(
         self,
@@ -187,7 +210,18 @@ class Emulator:
         self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:
+        """Block until `stop()` has run (from another thread or a signal handler); False on timeout."""
         return self._stopped.wait(timeout)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until the simulate executor has driven every execution created or terminated so far to its
+        end, so tests wait on the engine instead of sleeping. True at once with `executor="none"` (nothing
+        runs); False on timeout. Raises RuntimeError before `start()`."""
+        if self.state is None:
+            raise RuntimeError("the emulator is not started: call start() or use it in a `with` block")
+        from flyteadmin_ops.emulator import executor
+
+        return executor.wait_idle(self.state, timeout)
 
     def __enter__(self) -> Emulator:
         return self.start()

@@ -23,13 +23,23 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from flyteidl.admin import common_pb2, version_pb2
+from flyteidl.admin import common_pb2, execution_pb2, version_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import admin_pb2_grpc, auth_pb2, auth_pb2_grpc, identity_pb2, identity_pb2_grpc
 
 from flyteadmin_ops.emulator import Emulator
 from flyteadmin_ops.emulator.registry import ADMIN, HANDLERS, AdminError
 from flyteadmin_ops.emulator.server import MAX_MESSAGE_BYTES
-from tests.emulator.support import RT, Caller, Failure, ident, task_request
+from tests.emulator.support import (
+    RT,
+    Caller,
+    Failure,
+    ident,
+    launch_plan_request,
+    register_basic,
+    task_request,
+)
 
 VERSION = version_pb2.GetVersionRequest()
 
@@ -297,3 +307,52 @@ def test_an_rpc_without_a_handler_is_unimplemented(
     with pytest.raises(grpc.RpcError) as missing:
         _stub(emulator.endpoint).GetVersion(VERSION)
     assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def _launch(caller: Caller, name: str, plan: str) -> None:
+    caller.call(
+        "CreateExecution",
+        execution_pb2.ExecutionCreateRequest(
+            project="flytesnacks",
+            domain="development",
+            name=name,
+            spec=execution_pb2.ExecutionSpec(launch_plan=ident(RT.LAUNCH_PLAN, plan)),
+            inputs=literals_pb2.LiteralMap(),
+        ),
+    )
+
+
+def _phase(caller: Caller, name: str) -> int:
+    execution = caller.call(
+        "GetExecution",
+        execution_pb2.WorkflowExecutionGetRequest(
+            id=identifier_pb2.WorkflowExecutionIdentifier(
+                project="flytesnacks", domain="development", name=name
+            )
+        ),
+    )
+    return int(execution.closure.phase)
+
+
+def test_wait_idle_waits_for_the_simulated_runs_and_the_documented_failure_rule() -> None:
+    phases = core_execution_pb2.WorkflowExecution
+    with pytest.raises(RuntimeError, match="not started"):
+        Emulator(executor="simulate").wait_idle(1)
+    with Emulator(executor="simulate") as emu:
+        caller = Caller("raw", emu.endpoint)
+        register_basic(caller)
+        caller.call(
+            "CreateLaunchPlan", launch_plan_request("nightly_fails", workflow=ident(RT.WORKFLOW, "wf"))
+        )
+        _launch(caller, "good", "lp")
+        _launch(caller, "bad", "nightly_fails")
+        assert emu.wait_idle(timeout=20)
+        assert (_phase(caller, "good"), _phase(caller, "bad")) == (phases.SUCCEEDED, phases.FAILED)
+        caller.close()
+    with Emulator() as idle:  # executor "none": nothing runs, so nothing to wait for
+        caller = Caller("raw", idle.endpoint)
+        register_basic(caller)
+        _launch(caller, "never", "lp")
+        assert idle.wait_idle(timeout=0)
+        assert _phase(caller, "never") == phases.UNDEFINED
+        caller.close()
