@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from flyteidl.admin import common_pb2, execution_pb2, version_pb2
+from flyteidl.admin import common_pb2, execution_pb2, project_pb2, version_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import admin_pb2_grpc, auth_pb2, auth_pb2_grpc, identity_pb2, identity_pb2_grpc
@@ -39,6 +39,7 @@ from tests.emulator.support import (
     launch_plan_request,
     register_basic,
     task_request,
+    workflow_request,
 )
 
 VERSION = version_pb2.GetVersionRequest()
@@ -356,3 +357,107 @@ def test_wait_idle_waits_for_the_simulated_runs_and_the_documented_failure_rule(
         assert idle.wait_idle(timeout=0)
         assert _phase(caller, "never") == phases.UNDEFINED
         caller.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _started(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """The endpoint (first line) and the HTTP base URL (second line) a `serve` process printed."""
+    assert process.stdout is not None
+    endpoint = process.stdout.readline().strip()
+    http = process.stdout.readline().strip()
+    assert endpoint.startswith("127.0.0.1:") and http.startswith("http http://"), (endpoint, http)
+    return endpoint, http.split(" ", 1)[1]
+
+
+def _stop(process: subprocess.Popen[str], signum: int) -> int:
+    process.send_signal(signum)
+    try:
+        return process.wait(20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_serve_options_auth_projects_http_port_latency_executor_and_db(tmp_path: Path) -> None:
+    http_port, db = _free_port(), tmp_path / "served.db"
+    process = _serve(
+        *("--port", "0", "--http-port", str(http_port), "--db", str(db)),
+        *("--project", "alpha", "--project", "beta", "--auth-token", "tok"),
+        *("--latency-ms", "120", "--executor", "simulate"),
+    )
+    try:
+        endpoint, http_url = _started(process)
+        assert http_url == f"http://127.0.0.1:{http_port}"
+        stub = _stub(endpoint)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.GetVersion(VERSION)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        token = (("authorization", "Bearer tok"),)
+        started = time.perf_counter()
+        listed = stub.ListProjects(project_pb2.ProjectListRequest(), metadata=token)
+        assert time.perf_counter() - started >= 0.12
+        assert [p.id for p in listed.projects] == ["alpha", "beta"]
+        ids = {"project": "alpha", "domain": "development"}
+        stub.CreateTask(task_request(**ids), metadata=token)
+        workflow = workflow_request(task=ident(RT.TASK, "t", **ids), **ids)
+        stub.CreateWorkflow(workflow, metadata=token)
+        plan = launch_plan_request(workflow=workflow.id)
+        plan.id.project = "alpha"
+        stub.CreateLaunchPlan(plan, metadata=token)
+        execution = execution_pb2.ExecutionCreateRequest(
+            project="alpha",
+            domain="development",
+            name="run",
+            spec=execution_pb2.ExecutionSpec(launch_plan=plan.id),
+            inputs=literals_pb2.LiteralMap(),
+        )
+        stub.CreateExecution(execution, metadata=token)
+        run = identifier_pb2.WorkflowExecutionIdentifier(project="alpha", domain="development", name="run")
+        deadline = time.monotonic() + 30
+        phase = core_execution_pb2.WorkflowExecution.UNDEFINED
+        while phase != core_execution_pb2.WorkflowExecution.SUCCEEDED and time.monotonic() < deadline:
+            got = stub.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=run), metadata=token)
+            phase = got.closure.phase  # polled: the simulate engine runs in the server process
+        assert phase == core_execution_pb2.WorkflowExecution.SUCCEEDED
+    finally:
+        assert _stop(process, signal.SIGINT) == 0
+    with Emulator(db=str(db), projects=()) as again:  # the file kept what the served process wrote
+        assert [
+            p.id for p in _stub(again.endpoint).ListProjects(project_pb2.ProjectListRequest()).projects
+        ] == [
+            "alpha",
+            "beta",
+        ]
+
+
+def test_serve_options_tls_oauth_client_and_fault_rate(tmp_path: Path) -> None:
+    cert, key = _certificate(tmp_path)
+    process = _serve(
+        *("--port", "0", "--tls-cert", str(cert), "--tls-key", str(key)),
+        *("--oauth-client", "ops:pa55", "--fault-rate", "1", "--seed", "3"),
+    )
+    try:
+        endpoint, http_url = _started(process)
+        issued = _token(http_url, "ops", "pa55")
+        credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+        stub = admin_pb2_grpc.AdminServiceStub(grpc.secure_channel(endpoint, credentials))
+        with pytest.raises(grpc.RpcError) as anonymous:
+            stub.GetVersion(VERSION, timeout=10)
+        assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        bearer = (("authorization", f"Bearer {issued['access_token']}"),)
+        for _ in range(3):  # authenticated, every call meets the injected fault (rate 1)
+            with pytest.raises(grpc.RpcError) as faulted:
+                stub.GetVersion(VERSION, metadata=bearer, timeout=10)
+            assert faulted.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "injected fault" in (faulted.value.details() or "")
+        with pytest.raises(grpc.RpcError):
+            _stub(endpoint).GetVersion(VERSION, timeout=2)  # plaintext is refused
+    finally:
+        assert _stop(process, signal.SIGTERM) == 0
