@@ -66,6 +66,7 @@ def load_semantics() -> None:
 
 
 def parse_oauth_client(value: str | tuple[str, str] | None) -> tuple[str | None, str | None]:
+    """`"ID:SECRET"` (the command line's form) or an (id, secret) pair; the error never echoes the secret."""
     if value is None:
         return None, None
     if isinstance(value, tuple):

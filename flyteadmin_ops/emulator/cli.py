@@ -11,9 +11,13 @@ import signal
 import sqlite3
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
+from typing import TypeVar
 
 from flyteadmin_ops.emulator.state import DEFAULT_DOMAINS
+
+N = TypeVar("N", int, float)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,31 +68,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve.set_defaults(_emulator_parser=serve)
 
 
-def _port(text: str) -> int:
-    value = _non_negative_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0..65535, not {text}")
-    return value
+def _bounded(convert: Callable[[str], N], low: N, high: N | None, what: str) -> Callable[[str], N]:
+    """An argparse type: `convert` the text and require low <= value <= high, naming what was expected."""
+
+    def parse(text: str) -> N:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a value >= 0, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
-    return value
+_port = _bounded(int, 0, 65535, "a port number 0..65535")
+_non_negative_int = _bounded(int, 0, None, "an integer >= 0")
+_fraction = _bounded(float, 0.0, 1.0, "a number between 0 and 1")
 
 
 def _domains(text: str) -> list[str]:
@@ -98,11 +95,14 @@ def _domains(text: str) -> list[str]:
     return domains
 
 
-def _oauth_client(text: str) -> tuple[str, str]:
-    client_id, sep, secret = text.partition(":")
-    if not sep or not client_id or not secret:
-        raise argparse.ArgumentTypeError("expected ID:SECRET with both parts non-empty")
-    return client_id, secret
+def _oauth_client(text: str) -> str:
+    from flyteadmin_ops.emulator import parse_oauth_client
+
+    try:
+        parse_oauth_client(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def run(args: argparse.Namespace) -> int:

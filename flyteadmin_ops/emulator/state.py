@@ -56,9 +56,10 @@ class EmulatorConfig:
     latency_ms: int = 0
     fault_rate: float = 0.0
     seed: int = 0
-    auth_token: str | None = None
+    # Secrets stay out of reprs (a config printed in a failing test or a log must not leak them).
+    auth_token: str | None = field(default=None, repr=False)
     oauth_client_id: str | None = None
-    oauth_client_secret: str | None = None
+    oauth_client_secret: str | None = field(default=None, repr=False)
     token_lifetime: timedelta = timedelta(hours=1)
     upload_max_expiry: timedelta = timedelta(hours=1)
     download_max_expiry: timedelta = timedelta(hours=1)
@@ -85,7 +86,7 @@ class EmulatorState:
     config: EmulatorConfig = field(default_factory=EmulatorConfig)
     clock: Callable[[], datetime] = _utc_now
     http_base_url: str = ""  # set once the HTTP frontend listens, e.g. "http://127.0.0.1:PORT"
-    signing_key: bytes = field(default_factory=lambda: os.urandom(32))
+    signing_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
     started_at: datetime = field(default_factory=_utc_now)
     # Engines and caches other modules attach (e.g. the simulate executor); keyed by module name.
     extensions: dict[str, Any] = field(default_factory=dict)

@@ -276,7 +276,8 @@ def test_serve_reports_an_unusable_database(tmp_path: Path) -> None:
         (["--fault-rate", "2"], "between 0 and 1"),
         (["--oauth-client", "nosecret"], "ID:SECRET"),
         (["--tls-cert", "c.pem"], "--tls-cert and --tls-key must be given together"),
-        (["--port", "70000"], "port must be 0..65535"),
+        (["--port", "70000"], "expected a port number 0..65535, got '70000'"),
+        (["--latency-ms", "-5"], "expected an integer >= 0"),
         (["--executor", "k8s"], "invalid choice"),
     ],
 )
@@ -461,3 +462,17 @@ def test_serve_options_tls_oauth_client_and_fault_rate(tmp_path: Path) -> None:
             _stub(endpoint).GetVersion(VERSION, timeout=2)  # plaintext is refused
     finally:
         assert _stop(process, signal.SIGTERM) == 0
+
+
+def test_secrets_stay_out_of_reprs_and_errors() -> None:
+    emulator = Emulator(auth_token="t0ken-s3cret", oauth_client="ops:pa55-s3cret")
+    assert "s3cret" not in repr(emulator.config)
+    with Emulator(auth_token="t0ken-s3cret") as running:
+        assert running.state is not None and "s3cret" not in repr(running.state)
+        assert running.state.signing_key.hex() not in repr(running.state)
+    with pytest.raises(ValueError) as refused:
+        Emulator(oauth_client="ops-pa55-s3cret")
+    assert "s3cret" not in str(refused.value)
+    process = _serve("--oauth-client", "nosecret-s3cret")
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2 and "s3cret" not in stderr
