@@ -28,19 +28,17 @@ from flyteidl.admin import (
 )
 from google.protobuf.message import Message
 
-from flyteadmin_ops.emulator.common import INVALID, db_time, missing
+from flyteadmin_ops.emulator.common import GORM_MODEL_DDL, INVALID, db_time, missing
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.projects import project_state, validate_project_and_domain
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
 schema(
-    """
+    f"""
     CREATE TABLE IF NOT EXISTS resources (
         id INTEGER PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        deleted_at TEXT,
+        {GORM_MODEL_DDL},
         project TEXT NOT NULL DEFAULT '',
         domain TEXT NOT NULL DEFAULT '',
         workflow TEXT NOT NULL DEFAULT '',

@@ -19,6 +19,9 @@ from flyteadmin_ops.emulator.registry import AdminError
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
+# gorm.Model's time columns, which every flyteadmin table has (`id` differs: some tables key otherwise).
+GORM_MODEL_DDL = "created_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT"
+
 
 def missing(field: str) -> AdminError:
     """`"missing <field>"`: flyteadmin's answer for an empty required field."""

@@ -7,23 +7,22 @@ is also copied onto the entity row); it is not part of the entity digest.
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 
 from flyteidl.admin import common_pb2, description_entity_pb2
 from flyteidl.core import identifier_pb2
 
-from flyteadmin_ops.emulator.common import db_time, invalid, not_found_entity, require
+from flyteadmin_ops.emulator.common import GORM_MODEL_DDL, db_time, invalid, not_found_entity, require
 from flyteadmin_ops.emulator.db import schema
-from flyteadmin_ops.emulator.filters import EntityTable, identifier_predicates, page
+from flyteadmin_ops.emulator.filters import EntityTable, identifier_predicates, page_of_request
 from flyteadmin_ops.emulator.registry import ADMIN, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
 schema(
-    """
+    f"""
     CREATE TABLE IF NOT EXISTS description_entities (
         id INTEGER PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        deleted_at TEXT,
+        {GORM_MODEL_DDL},
         resource_type INTEGER NOT NULL,
         project TEXT NOT NULL,
         domain TEXT NOT NULL,
@@ -64,7 +63,7 @@ _DESCRIBED_TYPES = (identifier_pb2.ResourceType.TASK, identifier_pb2.ResourceTyp
 
 def record_description(
     conn: sqlite3.Connection,
-    state: EmulatorState,
+    now: datetime,
     identifier: identifier_pb2.Identifier,
     description: description_entity_pb2.DescriptionEntity,
 ) -> None:
@@ -72,14 +71,14 @@ def record_description(
     entity = description_entity_pb2.DescriptionEntity()
     entity.CopyFrom(description)
     entity.id.CopyFrom(identifier)
-    now = db_time(state.now())
+    stamp = db_time(now)
     conn.execute(
         "INSERT OR IGNORE INTO description_entities (created_at, updated_at, resource_type, "
         "project, domain, name,"
         " version, short_description, long_description, link, entity) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (
-            now,
-            now,
+            stamp,
+            stamp,
             identifier.resource_type,
             identifier.project,
             identifier.domain,
@@ -133,15 +132,8 @@ def list_description_entities(
     )
     implicit += identifier_predicates(DESCRIPTIONS, resource_type=str(request.resource_type))
     with state.db.read() as conn:
-        rows, token = page(
-            conn,
-            DESCRIPTIONS,
-            filters=request.filters,
-            implicit=implicit,
-            sort=request.sort_by if request.HasField("sort_by") else None,
-            limit=request.limit,
-            token=request.token,
-            list_name="ListDescriptionEntities",
+        rows, token = page_of_request(
+            conn, DESCRIPTIONS, request, list_name="ListDescriptionEntities", implicit=implicit
         )
     entities = [description_entity_pb2.DescriptionEntity.FromString(r["entity"]) for r in rows]
     return description_entity_pb2.DescriptionEntityList(descriptionEntities=entities, token=token)

@@ -270,6 +270,31 @@ def page(
     return rows, next_token
 
 
+def page_of_request(
+    conn: sqlite3.Connection,
+    table: EntityTable,
+    request: Any,
+    *,
+    list_name: str,
+    implicit: Sequence[Predicate] = (),
+    use_filters: bool = True,
+    **options: Any,
+) -> tuple[list[sqlite3.Row], str]:
+    """:func:`page` with `filters`, `sort_by`, `limit` and `token` read from a List request, as every List
+    RPC reads them (`use_filters=False` for requests without a filters field, e.g. ListActiveLaunchPlans)."""
+    return page(
+        conn,
+        table,
+        filters=request.filters if use_filters else "",
+        implicit=implicit,
+        sort=request.sort_by if request.HasField("sort_by") else None,
+        limit=request.limit,
+        token=request.token,
+        list_name=list_name,
+        **options,
+    )
+
+
 def identifier_predicates(table: EntityTable, **values: str) -> list[Predicate]:
     """The implicit `eq` filters flyteadmin adds for non-empty request `id.project/domain/name`."""
     return [

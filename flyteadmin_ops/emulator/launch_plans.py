@@ -11,6 +11,7 @@ expected_outputs}}`. Activation deactivates the previously active version of the
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 import grpc
 from flyteidl.admin import launch_plan_pb2, schedule_pb2
@@ -18,41 +19,34 @@ from flyteidl.core import execution_pb2, identifier_pb2, interface_pb2, literals
 
 from flyteadmin_ops.emulator.common import INVALID, db_time, missing, require, timestamp
 from flyteadmin_ops.emulator.cron import cron_error
-from flyteadmin_ops.emulator.db import schema
-from flyteadmin_ops.emulator.digest import digest
-from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate, identifier_predicates, page
-from flyteadmin_ops.emulator.projects import _validate_labels, validate_project_and_domain
+from flyteadmin_ops.emulator.filters import Join, Predicate, identifier_predicates, page_of_request
+from flyteadmin_ops.emulator.projects import validate_labels, validate_project_and_domain
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.versioned import (
-    VERSIONED_COLUMNS,
     ResourceType,
     VersionedKind,
-    fetch,
     fill_resource_type,
     insert_version,
+    new_version_digest,
     register_versioned_rpcs,
     validate_identifier,
-    version_conflict,
-    versioned_table_ddl,
+    versioned_table,
 )
 from flyteadmin_ops.emulator.workflows import KIND as WORKFLOW_KIND
 from flyteadmin_ops.emulator.workflows import WORKFLOWS, get_workflow
 
-schema(
-    versioned_table_ddl(
-        "launch_plans",
-        "spec BLOB NOT NULL, workflow_id INTEGER NOT NULL REFERENCES workflows(id), closure BLOB NOT NULL,"
-        " state INTEGER NOT NULL DEFAULT 0, schedule_type TEXT NOT NULL DEFAULT 'NONE',"
-        " launch_condition_type TEXT",
-    )
-)
-
-LAUNCH_PLANS = EntityTable(
-    entity="launch_plan",
-    table="launch_plans",
-    columns=VERSIONED_COLUMNS
-    | {"spec", "workflow_id", "closure", "state", "schedule_type", "launch_condition_type"},
+LAUNCH_PLANS = versioned_table(
+    "launch_plan",
+    "launch_plans",
+    {
+        "spec": "BLOB NOT NULL",
+        "workflow_id": "INTEGER NOT NULL REFERENCES workflows(id)",
+        "closure": "BLOB NOT NULL",
+        "state": "INTEGER NOT NULL DEFAULT 0",
+        "schedule_type": "TEXT NOT NULL DEFAULT 'NONE'",
+        "launch_condition_type": "TEXT",
+    },
     joins={"workflow": Join("workflows", "workflows.id = launch_plans.workflow_id", WORKFLOWS.columns)},
 )
 
@@ -83,12 +77,9 @@ def _row_to_launch_plan(row: sqlite3.Row) -> launch_plan_pb2.LaunchPlan:
 
 
 KIND = VersionedKind(ResourceType.LAUNCH_PLAN, LAUNCH_PLANS, _row_to_launch_plan, "LaunchPlans")
-
-
-def get_launch_plan(
-    conn: sqlite3.Connection, identifier: identifier_pb2.Identifier
-) -> tuple[int, launch_plan_pb2.LaunchPlan]:
-    return fetch(conn, KIND, identifier)
+get_launch_plan: Callable[
+    [sqlite3.Connection, identifier_pb2.Identifier], tuple[int, launch_plan_pb2.LaunchPlan]
+] = KIND.fetch
 
 
 # --- validation ---------------------------------------------------------------------------------------------
@@ -278,7 +269,7 @@ def create_launch_plan_in_tx(
         raise missing("spec")
     spec = launch_plan_pb2.LaunchPlanSpec()
     spec.CopyFrom(request.spec)
-    _validate_labels(spec.labels)
+    validate_labels(spec.labels)
     _validate_parameters(spec.default_inputs, spec.fixed_inputs)
     interface = workflow.closure.compiled_workflow.primary.template.interface
     expected = expected_inputs(interface.inputs, spec.fixed_inputs, spec.default_inputs)
@@ -292,19 +283,17 @@ def create_launch_plan_in_tx(
             expected_inputs=expected, expected_outputs=interface.outputs
         ),
     )
-    new_digest = digest(plan)
-    conflict = version_conflict(conn, KIND, request.id, new_digest, plan, _digested_form)
-    if conflict is not None:
-        raise conflict[0]
+    new_digest = new_version_digest(conn, KIND, request.id, plan, _digested_form)
     now = state.now()
     plan.closure.created_at.CopyFrom(timestamp(now))
-    plan.closure.updated_at.CopyFrom(timestamp(now))
+    plan.closure.updated_at.CopyFrom(plan.closure.created_at)
     return insert_version(
         conn,
         KIND,
         request.id,
         now,
         new_digest,
+        None,
         spec=spec.SerializeToString(),
         workflow_id=workflow_row_id,
         closure=plan.closure.SerializeToString(),
@@ -374,14 +363,13 @@ def list_active_launch_plans(
     implicit = identifier_predicates(LAUNCH_PLANS, project=request.project, domain=request.domain)
     implicit.append(Predicate("launch_plans.state = ?", (ACTIVE,), "launch_plan", "state"))
     with state.db.read() as conn:
-        rows, token = page(
+        rows, token = page_of_request(
             conn,
             LAUNCH_PLANS,
-            implicit=implicit,
-            sort=request.sort_by if request.HasField("sort_by") else None,
-            limit=request.limit,
-            token=request.token,
+            request,
             list_name="ListActiveLaunchPlans",
+            implicit=implicit,
+            use_filters=False,
         )
     return launch_plan_pb2.LaunchPlanList(launch_plans=[_row_to_launch_plan(r) for r in rows], token=token)
 

@@ -14,7 +14,7 @@ import grpc
 from flyteidl.admin import common_pb2
 from flyteidl.core import identifier_pb2
 
-from flyteadmin_ops.emulator.common import INVALID, db_time, invalid, missing, require
+from flyteadmin_ops.emulator.common import GORM_MODEL_DDL, INVALID, db_time, invalid, missing, require
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.filters import (
     EntityTable,
@@ -28,11 +28,9 @@ from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
 schema(
-    """
+    f"""
     CREATE TABLE IF NOT EXISTS named_entity_metadata (
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        deleted_at TEXT,
+        {GORM_MODEL_DDL},
         resource_type INTEGER NOT NULL,
         project TEXT NOT NULL,
         domain TEXT NOT NULL,

@@ -13,19 +13,17 @@ import grpc
 from flyteidl.admin import project_pb2
 from flyteidl.admin.common_pb2 import Labels
 
-from flyteadmin_ops.emulator.common import INVALID, db_time, missing
+from flyteadmin_ops.emulator.common import GORM_MODEL_DDL, INVALID, db_time, missing
 from flyteadmin_ops.emulator.db import schema
-from flyteadmin_ops.emulator.filters import EntityTable, Predicate, page
+from flyteadmin_ops.emulator.filters import EntityTable, Predicate, page_of_request
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
 schema(
-    """
+    f"""
     CREATE TABLE IF NOT EXISTS projects (
         id INTEGER PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        deleted_at TEXT,
+        {GORM_MODEL_DDL},
         identifier TEXT NOT NULL UNIQUE,
         name TEXT NOT NULL DEFAULT '',
         description TEXT NOT NULL DEFAULT '',
@@ -115,7 +113,7 @@ def _validate_project(project: project_pb2.Project) -> None:
         raise AdminError(INVALID, "project_name cannot exceed 64 characters")
     if len(project.description) > 300:
         raise AdminError(INVALID, "project_description cannot exceed 300 characters")
-    _validate_labels(project.labels)
+    validate_labels(project.labels)
     if len(project.domains):
         raise AdminError(
             INVALID,
@@ -124,7 +122,7 @@ def _validate_project(project: project_pb2.Project) -> None:
         )
 
 
-def _validate_labels(labels: Labels) -> None:
+def validate_labels(labels: Labels) -> None:
     if len(labels.values) > 16:
         raise AdminError(INVALID, "labels map cannot exceed 16 entries")
     for key, value in labels.values.items():
@@ -229,15 +227,12 @@ def list_projects(
     if not request.filters:
         implicit.append(Predicate("projects.state <> ?", (project_pb2.Project.ARCHIVED,), "project", "state"))
     with state.db.read() as conn:
-        rows, token = page(
+        rows, token = page_of_request(
             conn,
             PROJECTS,
-            filters=request.filters,
-            implicit=implicit,
-            sort=request.sort_by if request.HasField("sort_by") else None,
-            limit=request.limit,
-            token=request.token,
+            request,
             list_name="ListProjects",
+            implicit=implicit,
             allow_zero_limit=True,
             default_sort="ORDER BY projects.identifier ASC",
         )

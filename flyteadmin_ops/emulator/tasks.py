@@ -8,53 +8,35 @@ compiler, then the digest comparison with an existing version.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from fractions import Fraction
 
 from flyteidl.admin import task_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, tasks_pb2
 
 from flyteadmin_ops.emulator.common import INVALID, missing, timestamp
-from flyteadmin_ops.emulator.db import schema
-from flyteadmin_ops.emulator.descriptions import record_description
-from flyteadmin_ops.emulator.digest import digest
-from flyteadmin_ops.emulator.filters import EntityTable
 from flyteadmin_ops.emulator.registry import AdminError
 from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.versioned import (
-    VERSIONED_COLUMNS,
     ResourceType,
     VersionedKind,
-    fetch,
+    compiled_entity,
     insert_version,
+    new_version_digest,
     register_versioned_rpcs,
     validate_create,
-    version_conflict,
-    versioned_table_ddl,
+    versioned_table,
 )
 
-schema(versioned_table_ddl("tasks", "closure BLOB NOT NULL, type TEXT NOT NULL, short_description TEXT"))
-
-TASKS = EntityTable(
-    entity="task",
-    table="tasks",
-    columns=VERSIONED_COLUMNS | {"closure", "type", "short_description"},
+TASKS = versioned_table(
+    "task", "tasks", {"closure": "BLOB NOT NULL", "type": "TEXT NOT NULL", "short_description": "TEXT"}
 )
-
-
-def _row_to_task(row: sqlite3.Row) -> task_pb2.Task:
-    task = task_pb2.Task(short_description=row["short_description"] or "")
-    task.closure.ParseFromString(row["closure"])
-    task.id.CopyFrom(task.closure.compiled_task.template.id)
-    return task
-
-
-KIND = VersionedKind(ResourceType.TASK, TASKS, _row_to_task, "Tasks")
-
-
-def get_task_row(
-    conn: sqlite3.Connection, identifier: identifier_pb2.Identifier
-) -> tuple[int, task_pb2.Task]:
-    return fetch(conn, KIND, identifier)
+KIND = VersionedKind(
+    ResourceType.TASK, TASKS, compiled_entity(task_pb2.Task, lambda c: c.compiled_task.template), "Tasks"
+)
+get_task_row: Callable[[sqlite3.Connection, identifier_pb2.Identifier], tuple[int, task_pb2.Task]] = (
+    KIND.fetch
+)
 
 
 # --- validation ---------------------------------------------------------------------------------------------
@@ -178,32 +160,22 @@ def create_task_in_tx(
     )
     template.id.CopyFrom(request.id)
     compiled = compile_task(template)
-    new_digest = digest(compiled)
-    conflict = version_conflict(
-        conn,
-        KIND,
-        request.id,
-        new_digest,
-        compiled,
-        lambda row: task_pb2.TaskClosure.FromString(row["closure"]).compiled_task,
+    new_digest = new_version_digest(
+        conn, KIND, request.id, compiled, lambda row: KIND.to_proto(row).closure.compiled_task
     )
-    if conflict is not None:
-        raise conflict[0]
     now = state.now()
     closure = task_pb2.TaskClosure(compiled_task=compiled, created_at=timestamp(now))
-    row_id = insert_version(
+    return insert_version(
         conn,
         KIND,
         request.id,
         now,
         new_digest,
+        request.spec.description if request.spec.HasField("description") else None,
         closure=closure.SerializeToString(),
         type=template.type,
         short_description=request.spec.description.short_description,
     )
-    if request.spec.HasField("description"):
-        record_description(conn, state, request.id, request.spec.description)
-    return row_id
 
 
 register_versioned_rpcs(

@@ -8,22 +8,34 @@ and the functions here implement those RPCs once.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import grpc
 from flyteidl.admin import common_pb2
+from flyteidl.admin.description_entity_pb2 import DescriptionEntity
 from flyteidl.core import identifier_pb2
 from google.protobuf.message import Message
 
-from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing, not_found_entity, require
-from flyteadmin_ops.emulator.digest import structure_diff
+from flyteadmin_ops.emulator.common import (
+    GORM_MODEL_DDL,
+    INVALID,
+    db_time,
+    go_text,
+    missing,
+    not_found_entity,
+    require,
+)
+from flyteadmin_ops.emulator.db import schema
+from flyteadmin_ops.emulator.descriptions import record_description
+from flyteadmin_ops.emulator.digest import digest, structure_diff
 from flyteadmin_ops.emulator.filters import (
     EntityTable,
+    Join,
     identifier_predicates,
-    page,
+    page_of_request,
     parse_token,
     sort_clause,
     validate_limit,
@@ -37,30 +49,58 @@ VERSIONED_COLUMNS = frozenset(
 )
 
 
-def versioned_table_ddl(table: str, extra_columns: str) -> str:
-    return f"""
+def versioned_table(
+    entity: str,
+    table: str,
+    extra_columns: Mapping[str, str],
+    *,
+    unfilterable: frozenset[str] = frozenset(),
+    joins: Mapping[str, Join] | None = None,
+) -> EntityTable:
+    """Declare the table of one versioned kind (the shared key and gorm columns plus `extra_columns`, name ->
+    SQL type) and describe it for filters: every column is filterable except `unfilterable` ones, which
+    flyteadmin keeps outside its model (a workflow's closure lives in blob storage)."""
+    extra = ",\n        ".join(f"{column} {sql_type}" for column, sql_type in extra_columns.items())
+    schema(
+        f"""
     CREATE TABLE IF NOT EXISTS {table} (
         id INTEGER PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        deleted_at TEXT,
+        {GORM_MODEL_DDL},
         project TEXT NOT NULL,
         domain TEXT NOT NULL,
         name TEXT NOT NULL,
         version TEXT NOT NULL,
         digest TEXT NOT NULL,
-        {extra_columns},
+        {extra},
         UNIQUE (project, domain, name, version)
     );
     CREATE INDEX IF NOT EXISTS {table}_by_name ON {table} (project, domain, name)
     """
+    )
+    columns = VERSIONED_COLUMNS | (frozenset(extra_columns) - unfilterable)
+    return EntityTable(entity=entity, table=table, columns=columns, joins=joins or {})
+
+
+def compiled_entity(
+    entity_class: type[Message], template_of: Callable[[Any], Any]
+) -> Callable[[sqlite3.Row], Message]:
+    """How tasks and workflows are read back: the stored closure as it was compiled, the short description
+    column, and the id of the compiled template (which CreateTask/CreateWorkflow set to the request id)."""
+
+    def to_proto(row: sqlite3.Row) -> Message:
+        entity: Any = entity_class(short_description=row["short_description"] or "")
+        entity.closure.ParseFromString(row["closure"])
+        entity.id.CopyFrom(template_of(entity.closure).id)
+        return entity
+
+    return to_proto
 
 
 @dataclass(frozen=True)
 class VersionedKind:
     resource_type: int  # core.ResourceType value
     table: EntityTable
-    to_proto: Callable[[sqlite3.Row], Message]
+    to_proto: Callable[[sqlite3.Row], Any]  # the admin Task / Workflow / LaunchPlan of a row
     plural: str  # "Tasks": used in "invalid pagination token x for ListTasks"
 
     @property
@@ -71,6 +111,11 @@ class VersionedKind:
     @property
     def lower(self) -> str:
         return self.label.lower()
+
+    def fetch(self, conn: sqlite3.Connection, identifier: identifier_pb2.Identifier) -> tuple[int, Any]:
+        """(row id, proto) of the stored version; NOT_FOUND `missing entity of type <KIND> ...` otherwise."""
+        row = find_row(conn, self, identifier)
+        return int(row["id"]), self.to_proto(row)
 
 
 def validate_identifier(
@@ -122,14 +167,6 @@ def find_row(
     return row
 
 
-def fetch(
-    conn: sqlite3.Connection, kind: VersionedKind, identifier: identifier_pb2.Identifier
-) -> tuple[int, Any]:
-    """(row id, proto) of the stored version; NOT_FOUND `missing entity of type <KIND> ...` otherwise."""
-    row = find_row(conn, kind, identifier)
-    return int(row["id"]), kind.to_proto(row)
-
-
 def row_identifier(row: sqlite3.Row, kind: VersionedKind) -> identifier_pb2.Identifier:
     return identifier_pb2.Identifier(
         resource_type=kind.resource_type,  # type: ignore[arg-type]
@@ -146,17 +183,14 @@ def list_versions(
     """ListTasks/ListWorkflows/ListLaunchPlans: project and domain required, limit > 0, id.name optional."""
     require(project=request.id.project, domain=request.id.domain)
     validate_limit(request.limit)
-    rows, token = page(
+    rows, token = page_of_request(
         conn,
         kind.table,
-        filters=request.filters,
+        request,
+        list_name=f"List{kind.plural}",
         implicit=identifier_predicates(
             kind.table, project=request.id.project, domain=request.id.domain, name=request.id.name
         ),
-        sort=request.sort_by if request.HasField("sort_by") else None,
-        limit=request.limit,
-        token=request.token,
-        list_name=f"List{kind.plural}",
     )
     return [kind.to_proto(row) for row in rows], token
 
@@ -183,22 +217,6 @@ def list_ids(
     return common_pb2.NamedEntityIdentifierList(entities=entities, token=token)
 
 
-def exists_error(kind: VersionedKind, identical: bool, name: str, diff: str) -> AdminError:
-    """The re-create outcome: identical -> ALREADY_EXISTS, different -> INVALID_ARGUMENT with the diff."""
-    if identical:
-        return AdminError(
-            grpc.StatusCode.ALREADY_EXISTS,
-            f"{kind.lower.replace('_', ' ')} with identical structure already exists",
-        )
-    noun = kind.lower.replace("_", " ")
-    return AdminError(
-        INVALID,
-        f"{name} {noun} with different structure already exists. (Please register a new version of "
-        f"the {noun}):\n"
-        f"{diff}",
-    )
-
-
 def validate_create(
     conn: sqlite3.Connection, state: EmulatorState, kind: VersionedKind, request: Any, check_project: bool
 ) -> None:
@@ -212,28 +230,38 @@ def validate_create(
         raise missing("spec")
 
 
-def version_conflict(
+def new_version_digest(
     conn: sqlite3.Connection,
     kind: VersionedKind,
     identifier: identifier_pb2.Identifier,
-    new_digest: str,
     new: Message,
     old_of: Callable[[sqlite3.Row], Message],
-) -> tuple[AdminError, bool] | None:
-    """If this version exists: the re-create error (and whether it was identical); None otherwise.
+    details: Callable[[bool], Sequence[Message]] = lambda identical: (),
+) -> str:
+    """The digest of the compiled entity `new`, or the re-create error when this version already exists.
 
-    flyteadmin decides on the digest of the compiled entity; the diff compares the stored compiled entity
-    (`old_of(row)`) with the new one.
+    flyteadmin decides on the digest: identical -> ALREADY_EXISTS, different -> INVALID_ARGUMENT with a diff
+    of the stored compiled entity (`old_of(row)`) against the new one. Only workflows attach `details`
+    (a CreateWorkflowFailureReason); tasks and launch plans carry none.
     """
+    new_digest = digest(new)
     row = conn.execute(
         f"SELECT * FROM {kind.table.table} WHERE project=? AND domain=? AND name=? AND version=?",
         (identifier.project, identifier.domain, identifier.name, identifier.version),
     ).fetchone()
     if row is None:
-        return None
-    identical = row["digest"] == new_digest
-    diff = "" if identical else structure_diff(old_of(row), new)
-    return exists_error(kind, identical, identifier.name, diff), identical
+        return new_digest
+    noun = kind.lower.replace("_", " ")
+    if row["digest"] == new_digest:
+        raise AdminError(
+            grpc.StatusCode.ALREADY_EXISTS, f"{noun} with identical structure already exists", details(True)
+        )
+    raise AdminError(
+        INVALID,
+        f"{identifier.name} {noun} with different structure already exists. (Please register a new version "
+        f"of the {noun}):\n{structure_diff(old_of(row), new)}",
+        details(False),
+    )
 
 
 def insert_version(
@@ -242,9 +270,11 @@ def insert_version(
     identifier: identifier_pb2.Identifier,
     now: datetime,
     new_digest: str,
+    description: DescriptionEntity | None = None,
     **columns: object,
 ) -> int:
-    """Insert one version row (the key columns, timestamps and digest, plus the kind's own columns)."""
+    """Insert one version row (the key columns, timestamps and digest, plus the kind's own columns), and the
+    description entity of the spec when it has one (tasks and workflows)."""
     values: dict[str, object] = {
         "created_at": db_time(now),
         "updated_at": db_time(now),
@@ -259,6 +289,8 @@ def insert_version(
     cursor = conn.execute(
         f"INSERT INTO {kind.table.table} ({', '.join(values)}) VALUES ({marks})", list(values.values())
     )
+    if description is not None:
+        record_description(conn, now, identifier, description)
     return int(cursor.lastrowid or 0)
 
 

@@ -8,62 +8,50 @@ surfaces as INVALID_ARGUMENT `failed to compile workflow for [<id>] with err: ..
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from flyteidl.admin import workflow_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2
 
 from flyteadmin_ops.emulator.common import INVALID, go_text, timestamp
 from flyteadmin_ops.emulator.compiler import CompileError, compile_workflow, requirements
-from flyteadmin_ops.emulator.db import schema
-from flyteadmin_ops.emulator.descriptions import record_description
-from flyteadmin_ops.emulator.digest import digest
-from flyteadmin_ops.emulator.filters import EntityTable
 from flyteadmin_ops.emulator.registry import AdminError
 from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.tasks import get_task_row
 from flyteadmin_ops.emulator.versioned import (
-    VERSIONED_COLUMNS,
     ResourceType,
     VersionedKind,
-    fetch,
+    compiled_entity,
     insert_version,
+    new_version_digest,
     register_versioned_rpcs,
     validate_create,
-    version_conflict,
-    versioned_table_ddl,
+    versioned_table,
 )
 
 # `closure` holds the serialized WorkflowClosure (flyteadmin keeps it in blob storage under
-# <prefix>/metadata/admin/<project>/<domain>/<name>/<version>; `remote_closure_identifier` records that path).
-schema(
-    versioned_table_ddl(
-        "workflows",
-        "typed_interface BLOB, remote_closure_identifier TEXT NOT NULL, short_description TEXT,"
-        " closure BLOB NOT NULL",
-    )
+# <prefix>/metadata/admin/<project>/<domain>/<name>/<version>, so it is no column to filter on;
+# `remote_closure_identifier` records that path).
+WORKFLOWS = versioned_table(
+    "workflow",
+    "workflows",
+    {
+        "typed_interface": "BLOB",
+        "remote_closure_identifier": "TEXT NOT NULL",
+        "short_description": "TEXT",
+        "closure": "BLOB NOT NULL",
+    },
+    unfilterable=frozenset({"closure"}),
 )
-
-WORKFLOWS = EntityTable(
-    entity="workflow",
-    table="workflows",
-    columns=VERSIONED_COLUMNS | {"typed_interface", "remote_closure_identifier", "short_description"},
+KIND = VersionedKind(
+    ResourceType.WORKFLOW,
+    WORKFLOWS,
+    compiled_entity(workflow_pb2.Workflow, lambda c: c.compiled_workflow.primary.template),
+    "Workflows",
 )
-
-
-def _row_to_workflow(row: sqlite3.Row) -> workflow_pb2.Workflow:
-    workflow = workflow_pb2.Workflow(short_description=row["short_description"] or "")
-    workflow.closure.ParseFromString(row["closure"])
-    workflow.id.CopyFrom(workflow.closure.compiled_workflow.primary.template.id)
-    return workflow
-
-
-KIND = VersionedKind(ResourceType.WORKFLOW, WORKFLOWS, _row_to_workflow, "Workflows")
-
-
-def get_workflow(
-    conn: sqlite3.Connection, identifier: identifier_pb2.Identifier
-) -> tuple[int, workflow_pb2.Workflow]:
-    return fetch(conn, KIND, identifier)
+get_workflow: Callable[[sqlite3.Connection, identifier_pb2.Identifier], tuple[int, workflow_pb2.Workflow]] = (
+    KIND.fetch
+)
 
 
 def _compile(
@@ -109,21 +97,21 @@ def create_workflow_in_tx(
             f"number of nodes in workflow [{go_text(request.id)}] exceeds limit "
             f"({node_count} > {state.config.max_workflow_nodes})",
         )
-    new_digest = digest(compiled)
-    conflict = version_conflict(
-        conn,
-        KIND,
-        request.id,
-        new_digest,
-        compiled,
-        lambda row: workflow_pb2.WorkflowClosure.FromString(row["closure"]).compiled_workflow,
-    )
-    if conflict is not None:
-        error, identical = conflict
+
+    def failure_reason(identical: bool) -> list[workflow_pb2.CreateWorkflowFailureReason]:
         reason = workflow_pb2.CreateWorkflowFailureReason()
         outcome = reason.exists_identical_structure if identical else reason.exists_different_structure
         outcome.id.CopyFrom(request.id)
-        raise AdminError(error.code, error.message, [reason])
+        return [reason]
+
+    new_digest = new_version_digest(
+        conn,
+        KIND,
+        request.id,
+        compiled,
+        lambda row: KIND.to_proto(row).closure.compiled_workflow,
+        failure_reason,
+    )
     now = state.now()
     closure = workflow_pb2.WorkflowClosure(compiled_workflow=compiled, created_at=timestamp(now))
     identifier = request.id
@@ -131,20 +119,18 @@ def create_workflow_in_tx(
         f"{state.config.storage_prefix}/{state.config.metadata_prefix}/admin/"
         f"{identifier.project}/{identifier.domain}/{identifier.name}/{identifier.version}"
     )
-    row_id = insert_version(
+    return insert_version(
         conn,
         KIND,
         identifier,
         now,
         new_digest,
+        spec.description if spec.HasField("description") else None,
         typed_interface=spec.template.interface.SerializeToString(),
         remote_closure_identifier=location,
         short_description=spec.description.short_description,
         closure=closure.SerializeToString(),
     )
-    if spec.HasField("description"):
-        record_description(conn, state, identifier, spec.description)
-    return row_id
 
 
 register_versioned_rpcs(
