@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 from flyteidl.admin import (
     common_pb2,
+    event_pb2,
     launch_plan_pb2,
     project_pb2,
     task_pb2,
@@ -32,6 +33,7 @@ RT = identifier_pb2.ResourceType
 _DETAIL_TYPES = {
     "flyteidl.admin.CreateWorkflowFailureReason": workflow_pb2.CreateWorkflowFailureReason,
     "flyteidl.admin.InactiveProject": project_pb2.InactiveProject,
+    "flyteidl.admin.EventFailureReason": event_pb2.EventFailureReason,
 }
 
 
@@ -40,6 +42,17 @@ class Failure(Exception):
     code: grpc.StatusCode
     message: str
     details: list[Message] = field(default_factory=list)
+    raised: str = ""  # the exception type the client raised (flytekit wraps RpcError in its own types)
+
+
+# What flytekit's exception-wrapping channel raises per code (flytekit/clients/grpc_utils): a flytekit-path
+# failure that arrives as anything else did not go through flytekit's channel.
+FLYTEKIT_RAISES = {
+    grpc.StatusCode.ALREADY_EXISTS: "FlyteEntityAlreadyExistsException",
+    grpc.StatusCode.NOT_FOUND: "FlyteEntityNotExistException",
+    grpc.StatusCode.INVALID_ARGUMENT: "FlyteInvalidInputException",
+    grpc.StatusCode.UNAVAILABLE: "FlyteSystemUnavailableException",
+}
 
 
 def decode_details(error: grpc.RpcError) -> list[Message]:
@@ -89,11 +102,15 @@ class Caller:
             takes_request = bool(inspect.signature(method).parameters)
             return method(request) if takes_request else method()  # flytekit's get_domains() takes none
         except grpc.RpcError as error:
-            raise Failure(error.code(), error.details(), decode_details(error)) from None
+            raise Failure(
+                error.code(), error.details(), decode_details(error), type(error).__name__
+            ) from None
         except Exception as error:  # flytekit wraps the RpcError in its own exception types
             cause = error.__cause__
             if isinstance(cause, grpc.RpcError):
-                raise Failure(cause.code(), cause.details(), decode_details(cause)) from None
+                raise Failure(
+                    cause.code(), cause.details(), decode_details(cause), type(error).__name__
+                ) from None
             raise
 
     def fails(self, rpc: str, request: Message, code: grpc.StatusCode, message: str = "") -> Failure:
@@ -103,6 +120,8 @@ class Caller:
         except Failure as failure:
             assert failure.code == code, (failure.code, failure.message)
             assert message in failure.message, failure.message
+            if self.kind == "flytekit":
+                assert failure.raised == FLYTEKIT_RAISES.get(code, "FlyteSystemException"), failure.raised
             return failure
         raise AssertionError(f"{rpc} succeeded; expected {code}")
 
