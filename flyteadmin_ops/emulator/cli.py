@@ -15,7 +15,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TypeVar
 
-from flyteadmin_ops.emulator.state import DEFAULT_DOMAINS
+from flyteadmin_ops.emulator.state import DEFAULT_DOMAINS, DEFAULT_PROJECTS
 
 N = TypeVar("N", int, float)
 
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         db=args.db,
         domains=args.domains,
-        projects=args.projects or ["flytesnacks"],
+        projects=args.projects or DEFAULT_PROJECTS,
         auth_token=args.auth_token,
         oauth_client=args.oauth_client,
         tls_cert=args.tls_cert,

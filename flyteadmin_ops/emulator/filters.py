@@ -25,9 +25,10 @@ from flyteadmin_ops.emulator.registry import AdminError
 _FILTER_RE = re.compile(r"(.+)\((.+),\s?(.+)\)")
 
 _TOKEN_RE = re.compile(r"[+-]?[0-9]+")  # what Go's strconv.Atoi accepts
+# LIKE patterns run as GLOB: SQLite's LIKE ignores ASCII case, Postgres' LIKE does not (see _like_as_glob).
 _SINGLE_VALUE_SQL = {
-    "contains": "{} LIKE ?",
-    "not_like": "{} NOT LIKE ?",
+    "contains": "{} GLOB ?",
+    "not_like": "{} NOT GLOB ?",
     "gt": "{} > ?",
     "gte": "{} >= ?",
     "lt": "{} < ?",
@@ -110,6 +111,8 @@ def parse_filters(expr: str, table: EntityTable) -> list[Predicate]:
             value = values[0] if len(values) == 1 else ";".join(values)
             if function == "contains":
                 value = f"%{value}%"
+            if function in _PATTERN_FUNCTIONS:
+                value = _like_as_glob(value)
             predicates.append(
                 Predicate(_SINGLE_VALUE_SQL[function].format(column_sql), (value,), entity, name)
             )
@@ -124,6 +127,22 @@ def parse_filters(expr: str, table: EntityTable) -> list[Predicate]:
 
 # LIKE patterns are matched against the stored text as they are; every other function compares instants.
 _PATTERN_FUNCTIONS = frozenset({"contains", "not_like"})
+
+
+def _like_as_glob(pattern: str) -> str:
+    """A Postgres LIKE pattern (`%`, `_`, backslash escapes; case-sensitive) as the equivalent SQLite GLOB."""
+    out, escaped = [], False
+    for char in pattern:
+        if escaped or char not in "%_\\":
+            out.append(f"[{char}]" if char in "*?[" else char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        else:
+            out.append("*" if char == "%" else "?")
+    if escaped:  # a trailing backslash matches itself
+        out.append("\\")
+    return "".join(out)
 
 
 def _is_timestamp(column: str) -> bool:

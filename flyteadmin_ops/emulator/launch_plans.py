@@ -17,7 +17,7 @@ import grpc
 from flyteidl.admin import launch_plan_pb2, schedule_pb2
 from flyteidl.core import execution_pb2, identifier_pb2, interface_pb2, literals_pb2, types_pb2
 
-from flyteadmin_ops.emulator.common import INVALID, db_time, missing, require, timestamp
+from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing, require, timestamp
 from flyteadmin_ops.emulator.cron import cron_error
 from flyteadmin_ops.emulator.filters import Join, Predicate, identifier_predicates, page_of_request
 from flyteadmin_ops.emulator.projects import validate_labels, validate_project_and_domain
@@ -309,7 +309,8 @@ def update_launch_plan(
     if request.state not in (ACTIVE, INACTIVE):
         raise AdminError(
             INVALID,
-            f"Unrecognized launch plan state {request.state} for update for launch plan [{request.id}]",
+            f"Unrecognized launch plan state {request.state} for update for launch plan "
+            f"[{go_text(request.id)}]",
         )
     identifier = identifier_pb2.Identifier()
     identifier.CopyFrom(request.id)

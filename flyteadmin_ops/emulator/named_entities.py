@@ -178,7 +178,7 @@ def list_named_entities(
         else:
             inner.append((predicate.sql, predicate.args))
     if not request.filters:
-        inner.append(("e.name NOT LIKE ?", (".flytegen%",)))
+        inner.append(("e.name NOT GLOB ?", (".flytegen*",)))  # flyteadmin: not_like(name,.flytegen%)
     sort = request.sort_by if request.HasField("sort_by") else None
     order = sort_clause(sort, _NAMED_ENTITIES)
     offset = parse_token(request.token, "ListNamedEntities")

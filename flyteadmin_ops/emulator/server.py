@@ -9,6 +9,7 @@ half before the handler runs and half after its transaction committed (a seeded 
 
 from __future__ import annotations
 
+import hmac
 import logging
 import random
 import threading
@@ -78,7 +79,8 @@ class Authenticator:
             scheme, _, token = value.partition(" ")
             if scheme.lower() != "bearer" or not token:
                 continue
-            if self._state.config.auth_token and token == self._state.config.auth_token:
+            static = self._state.config.auth_token
+            if static and hmac.compare_digest(token.encode(), static.encode()):  # no timing side channel
                 return "static-token"
             with self._lock:
                 issued = self._issued.get(token)

@@ -227,3 +227,17 @@ def test_a_value_that_is_not_a_time_is_refused_naming_the_filter(timed: Caller) 
     # LIKE patterns are matched against the stored text as they are
     timed.call("CreateTask", task_request())
     assert _task_versions(timed, "contains(created_at,2024-05-02T10)") == ["v1"]
+
+
+def test_like_patterns_are_case_sensitive_with_postgres_wildcards(timed: Caller) -> None:
+    for name in ("Alpha", "alpha", "al_pha", "a*b", "50%off"):
+        timed.call("CreateTask", task_request(name))
+
+    def names(filters: str) -> list[str]:
+        return sorted(t.id.name for t in timed.call("ListTasks", list_request(filters=filters)).tasks)
+
+    assert names("contains(name,alp)") == ["alpha"]  # Postgres LIKE: case matters
+    assert names("not_like(name,A%)") == ["50%off", "a*b", "al_pha", "alpha"]
+    assert names("not_like(name,alph_)") == ["50%off", "Alpha", "a*b", "al_pha"]  # `_`: one character
+    assert names("contains(name,*)") == ["a*b"]  # GLOB's own wildcards are plain characters here
+    assert names("contains(name,0\\%)") == ["50%off"]  # a backslash escapes LIKE's `%`
