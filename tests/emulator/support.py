@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,3 +229,28 @@ def list_request(limit: int = 100, **fields: Any) -> common_pb2.ResourceListRequ
         limit=limit,
         **fields,
     )
+
+
+# --- the `flyteadmin-ops emulator serve` process ---------------------------------------------------------
+
+
+def serve(*args: str) -> subprocess.Popen[str]:
+    """Start `flyteadmin-ops emulator serve ARGS` as a real subprocess (stdout and stderr piped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "flyteadmin_ops.cli", "emulator", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def started(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """The endpoint (first line) and the HTTP base URL (second line) a `serve` process printed."""
+    assert process.stdout is not None
+    endpoint = process.stdout.readline().strip()
+    http = process.stdout.readline().strip()
+    if not endpoint.startswith("127.0.0.1:"):
+        process.kill()
+        raise AssertionError(f"serve did not start: {endpoint!r} {process.communicate()[1]}")
+    assert http.startswith("http http://"), http
+    return endpoint, http.split(" ", 1)[1]

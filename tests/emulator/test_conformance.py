@@ -16,11 +16,11 @@ from flyteidl.admin import (
     project_attributes_pb2,
     project_domain_attributes_pb2,
     project_pb2,
-    schedule_pb2,
     version_pb2,
     workflow_attributes_pb2,
     workflow_pb2,
 )
+from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from flyteidl.core import workflow_pb2 as core_workflow_pb2
 
@@ -125,9 +125,10 @@ def test_get_task_reads_back_the_template_and_ignores_an_empty_version(caller: C
     request = task_request()
     caller.call("CreateTask", request)
     task = caller.call("GetTask", common_pb2.ObjectGetRequest(id=request.id))
-    assert task.closure.compiled_task.template == request.spec.template.__class__(
-        **{**{f.name: v for f, v in request.spec.template.ListFields()}, "id": request.id}
-    )
+    sent = tasks_pb2.TaskTemplate()
+    sent.CopyFrom(request.spec.template)
+    sent.id.CopyFrom(request.id)  # flyteadmin overwrites template.id with the request id
+    assert task.closure.compiled_task.template == sent
     any_version = ident(RT.TASK, "t", "")
     assert caller.call("GetTask", common_pb2.ObjectGetRequest(id=any_version)).id.version == "v1"
     failure = caller.fails("GetTask", common_pb2.ObjectGetRequest(id=ident(RT.TASK, "t", "v9")), NOT_FOUND)
@@ -220,36 +221,36 @@ def test_launch_plan_expected_inputs_state_and_recreate(caller: Caller) -> None:
     assert different.details == []
 
 
+def _unknown_default(request: launch_plan_pb2.LaunchPlanCreateRequest) -> None:
+    request.spec.default_inputs.parameters["zz"].CopyFrom(
+        interface_pb2.Parameter(var=interface_pb2.Variable(type=simple(types_pb2.INTEGER)), required=True)
+    )
+
+
+def _unknown_fixed(request: launch_plan_pb2.LaunchPlanCreateRequest) -> None:
+    request.spec.fixed_inputs.literals["zz"].scalar.primitive.integer = 1
+
+
+def _schedule_with_unbound_input(request: launch_plan_pb2.LaunchPlanCreateRequest) -> None:
+    request.spec.entity_metadata.schedule.cron_schedule.schedule = "0 * * * *"
+
+
 @pytest.mark.parametrize(
     ("build", "message"),
     [
+        (_unknown_default, "unexpected default_input zz"),
+        (_unknown_fixed, "unexpected fixed_input zz"),
         (
-            lambda r: r.spec.default_inputs.parameters["zz"].CopyFrom(
-                interface_pb2.Parameter(
-                    var=interface_pb2.Variable(type=simple(types_pb2.INTEGER)), required=True
-                )
-            ),
-            "unexpected default_input zz",
-        ),
-        (lambda r: r.spec.fixed_inputs.literals["zz"].scalar.primitive.integer.__class__, None),
-        (
-            lambda r: r.spec.entity_metadata.schedule.CopyFrom(
-                schedule_pb2.Schedule(cron_schedule=schedule_pb2.CronSchedule(schedule="0 * * * *"))
-            ),
+            _schedule_with_unbound_input,
             "Cannot create a launch plan with a schedule if there is an unbound required input. [x] "
             "is required",
         ),
     ],
 )
-def test_launch_plan_interface_and_schedule_checks(
-    caller: Caller, build: object, message: str | None
-) -> None:
+def test_launch_plan_interface_and_schedule_checks(caller: Caller, build: object, message: str) -> None:
     register_basic(caller, inputs={"x": types_pb2.INTEGER})
     request = launch_plan_request("lp2", workflow=ident(RT.WORKFLOW, "wf"))
     build(request)  # type: ignore[operator]
-    if message is None:
-        request.spec.fixed_inputs.literals["zz"].scalar.primitive.integer = 1
-        message = "unexpected fixed_input zz"
     caller.fails("CreateLaunchPlan", request, INVALID, message)
 
 
@@ -564,7 +565,7 @@ def test_attribute_fallback_and_broad_deletes(caller: Caller) -> None:
 def test_attribute_validation_and_defaults(caller: Caller) -> None:
     pd = project_domain_attributes_pb2
     qos = matchable_resource_pb2.MatchingAttributes(
-        quality_of_service=__import__("flyteidl.core.execution_pb2", fromlist=["x"]).QualityOfService(tier=1)
+        quality_of_service=core_execution_pb2.QualityOfService(tier=core_execution_pb2.QualityOfService.HIGH)
     )
     caller.fails(
         "UpdateProjectDomainAttributes",

@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -29,6 +27,8 @@ from tests.emulator.support import (
     ident,
     launch_plan_request,
     register_basic,
+    serve,
+    started,
     task_request,
     workflow_request,
 )
@@ -61,19 +61,6 @@ def test_everything_survives_a_restart(tmp_path: Path) -> None:
         caller.close()
 
 
-def _start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flyteadmin_ops.cli", "emulator", "serve", "--port", "0", "--db", str(db)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    endpoint = process.stdout.readline().strip()
-    assert endpoint.startswith("127.0.0.1:"), (endpoint, process.stderr.read() if process.poll() else "")
-    return process, endpoint
-
-
 def _write_stream(
     caller: Caller, acknowledged: list[str], enough: threading.Event, stop: threading.Event
 ) -> None:
@@ -104,7 +91,8 @@ def _write_stream(
 
 def test_kill_9_mid_write_leaves_a_consistent_store(tmp_path: Path) -> None:
     db = tmp_path / "admin.db"
-    process, endpoint = _start_server(db)
+    process = serve("--port", "0", "--db", str(db))
+    endpoint, _ = started(process)
     caller = Caller("raw", endpoint)
     acknowledged: list[str] = []
     enough, stop = threading.Event(), threading.Event()

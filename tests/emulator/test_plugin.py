@@ -14,7 +14,7 @@ from pathlib import Path
 USER_TESTS = """
 import grpc
 import pytest
-from flyteidl.admin import project_pb2
+from flyteidl.admin import project_pb2, version_pb2
 from flyteidl.service import admin_pb2_grpc
 
 ENDPOINTS = []
@@ -51,7 +51,7 @@ def test_a_finished_test_stopped_its_admin():
         with grpc.insecure_channel(endpoint) as channel:
             with pytest.raises(grpc.RpcError) as refused:
                 admin_pb2_grpc.AdminServiceStub(channel).GetVersion(
-                    __import__("flyteidl.admin.version_pb2", fromlist=["x"]).GetVersionRequest(), timeout=2
+                    version_pb2.GetVersionRequest(), timeout=2
                 )
         assert refused.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 """

@@ -9,7 +9,6 @@ import ipaddress
 import json
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -38,6 +37,8 @@ from tests.emulator.support import (
     ident,
     launch_plan_request,
     register_basic,
+    serve,
+    started,
     task_request,
     workflow_request,
 )
@@ -229,17 +230,8 @@ def test_every_rpc_of_the_five_services_has_a_handler() -> None:
     assert unimplemented() == []
 
 
-def _serve(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "flyteadmin_ops.cli", "emulator", "serve", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_serve_prints_the_endpoint_first_and_exits_0_on_sigterm() -> None:
-    process = _serve("--port", "0", "--project", "alpha", "--domains", "dev,prod")
+    process = serve("--port", "0", "--project", "alpha", "--domains", "dev,prod")
     try:
         assert process.stdout is not None
         endpoint = process.stdout.readline().strip()
@@ -265,7 +257,7 @@ def test_principal_is_empty_without_auth(emulator: Emulator) -> None:
 
 
 def test_serve_reports_an_unusable_database(tmp_path: Path) -> None:
-    process = _serve("--port", "0", "--db", str(tmp_path / "missing-dir" / "admin.db"))
+    process = serve("--port", "0", "--db", str(tmp_path / "missing-dir" / "admin.db"))
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 1 and "cannot start" in stderr
 
@@ -282,7 +274,7 @@ def test_serve_reports_an_unusable_database(tmp_path: Path) -> None:
     ],
 )
 def test_serve_rejects_bad_arguments(args: list[str], complaint: str) -> None:
-    process = _serve(*args)
+    process = serve(*args)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 2
     assert complaint in stderr
@@ -368,15 +360,6 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _started(process: subprocess.Popen[str]) -> tuple[str, str]:
-    """The endpoint (first line) and the HTTP base URL (second line) a `serve` process printed."""
-    assert process.stdout is not None
-    endpoint = process.stdout.readline().strip()
-    http = process.stdout.readline().strip()
-    assert endpoint.startswith("127.0.0.1:") and http.startswith("http http://"), (endpoint, http)
-    return endpoint, http.split(" ", 1)[1]
-
-
 def _stop(process: subprocess.Popen[str], signum: int) -> int:
     process.send_signal(signum)
     try:
@@ -388,22 +371,22 @@ def _stop(process: subprocess.Popen[str], signum: int) -> int:
 
 def test_serve_options_auth_projects_http_port_latency_executor_and_db(tmp_path: Path) -> None:
     http_port, db = _free_port(), tmp_path / "served.db"
-    process = _serve(
+    process = serve(
         *("--port", "0", "--http-port", str(http_port), "--db", str(db)),
         *("--project", "alpha", "--project", "beta", "--auth-token", "tok"),
         *("--latency-ms", "120", "--executor", "simulate"),
     )
     try:
-        endpoint, http_url = _started(process)
+        endpoint, http_url = started(process)
         assert http_url == f"http://127.0.0.1:{http_port}"
         stub = _stub(endpoint)
         with pytest.raises(grpc.RpcError) as refused:
             stub.GetVersion(VERSION)
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
         token = (("authorization", "Bearer tok"),)
-        started = time.perf_counter()
+        began = time.perf_counter()
         listed = stub.ListProjects(project_pb2.ProjectListRequest(), metadata=token)
-        assert time.perf_counter() - started >= 0.12
+        assert time.perf_counter() - began >= 0.12
         assert [p.id for p in listed.projects] == ["alpha", "beta"]
         ids = {"project": "alpha", "domain": "development"}
         stub.CreateTask(task_request(**ids), metadata=token)
@@ -440,12 +423,12 @@ def test_serve_options_auth_projects_http_port_latency_executor_and_db(tmp_path:
 
 def test_serve_options_tls_oauth_client_and_fault_rate(tmp_path: Path) -> None:
     cert, key = _certificate(tmp_path)
-    process = _serve(
+    process = serve(
         *("--port", "0", "--tls-cert", str(cert), "--tls-key", str(key)),
         *("--oauth-client", "ops:pa55", "--fault-rate", "1", "--seed", "3"),
     )
     try:
-        endpoint, http_url = _started(process)
+        endpoint, http_url = started(process)
         issued = _token(http_url, "ops", "pa55")
         credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
         stub = admin_pb2_grpc.AdminServiceStub(grpc.secure_channel(endpoint, credentials))
@@ -473,6 +456,6 @@ def test_secrets_stay_out_of_reprs_and_errors() -> None:
     with pytest.raises(ValueError) as refused:
         Emulator(oauth_client="ops-pa55-s3cret")
     assert "s3cret" not in str(refused.value)
-    process = _serve("--oauth-client", "nosecret-s3cret")
+    process = serve("--oauth-client", "nosecret-s3cret")
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 2 and "s3cret" not in stderr
