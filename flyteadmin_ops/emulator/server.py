@@ -68,8 +68,11 @@ class Authenticator:
 
         token = secrets.token_urlsafe(32)
         lifetime = int(self._state.config.token_lifetime.total_seconds())
+        now = time.monotonic()
         with self._lock:
-            self._issued[token] = (subject, time.monotonic() + lifetime)
+            # drop expired tokens, so a long-running emulator that keeps issuing does not grow without bound
+            self._issued = {t: issued for t, issued in self._issued.items() if issued[1] > now}
+            self._issued[token] = (subject, now + lifetime)
         return token, lifetime
 
     def principal(self, metadata: dict[str, str]) -> str | None:

@@ -167,16 +167,6 @@ def find_row(
     return row
 
 
-def row_identifier(row: sqlite3.Row, kind: VersionedKind) -> identifier_pb2.Identifier:
-    return identifier_pb2.Identifier(
-        resource_type=kind.resource_type,  # type: ignore[arg-type]
-        project=row["project"],
-        domain=row["domain"],
-        name=row["name"],
-        version=row["version"],
-    )
-
-
 def list_versions(
     conn: sqlite3.Connection, kind: VersionedKind, request: common_pb2.ResourceListRequest
 ) -> tuple[list[Message], str]:
