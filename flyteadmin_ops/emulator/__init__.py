@@ -142,10 +142,12 @@ class Emulator:
 
     @property
     def endpoint(self) -> str:
+        """`host:port` of the gRPC server, with the port actually bound (`port=0` asks for a free one)."""
         return f"{self.host}:{self.port}"
 
     @property
     def http_url(self) -> str:
+        """Base URL of the HTTP side (OAuth2 token endpoint, signed upload/download URLs); "" before start."""
         return self.state.http_base_url if self.state else ""
 
     @property
@@ -153,6 +155,10 @@ class Emulator:
         return self._tls[0] is not None
 
     def start(self) -> Emulator:
+        """Open the store, seed projects, bind HTTP and gRPC, then start serving (and the simulate engine).
+
+        Everything that can fail (a bad database path, a busy port, unreadable TLS files) fails before
+        anything serves, and releases what it had opened, so a failed start leaves nothing behind."""
         from flyteadmin_ops.emulator import dataproxy, executor
         from flyteadmin_ops.emulator.http import HttpFrontend, register_oauth_routes
         from flyteadmin_ops.emulator.projects import seed_projects
@@ -194,6 +200,8 @@ class Emulator:
         return self
 
     def stop(self, grace: float | None = 1.0) -> None:
+        """Stop the engine first (it writes through the store), then gRPC (in-flight calls get `grace`
+        seconds), then HTTP, and close the store last. Idempotent."""
         if self._server is None:
             return
         from flyteadmin_ops.emulator import executor
