@@ -1,8 +1,9 @@
 """A real `pyflyte package` archive registered into the emulator and read back exactly.
 
-The sample project (tests/fixtures) has tasks (one with resources, a map task), a workflow with a
-subworkflow and
-a conditional branch, a launch plan with a schedule, and a launch plan referenced from a workflow node.
+The sample project (tests/fixtures) has tasks (one with resources, a map task), a workflow with a subworkflow
+and a conditional branch, a launch plan with a schedule, and a launch plan referenced from a workflow node.
+Tasks and workflows come back byte for byte; launch plan specs too, except `default_inputs`, which flyteadmin
+rewrites to the expected inputs (every sent parameter is kept as sent).
 """
 
 from __future__ import annotations
@@ -53,7 +54,16 @@ def _sent(entity: Entity) -> bytes:
         template.CopyFrom(request.spec.template)
         template.id.CopyFrom(request.id)
         return template.SerializeToString(deterministic=True)
-    return request.spec.workflow_id.SerializeToString(deterministic=True)
+    return _spec_without_defaults(request.spec)
+
+
+def _spec_without_defaults(spec: launch_plan_pb2.LaunchPlanSpec) -> bytes:
+    """A launch plan spec minus `default_inputs`, which flyteadmin rewrites (unbound inputs become
+    required parameters); the rest comes back exactly as sent."""
+    kept = launch_plan_pb2.LaunchPlanSpec()
+    kept.CopyFrom(spec)
+    kept.ClearField("default_inputs")
+    return kept.SerializeToString(deterministic=True)
 
 
 def _read_back(caller: Caller, entity: Entity) -> bytes:
@@ -62,7 +72,10 @@ def _read_back(caller: Caller, entity: Entity) -> bytes:
         return bytes(got.closure.compiled_task.template.SerializeToString(deterministic=True))
     if entity.resource_type == RT.WORKFLOW:
         return bytes(got.closure.compiled_workflow.primary.template.SerializeToString(deterministic=True))
-    return bytes(got.spec.workflow_id.SerializeToString(deterministic=True))
+    sent = entity.request.spec.default_inputs.parameters
+    assert {k: got.spec.default_inputs.parameters[k] for k in sent} == dict(sent), str(entity)
+    assert got.spec.default_inputs == got.closure.expected_inputs
+    return _spec_without_defaults(got.spec)
 
 
 @pytest.fixture
