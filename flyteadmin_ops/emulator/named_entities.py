@@ -85,10 +85,14 @@ def upsert_metadata(
     )
 
 
-def _validate(resource_type: int, identifier: common_pb2.NamedEntityIdentifier) -> str:
+def _validate_request(resource_type: int, identifier: common_pb2.NamedEntityIdentifier) -> None:
     if resource_type == ResourceType.UNSPECIFIED:
         raise invalid("resource_type")
     require(project=identifier.project, domain=identifier.domain, name=identifier.name)
+
+
+def _table_of(resource_type: int) -> str:
+    """Only tasks, workflows and launch plans have names to look up (a DATASET has none)."""
     table = _TABLES.get(resource_type)
     if table is None:
         raise AdminError(INVALID, "Cannot get NamedEntityMetadata for resource type")
@@ -124,7 +128,8 @@ def _row_to_entity(row: sqlite3.Row, resource_type: int) -> common_pb2.NamedEnti
 def get_named_entity(
     state: EmulatorState, request: common_pb2.NamedEntityGetRequest, call: CallInfo
 ) -> common_pb2.NamedEntity:
-    table = _validate(request.resource_type, request.id)
+    _validate_request(request.resource_type, request.id)
+    table = _table_of(request.resource_type)
     with state.db.read() as conn:
         return _get(conn, request.resource_type, request.id, table)
 
@@ -133,12 +138,14 @@ def get_named_entity(
 def update_named_entity(
     state: EmulatorState, request: common_pb2.NamedEntityUpdateRequest, call: CallInfo
 ) -> common_pb2.NamedEntityUpdateResponse:
+    # flyteadmin's order: the request's own checks, metadata present, the state rule, then the lookup.
+    _validate_request(request.resource_type, request.id)
+    if not request.HasField("metadata"):
+        raise missing("metadata")
     if request.resource_type not in _TABLES and request.metadata.state != common_pb2.NAMED_ENTITY_ACTIVE:
         name = ResourceType.Name(request.resource_type)
         raise AdminError(INVALID, f"Resource [{name}] cannot have its state updated")
-    table = _validate(request.resource_type, request.id)
-    if not request.HasField("metadata"):
-        raise missing("metadata")
+    table = _table_of(request.resource_type)
     with state.db.tx() as conn:
         _get(conn, request.resource_type, request.id, table)
         upsert_metadata(conn, state, request.resource_type, request.id, request.metadata)

@@ -379,6 +379,26 @@ def test_named_entities(caller: Caller) -> None:
     assert names("eq(state,1)") == ["wf"]
 
 
+@pytest.mark.parametrize(
+    ("resource_type", "with_metadata", "message"),
+    [
+        (RT.UNSPECIFIED, True, "invalid value for resource_type"),  # before the state rule
+        (RT.WORKFLOW, False, "missing metadata"),
+        (RT.DATASET, True, "Resource [DATASET] cannot have its state updated"),
+    ],
+)
+def test_named_entity_update_checks_in_flyteadmin_order(
+    caller: Caller, resource_type: int, with_metadata: bool, message: str
+) -> None:
+    request = common_pb2.NamedEntityUpdateRequest(
+        resource_type=resource_type,  # type: ignore[arg-type]
+        id=common_pb2.NamedEntityIdentifier(project=PROJECT, domain=DOMAIN, name="wf"),
+    )
+    if with_metadata:
+        request.metadata.state = common_pb2.NAMED_ENTITY_ARCHIVED
+    caller.fails("UpdateNamedEntity", request, INVALID, message)
+
+
 def test_generated_single_task_entities_are_hidden_unless_filtered(caller: Caller, emulator: object) -> None:
     from flyteadmin_ops.emulator.single_task import ensure_single_task_launch_plan
 
