@@ -721,3 +721,83 @@ def test_flytekit_friendly_client_round_trip(emulator: object) -> None:
     assert (len(page), token) == (1, "")
     projects, _ = client.list_projects_paginated(limit=10)
     assert [p.id for p in projects] == ["flytesnacks"]
+
+
+def _overrides(*task_types: str, plugin: str) -> matchable_resource_pb2.MatchingAttributes:
+    return matchable_resource_pb2.MatchingAttributes(
+        plugin_overrides=matchable_resource_pb2.PluginOverrides(
+            overrides=[
+                matchable_resource_pb2.PluginOverride(task_type=t, plugin_id=[plugin]) for t in task_types
+            ]
+        )
+    )
+
+
+def test_plugin_overrides_merge_by_task_type_and_fail_at_project_level(caller: Caller) -> None:
+    pd = project_domain_attributes_pb2
+    plugin = matchable_resource_pb2.PLUGIN_OVERRIDE
+    assert (
+        caller.call(
+            "ListMatchableAttributes",
+            matchable_resource_pb2.ListMatchableAttributesRequest(resource_type=plugin),
+        ).configurations
+        == []
+    )
+    for matching in (_overrides("python", "spark", plugin="old"), _overrides("spark", plugin="new")):
+        caller.call(
+            "UpdateProjectDomainAttributes",
+            pd.ProjectDomainAttributesUpdateRequest(
+                attributes=pd.ProjectDomainAttributes(
+                    project=PROJECT, domain=DOMAIN, matching_attributes=matching
+                )
+            ),
+        )
+    got = caller.call(
+        "GetProjectDomainAttributes",
+        pd.ProjectDomainAttributesGetRequest(project=PROJECT, domain=DOMAIN, resource_type=plugin),
+    ).attributes.matching_attributes.plugin_overrides.overrides
+    assert {o.task_type: list(o.plugin_id) for o in got} == {"python": ["old"], "spark": ["new"]}
+    # flyteadmin reads the existing project-level overrides with an empty domain, which always fails
+    caller.fails(
+        "UpdateProjectAttributes",
+        project_attributes_pb2.ProjectAttributesUpdateRequest(
+            attributes=project_attributes_pb2.ProjectAttributes(
+                project=PROJECT, matching_attributes=_overrides("python", plugin="x")
+            )
+        ),
+        Code.INTERNAL,
+    )
+
+
+def test_a_task_resource_attribute_moves_the_platform_limit(caller: Caller) -> None:
+    request = task_request(inputs={"x": types_pb2.INTEGER})
+    request.spec.template.container.resources.limits.add(name=tasks_pb2.Resources.CPU, value="3")
+    caller.fails("CreateTask", request, INVALID, "greater than current limit set in the platform")
+    caller.call(
+        "UpdateProjectDomainAttributes",
+        project_domain_attributes_pb2.ProjectDomainAttributesUpdateRequest(
+            attributes=project_domain_attributes_pb2.ProjectDomainAttributes(
+                project=PROJECT,
+                domain=DOMAIN,
+                matching_attributes=matchable_resource_pb2.MatchingAttributes(
+                    task_resource_attributes=matchable_resource_pb2.TaskResourceAttributes(
+                        limits=matchable_resource_pb2.TaskResourceSpec(cpu="4")
+                    )
+                ),
+            )
+        ),
+    )
+    caller.call("CreateTask", request)
+
+
+def test_updating_the_metadata_of_an_unknown_name_is_not_found(caller: Caller) -> None:
+    caller.fails(
+        "UpdateNamedEntity",
+        common_pb2.NamedEntityUpdateRequest(
+            resource_type=RT.TASK,
+            id=common_pb2.NamedEntityIdentifier(project=PROJECT, domain=DOMAIN, name="nope"),
+            metadata=common_pb2.NamedEntityMetadata(description="d"),
+        ),
+        NOT_FOUND,
+        "entry not found",
+    )
