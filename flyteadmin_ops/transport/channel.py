@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 
@@ -42,14 +45,38 @@ def channel_options(settings: AdminSettings) -> list[tuple[str, int | str]]:
     return options
 
 
-def create_channel(settings: AdminSettings) -> grpc.Channel:
-    """A new channel for `settings.endpoint`; the caller owns it and must close it."""
-    options = channel_options(settings)
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class ChannelRecipe:
+    """Everything a channel for some settings needs, read once: the sync and the asyncio transport open
+    their channels from the same recipe, so they cannot drift apart in credentials or options."""
+
+    target: str
+    options: list[tuple[str, int | str]]
+    credentials: grpc.ChannelCredentials | None
+    """None for a plaintext channel."""
+
+    def open(self, insecure: Callable[..., C], secure: Callable[..., C]) -> C:
+        """A channel from `grpc.insecure_channel`/`grpc.secure_channel` or their `grpc.aio` namesakes."""
+        if self.credentials is None:
+            return insecure(self.target, options=self.options)
+        return secure(self.target, self.credentials, options=self.options)
+
+
+def channel_recipe(settings: AdminSettings) -> ChannelRecipe:
+    """Read certificates (and warn about ignored ones) now, so a bad file fails before any call."""
     if settings.insecure:
         if settings.ca_cert_file or settings.client_cert_file:
             logger.warning("insecure=True: ignoring ca_cert_file/client_cert_file, the channel is plaintext")
-        return grpc.insecure_channel(settings.endpoint, options=options)
-    return grpc.secure_channel(settings.endpoint, channel_credentials(settings), options=options)
+        return ChannelRecipe(settings.endpoint, channel_options(settings), None)
+    return ChannelRecipe(settings.endpoint, channel_options(settings), channel_credentials(settings))
+
+
+def create_channel(settings: AdminSettings) -> grpc.Channel:
+    """A new channel for `settings.endpoint`; the caller owns it and must close it."""
+    return channel_recipe(settings).open(grpc.insecure_channel, grpc.secure_channel)
 
 
 def channel_credentials(settings: AdminSettings) -> grpc.ChannelCredentials:

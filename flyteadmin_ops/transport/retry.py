@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import tenacity
@@ -72,56 +72,101 @@ class RetryPolicy:
         Each attempt's timeout is `per_attempt`, cut to what is left of the overall deadline. When that cut
         is what made an attempt time out, the FlyteTimeout says so and names the error that led to it.
         """
-        started = time.monotonic()
-        errors: list[FlyteAdminError] = []
-        sent = 0
-
-        def overall_timeout() -> FlyteTimeout:
-            last = (
-                f"; the last error was {errors[-1].code.name}: {errors[-1].server_message}" if errors else ""
-            )
-            return FlyteTimeout(
-                rpc, grpc.StatusCode.DEADLINE_EXCEEDED, f"overall deadline of {self.deadline}s passed{last}"
-            )
+        attempts = _Attempts(self, rpc, per_attempt)
 
         def one_attempt() -> T:
-            nonlocal sent
-            left = self.deadline - (time.monotonic() - started)
-            if left <= 0:
-                raise overall_timeout()
-            timeout = min(per_attempt, left)
-            sent += 1
+            timeout = attempts.begin()
             try:
                 return attempt(timeout)
             except FlyteAdminError as error:
-                if error.code is grpc.StatusCode.DEADLINE_EXCEEDED and timeout < per_attempt:
-                    raise overall_timeout() from error
-                errors.append(error)
+                attempts.failed(error, timeout)
                 raise
 
-        def log_retry(state: tenacity.RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            code = error.code.name if isinstance(error, FlyteAdminError) else type(error).__name__
-            sleep = state.next_action.sleep if state.next_action else 0.0
-            logger.info(
-                "retrying %s after %s in %.3fs (attempt %d of %d)",
-                rpc,
-                code,
-                sleep,
-                state.attempt_number + 1,
-                self.attempts,
-            )
-
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.attempts) | tenacity.stop_before_delay(self.deadline),
-            wait=lambda state: self.delay(state.attempt_number),
-            retry=tenacity.retry_if_exception(lambda exc: self.should_retry(spec, exc)),
-            before_sleep=log_retry,
-            reraise=True,
-        )
         try:
-            return retrying(one_attempt)
+            return tenacity.Retrying(**attempts.tenacity_options(spec))(one_attempt)
         except FlyteAdminError as error:
-            if sent > 1:
-                error.after_attempts(sent)
+            attempts.final(error)
             raise
+
+    async def run_async(
+        self, rpc: str, spec: RpcSpec, attempt: Callable[[float], Awaitable[T]], per_attempt: float
+    ) -> T:
+        """`run` for coroutines: the same attempts, deadlines and delays, sleeping with asyncio."""
+        attempts = _Attempts(self, rpc, per_attempt)
+
+        async def one_attempt() -> T:
+            timeout = attempts.begin()
+            try:
+                return await attempt(timeout)
+            except FlyteAdminError as error:
+                attempts.failed(error, timeout)
+                raise
+
+        try:
+            return await tenacity.AsyncRetrying(**attempts.tenacity_options(spec))(one_attempt)
+        except FlyteAdminError as error:
+            attempts.final(error)
+            raise
+
+
+class _Attempts:
+    """The bookkeeping of one `run`, shared by the sync and the asyncio loop: the overall deadline, the
+    errors seen, and how many attempts were sent."""
+
+    def __init__(self, policy: RetryPolicy, rpc: str, per_attempt: float) -> None:
+        self.policy = policy
+        self.rpc = rpc
+        self.per_attempt = per_attempt
+        self.started = time.monotonic()
+        self.errors: list[FlyteAdminError] = []
+        self.sent = 0
+
+    def overall_timeout(self) -> FlyteTimeout:
+        errors = self.errors
+        last = f"; the last error was {errors[-1].code.name}: {errors[-1].server_message}" if errors else ""
+        return FlyteTimeout(
+            self.rpc,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            f"overall deadline of {self.policy.deadline}s passed{last}",
+        )
+
+    def begin(self) -> float:
+        """The next attempt's timeout; raises the overall timeout when nothing is left."""
+        left = self.policy.deadline - (time.monotonic() - self.started)
+        if left <= 0:
+            raise self.overall_timeout()
+        self.sent += 1
+        return min(self.per_attempt, left)
+
+    def failed(self, error: FlyteAdminError, timeout: float) -> None:
+        if error.code is grpc.StatusCode.DEADLINE_EXCEEDED and timeout < self.per_attempt:
+            raise self.overall_timeout() from error
+        self.errors.append(error)
+
+    def final(self, error: FlyteAdminError) -> None:
+        if self.sent > 1:
+            error.after_attempts(self.sent)
+
+    def log_retry(self, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        code = error.code.name if isinstance(error, FlyteAdminError) else type(error).__name__
+        sleep = state.next_action.sleep if state.next_action else 0.0
+        logger.info(
+            "retrying %s after %s in %.3fs (attempt %d of %d)",
+            self.rpc,
+            code,
+            sleep,
+            state.attempt_number + 1,
+            self.policy.attempts,
+        )
+
+    def tenacity_options(self, spec: RpcSpec) -> dict[str, Any]:
+        policy = self.policy
+        return {
+            "stop": tenacity.stop_after_attempt(policy.attempts)
+            | tenacity.stop_before_delay(policy.deadline),
+            "wait": lambda state: policy.delay(state.attempt_number),
+            "retry": tenacity.retry_if_exception(lambda exc: policy.should_retry(spec, exc)),
+            "before_sleep": self.log_retry,
+            "reraise": True,
+        }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 import grpc
@@ -45,6 +45,66 @@ class _Auth:
 
     def metadata(self, base: Metadata, token: SecretStr) -> _Outgoing:
         return _Outgoing([*base, (self.header_key, f"Bearer {token.get_secret_value()}")])
+
+
+def settle_auth(
+    settings: AdminSettings, custom: TokenProvider | None, call: Callable[[RpcSpec, Message], Message]
+) -> _Auth | None:
+    """The header and provider for `settings` (or `custom`), asking the server through `call` what the
+    settings leave open; None when calls go out without a token."""
+    if custom is None and settings.auth_mode == "none":
+        return None
+    server = discover(settings, call)
+    provider = custom or provider_from_settings(settings, server)
+    if provider is None:
+        return None
+    logger.debug("authenticating with %r in metadata %r", provider, server.header_key)
+    return _Auth(server.header_key, provider)
+
+
+class CallPlan:
+    """What every attempt of one call shares, for the sync and the asyncio transport alike: the RPC's
+    label, the per-attempt deadline, the metadata, and the single refresh-and-resend on UNAUTHENTICATED
+    (at most one per call, whatever the retries do).
+
+    `headers` and `after_rejection` may block (a token fetch): the asyncio transport runs them in a thread.
+    """
+
+    def __init__(
+        self,
+        settings: AdminSettings,
+        spec: RpcSpec,
+        timeout: float | None,
+        metadata: Metadata,
+        auth: _Auth | None,
+    ) -> None:
+        self.rpc = f"{spec.short_service}/{spec.method}"
+        self.per_attempt = timeout if timeout is not None else settings.deadline_seconds
+        self.base = [*settings.default_metadata.items(), *metadata]
+        self.auth = auth
+        self.refreshed = False
+
+    def headers(self) -> tuple[_Outgoing, SecretStr | None]:
+        """The metadata for an attempt, and the token in it (kept wrapped, so frame-capturing error
+        reporters such as Sentry see no value)."""
+        if self.auth is None:
+            return _Outgoing(self.base), None
+        token = SecretStr(self.auth.provider.token())
+        return self.auth.metadata(self.base, token), token
+
+    def after_rejection(self, error: FlyteAdminError, token: SecretStr | None) -> _Outgoing | None:
+        """The metadata for the one resend after the server rejected `token`, or None when `error` stands."""
+        if self.auth is None or token is None or self.refreshed:
+            return None
+        if error.code is not grpc.StatusCode.UNAUTHENTICATED:
+            return None
+        self.refreshed = True
+        self.auth.provider.invalidate(token.get_secret_value())
+        fresh = SecretStr(self.auth.provider.token())
+        if fresh == token:  # nothing new to offer (e.g. a static token): resending cannot help
+            return None
+        logger.info("%s: token rejected, resending once with a refreshed token", self.rpc)
+        return self.auth.metadata(self.base, fresh)
 
 
 class Transport:
@@ -103,35 +163,22 @@ class Transport:
     ) -> Message:
         if self._closed:
             raise RuntimeError("Transport is closed")
-        rpc = f"{spec.short_service}/{spec.method}"
-        per_attempt = timeout if timeout is not None else self.settings.deadline_seconds
-        base = [*self.settings.default_metadata.items(), *metadata]
-        auth = self._settle_auth() if authenticate else None
-        refreshed = False  # at most one refresh-and-resend per call, whatever the retries do
+        plan = CallPlan(self.settings, spec, timeout, metadata, self._settle_auth() if authenticate else None)
 
         def attempt(deadline: float) -> Message:
-            nonlocal refreshed
-            if auth is None:
-                return self._send(rpc, spec, request, deadline, _Outgoing(base))
             # The refresh and the resend belong to this attempt: they share its deadline, so the overall
             # deadline the retry policy enforces still holds.
             ends = time.monotonic() + deadline
-            # Tokens stay wrapped in locals, so error reporters that capture frames (Sentry) see no value.
-            token = SecretStr(auth.provider.token())
+            headers, token = plan.headers()
             try:
-                return self._send(rpc, spec, request, ends - time.monotonic(), auth.metadata(base, token))
+                return self._send(plan.rpc, spec, request, ends - time.monotonic(), headers)
             except FlyteAdminError as error:
-                if error.code is not grpc.StatusCode.UNAUTHENTICATED or refreshed:
+                again = plan.after_rejection(error, token)
+                if again is None:
                     raise
-                refreshed = True
-                auth.provider.invalidate(token.get_secret_value())
-                fresh = SecretStr(auth.provider.token())
-                if fresh == token:  # nothing new to offer (e.g. a static token): resending cannot help
-                    raise
-                logger.info("%s: token rejected, resending once with a refreshed token", rpc)
-                return self._send(rpc, spec, request, ends - time.monotonic(), auth.metadata(base, fresh))
+                return self._send(plan.rpc, spec, request, ends - time.monotonic(), again)
 
-        return self.retry_policy.run(rpc, spec, attempt, per_attempt)
+        return self.retry_policy.run(plan.rpc, spec, attempt, plan.per_attempt)
 
     def _send(
         self, rpc: str, spec: RpcSpec, request: Message, timeout: float, metadata: _Outgoing
@@ -161,12 +208,7 @@ class Transport:
             return self._auth
         with self._auth_lock:
             if not self._auth_settled:
-                if self._custom_provider is not None or self.settings.auth_mode != "none":
-                    server = discover(self.settings, self._discovery_call)
-                    provider = self._custom_provider or provider_from_settings(self.settings, server)
-                    if provider is not None:
-                        self._auth = _Auth(server.header_key, provider)
-                        logger.debug("authenticating with %r in metadata %r", provider, server.header_key)
+                self._auth = settle_auth(self.settings, self._custom_provider, self._discovery_call)
                 self._auth_settled = True
         return self._auth
 
