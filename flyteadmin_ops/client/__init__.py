@@ -2,9 +2,11 @@
 
 `RawSynchronousFlyteClient` has one method per RPC (protobuf in, protobuf out); `SynchronousFlyteClient`
 adds flytekit's friendly operations, paging iterators and an entity cache on top of it.
+`AsyncRawFlyteClient` and `AsyncFlyteClient` are their asyncio counterparts on grpc.aio.
 """
 
 from flyteadmin_ops.client import filters, identifiers
+from flyteadmin_ops.client.aio import AsyncFlyteClient, AsyncRawFlyteClient
 from flyteadmin_ops.client.cache import EntityCache
 from flyteadmin_ops.client.filters import Filter, FilterError, FilterList, Filters, render_filters
 from flyteadmin_ops.client.friendly import Launched, SynchronousFlyteClient, upload_root
@@ -24,6 +26,8 @@ from flyteadmin_ops.client.sorting import sort_by
 
 __all__ = [
     "CATALOG",
+    "AsyncFlyteClient",
+    "AsyncRawFlyteClient",
     "EntityCache",
     "Filter",
     "FilterError",

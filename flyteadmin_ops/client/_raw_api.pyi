@@ -686,3 +686,533 @@ class RawApi:
         metadata: Sequence[tuple[str, str]] = (),
     ) -> SignalSetResponse:
         """SignalService.SetSignal"""
+
+class AsyncRawApi:
+    async def create_task(
+        self,
+        task_create_request: TaskCreateRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> TaskCreateResponse:
+        """AdminService.CreateTask"""
+    async def get_task(
+        self,
+        get_object_request: ObjectGetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> Task:
+        """AdminService.GetTask"""
+    async def list_task_ids_paginated(
+        self,
+        identifier_list_request: NamedEntityIdentifierListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> NamedEntityIdentifierList:
+        """AdminService.ListTaskIds"""
+    async def list_tasks_paginated(
+        self,
+        resource_list_request: ResourceListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> TaskList:
+        """AdminService.ListTasks"""
+    async def create_workflow(
+        self,
+        workflow_create_request: WorkflowCreateRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> WorkflowCreateResponse:
+        """AdminService.CreateWorkflow"""
+    async def get_workflow(
+        self,
+        get_object_request: ObjectGetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> Workflow:
+        """AdminService.GetWorkflow"""
+    async def list_workflow_ids_paginated(
+        self,
+        identifier_list_request: NamedEntityIdentifierListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> NamedEntityIdentifierList:
+        """AdminService.ListWorkflowIds"""
+    async def list_workflows_paginated(
+        self,
+        resource_list_request: ResourceListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> WorkflowList:
+        """AdminService.ListWorkflows"""
+    async def create_launch_plan(
+        self,
+        launch_plan_create_request: LaunchPlanCreateRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> LaunchPlanCreateResponse:
+        """AdminService.CreateLaunchPlan"""
+    async def get_launch_plan(
+        self,
+        object_get_request: ObjectGetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> LaunchPlan:
+        """AdminService.GetLaunchPlan"""
+    async def get_active_launch_plan(
+        self,
+        active_launch_plan_request: ActiveLaunchPlanRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> LaunchPlan:
+        """AdminService.GetActiveLaunchPlan"""
+    async def list_active_launch_plans_paginated(
+        self,
+        active_launch_plan_list_request: ActiveLaunchPlanListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> LaunchPlanList:
+        """AdminService.ListActiveLaunchPlans"""
+    async def list_launch_plan_ids_paginated(
+        self,
+        identifier_list_request: NamedEntityIdentifierListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> NamedEntityIdentifierList:
+        """AdminService.ListLaunchPlanIds"""
+    async def list_launch_plans_paginated(
+        self,
+        resource_list_request: ResourceListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> LaunchPlanList:
+        """AdminService.ListLaunchPlans"""
+    async def update_launch_plan(
+        self,
+        update_request: LaunchPlanUpdateRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> LaunchPlanUpdateResponse:
+        """AdminService.UpdateLaunchPlan"""
+    async def create_execution(
+        self,
+        create_execution_request: ExecutionCreateRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ExecutionCreateResponse:
+        """AdminService.CreateExecution"""
+    async def relaunch_execution(
+        self,
+        relaunch_execution_request: ExecutionRelaunchRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ExecutionCreateResponse:
+        """AdminService.RelaunchExecution"""
+    async def recover_execution(
+        self,
+        recover_execution_request: ExecutionRecoverRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ExecutionCreateResponse:
+        """AdminService.RecoverExecution"""
+    async def get_execution(
+        self,
+        get_object_request: WorkflowExecutionGetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> Execution:
+        """AdminService.GetExecution"""
+    async def update_execution(
+        self,
+        request: ExecutionUpdateRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ExecutionUpdateResponse:
+        """AdminService.UpdateExecution"""
+    async def get_execution_data(
+        self,
+        get_execution_data_request: WorkflowExecutionGetDataRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> WorkflowExecutionGetDataResponse:
+        """AdminService.GetExecutionData"""
+    async def list_executions_paginated(
+        self,
+        resource_list_request: ResourceListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ExecutionList:
+        """AdminService.ListExecutions"""
+    async def terminate_execution(
+        self,
+        terminate_execution_request: ExecutionTerminateRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ExecutionTerminateResponse:
+        """AdminService.TerminateExecution"""
+    async def get_node_execution(
+        self,
+        node_execution_request: NodeExecutionGetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> NodeExecution:
+        """AdminService.GetNodeExecution"""
+    async def get_dynamic_node_workflow(
+        self,
+        request: GetDynamicNodeWorkflowRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> DynamicNodeWorkflowResponse:
+        """AdminService.GetDynamicNodeWorkflow"""
+    async def list_node_executions_paginated(
+        self,
+        node_execution_list_request: NodeExecutionListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> NodeExecutionList:
+        """AdminService.ListNodeExecutions"""
+    async def list_node_executions_for_task_paginated(
+        self,
+        node_execution_for_task_list_request: NodeExecutionForTaskListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> NodeExecutionList:
+        """AdminService.ListNodeExecutionsForTask"""
+    async def get_node_execution_data(
+        self,
+        get_node_execution_data_request: NodeExecutionGetDataRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> NodeExecutionGetDataResponse:
+        """AdminService.GetNodeExecutionData"""
+    async def register_project(
+        self,
+        project_register_request: ProjectRegisterRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ProjectRegisterResponse:
+        """AdminService.RegisterProject"""
+    async def update_project(
+        self,
+        project: Project | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ProjectUpdateResponse:
+        """AdminService.UpdateProject"""
+    async def get_project(
+        self,
+        request: ProjectGetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> Project:
+        """AdminService.GetProject"""
+    async def list_projects(
+        self,
+        project_list_request: ProjectListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> Projects:
+        """AdminService.ListProjects"""
+    async def get_domains(
+        self,
+        request: GetDomainRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> GetDomainsResponse:
+        """AdminService.GetDomains"""
+    async def create_workflow_event(
+        self,
+        request: WorkflowExecutionEventRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> WorkflowExecutionEventResponse:
+        """AdminService.CreateWorkflowEvent"""
+    async def create_node_event(
+        self,
+        request: NodeExecutionEventRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> NodeExecutionEventResponse:
+        """AdminService.CreateNodeEvent"""
+    async def create_task_event(
+        self,
+        request: TaskExecutionEventRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> TaskExecutionEventResponse:
+        """AdminService.CreateTaskEvent"""
+    async def get_task_execution(
+        self,
+        task_execution_request: TaskExecutionGetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> TaskExecution:
+        """AdminService.GetTaskExecution"""
+    async def list_task_executions_paginated(
+        self,
+        task_execution_list_request: TaskExecutionListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> TaskExecutionList:
+        """AdminService.ListTaskExecutions"""
+    async def get_task_execution_data(
+        self,
+        get_task_execution_data_request: TaskExecutionGetDataRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> TaskExecutionGetDataResponse:
+        """AdminService.GetTaskExecutionData"""
+    async def update_project_domain_attributes(
+        self,
+        project_domain_attributes_update_request: ProjectDomainAttributesUpdateRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ProjectDomainAttributesUpdateResponse:
+        """AdminService.UpdateProjectDomainAttributes"""
+    async def get_project_domain_attributes(
+        self,
+        project_domain_attributes_get_request: ProjectDomainAttributesGetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ProjectDomainAttributesGetResponse:
+        """AdminService.GetProjectDomainAttributes"""
+    async def delete_project_domain_attributes(
+        self,
+        request: ProjectDomainAttributesDeleteRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ProjectDomainAttributesDeleteResponse:
+        """AdminService.DeleteProjectDomainAttributes"""
+    async def update_project_attributes(
+        self,
+        request: ProjectAttributesUpdateRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ProjectAttributesUpdateResponse:
+        """AdminService.UpdateProjectAttributes"""
+    async def get_project_attributes(
+        self,
+        request: ProjectAttributesGetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ProjectAttributesGetResponse:
+        """AdminService.GetProjectAttributes"""
+    async def delete_project_attributes(
+        self,
+        request: ProjectAttributesDeleteRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ProjectAttributesDeleteResponse:
+        """AdminService.DeleteProjectAttributes"""
+    async def update_workflow_attributes(
+        self,
+        workflow_attributes_update_request: WorkflowAttributesUpdateRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> WorkflowAttributesUpdateResponse:
+        """AdminService.UpdateWorkflowAttributes"""
+    async def get_workflow_attributes(
+        self,
+        workflow_attributes_get_request: WorkflowAttributesGetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> WorkflowAttributesGetResponse:
+        """AdminService.GetWorkflowAttributes"""
+    async def delete_workflow_attributes(
+        self,
+        request: WorkflowAttributesDeleteRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> WorkflowAttributesDeleteResponse:
+        """AdminService.DeleteWorkflowAttributes"""
+    async def list_matchable_attributes(
+        self,
+        matchable_attributes_list_request: ListMatchableAttributesRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> ListMatchableAttributesResponse:
+        """AdminService.ListMatchableAttributes"""
+    async def list_named_entities(
+        self,
+        request: NamedEntityListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> NamedEntityList:
+        """AdminService.ListNamedEntities"""
+    async def get_named_entity(
+        self,
+        request: NamedEntityGetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> NamedEntity:
+        """AdminService.GetNamedEntity"""
+    async def update_named_entity(
+        self,
+        update_named_entity_request: NamedEntityUpdateRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> NamedEntityUpdateResponse:
+        """AdminService.UpdateNamedEntity"""
+    async def get_version(
+        self,
+        request: GetVersionRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> GetVersionResponse:
+        """AdminService.GetVersion"""
+    async def get_description_entity(
+        self,
+        request: ObjectGetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> DescriptionEntity:
+        """AdminService.GetDescriptionEntity"""
+    async def list_description_entities(
+        self,
+        request: DescriptionEntityListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> DescriptionEntityList:
+        """AdminService.ListDescriptionEntities"""
+    async def get_execution_metrics(
+        self,
+        get_execution_metrics_request: WorkflowExecutionGetMetricsRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> WorkflowExecutionGetMetricsResponse:
+        """AdminService.GetExecutionMetrics"""
+    async def create_upload_location(
+        self,
+        create_upload_location_request: CreateUploadLocationRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> CreateUploadLocationResponse:
+        """DataProxyService.CreateUploadLocation"""
+    async def create_download_location(
+        self,
+        create_download_location_request: CreateDownloadLocationRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> CreateDownloadLocationResponse:
+        """DataProxyService.CreateDownloadLocation"""
+    async def create_download_link(
+        self,
+        create_download_link_request: CreateDownloadLinkRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> CreateDownloadLinkResponse:
+        """DataProxyService.CreateDownloadLink"""
+    async def get_data(
+        self,
+        request: GetDataRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> GetDataResponse:
+        """DataProxyService.GetData"""
+    async def get_oauth2_metadata(
+        self,
+        request: OAuth2MetadataRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> OAuth2MetadataResponse:
+        """AuthMetadataService.GetOAuth2Metadata"""
+    async def get_public_client_config(
+        self,
+        request: PublicClientAuthConfigRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> PublicClientAuthConfigResponse:
+        """AuthMetadataService.GetPublicClientConfig"""
+    async def user_info(
+        self,
+        request: UserInfoRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> UserInfoResponse:
+        """IdentityService.UserInfo"""
+    async def get_or_create_signal(
+        self,
+        request: SignalGetOrCreateRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> Signal:
+        """SignalService.GetOrCreateSignal"""
+    async def list_signals(
+        self,
+        signal_list_request: SignalListRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> SignalList:
+        """SignalService.ListSignals"""
+    async def set_signal(
+        self,
+        signal_set_request: SignalSetRequest | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> SignalSetResponse:
+        """SignalService.SetSignal"""

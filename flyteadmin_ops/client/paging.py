@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -39,32 +39,49 @@ def page_of(response: Message) -> tuple[list[Any], str]:
 
 def walk(fetch: Callable[[str], tuple[list[T], str]]) -> Iterator[T]:
     """Yield the items of every page, lazily, until the server stops returning a next token."""
-    token = ""
-    while True:
+    token: str | None = ""
+    while token is not None:
         items, next_token = fetch(token)
         yield from items
-        if not next_token:
-            return
-        if next_token == token:
-            raise RuntimeError(f"the server returned the same page token {token!r} twice; stopping")
-        token = next_token
+        token = _following(token, next_token)
 
 
-def iterator_of(paginated: str, default_sort_key: str) -> Callable[..., Iterator[Any]]:
+async def walk_async(fetch: Callable[[str], Awaitable[tuple[list[T], str]]]) -> AsyncIterator[T]:
+    """`walk` for coroutines: `async for` over every page."""
+    token: str | None = ""
+    while token is not None:
+        items, next_token = await fetch(token)
+        for item in items:
+            yield item
+        token = _following(token, next_token)
+
+
+def _following(token: str, next_token: str) -> str | None:
+    """The token of the page after `token`, or None after the last page."""
+    if not next_token:
+        return None
+    if next_token == token:
+        raise RuntimeError(f"the server returned the same page token {token!r} twice; stopping")
+    return next_token
+
+
+def iterator_of(
+    paginated: str, default_sort_key: str, walker: Callable[[Callable[[str], Any]], Any] = walk
+) -> Callable[..., Any]:
     """An `iter_*` method that walks every page of the `*_paginated` method named `paginated`.
 
     It takes the same arguments minus `limit`/`token`, plus `page_size` (default: the settings' page_size),
     and sends `sort_by(default_sort_key)` ascending when the caller gives no sort. The key differs by entity
     because flyteadmin validates it against that entity's columns (id lists group by name, projects sort by
-    identifier).
+    identifier). `walker` is `walk`, or `walk_async` for a client whose methods are coroutines.
     """
 
-    def iterate(self: Any, *args: Any, page_size: int | None = None, **kwargs: Any) -> Iterator[Any]:
+    def iterate(self: Any, *args: Any, page_size: int | None = None, **kwargs: Any) -> Any:
         method = getattr(self, paginated)
         if kwargs.get("sort_by") is None:
             kwargs["sort_by"] = make_sort(default_sort_key)
         limit = page_size or self.settings.page_size
-        return walk(lambda token: method(*args, limit=limit, token=token, **kwargs))
+        return walker(lambda token: method(*args, limit=limit, token=token, **kwargs))
 
     name = "iter_" + paginated.removeprefix("list_").removesuffix("_paginated")
     iterate.__name__ = iterate.__qualname__ = name
@@ -77,12 +94,12 @@ def iterator_of(paginated: str, default_sort_key: str) -> Callable[..., Iterator
     return iterate
 
 
-def bind_signature(cls: type, iterate: Callable[..., Any]) -> None:
+def bind_signature(cls: type, iterate: Callable[..., Any], returns: str = "Iterator[Any]") -> None:
     """Give an `iter_*` method its paginated method's signature, minus limit/token, plus `page_size`."""
     source = inspect.signature(getattr(cls, iterate._paginated))  # type: ignore[attr-defined]
     params = [p for name, p in source.parameters.items() if name not in ("limit", "token")]
     params.append(inspect.Parameter("page_size", inspect.Parameter.KEYWORD_ONLY, default=None))
     iterate.__qualname__ = f"{cls.__name__}.{iterate.__name__}"
     iterate.__signature__ = source.replace(  # type: ignore[attr-defined]
-        parameters=params, return_annotation="Iterator[Any]"
+        parameters=params, return_annotation=returns
     )

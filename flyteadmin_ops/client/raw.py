@@ -1,6 +1,6 @@
 """`RawSynchronousFlyteClient`: one method per Flyte Admin RPC, protobuf request in, protobuf response out.
 
-The methods are not written by hand. `_install_rpc_methods` creates one per catalog entry (named as flytekit
+The methods are not written by hand. `install_rpc_methods` creates one per catalog entry (named as flytekit
 names it, with a real signature and docstring), so the 66 RPCs share one body: coerce the request, make sure a
 launch carries an execution name, and hand it to the transport, which applies deadline, auth, retry policy
 and error mapping. Type checkers see the methods through the generated stub `_raw_api.pyi`
@@ -73,6 +73,24 @@ def _settings_from(config: Any, overrides: Mapping[str, Any]) -> AdminSettings:
     )
 
 
+TransportT = TypeVar("TransportT")
+
+
+def resolve_transport(
+    settings: AdminSettings | Any | None,
+    transport: TransportT | None,
+    overrides: Mapping[str, Any],
+    make: Callable[[AdminSettings], TransportT],
+) -> tuple[AdminSettings, TransportT, bool]:
+    """A raw client's (sync or asyncio) settings, transport, and whether the client owns (closes) it."""
+    if transport is not None:
+        if settings is not None or overrides:
+            raise TypeError("pass either transport= or settings/overrides, not both")
+        return transport.settings, transport, False  # type: ignore[attr-defined]
+    resolved = _settings_from(settings, overrides)
+    return resolved, make(resolved), True
+
+
 class RawSynchronousFlyteClient(RawApi):
     """Every RPC of AdminService, DataProxyService, AuthMetadataService, IdentityService and SignalService.
 
@@ -91,16 +109,9 @@ class RawSynchronousFlyteClient(RawApi):
         transport: Transport | None = None,
         **overrides: Any,
     ) -> None:
-        if transport is not None:
-            if settings is not None or overrides:
-                raise TypeError("pass either transport= or settings/overrides, not both")
-            self._settings: AdminSettings = transport.settings
-            self._transport = transport
-            self._owns_transport = False
-        else:
-            self._settings = _settings_from(settings, overrides)
-            self._transport = Transport(self._settings)
-            self._owns_transport = True
+        self._settings, self._transport, self._owns_transport = resolve_transport(
+            settings, transport, overrides, Transport
+        )
 
     @classmethod
     def with_root_certificate(cls: type[C], cfg: AdminSettings | Any, root_cert_file: str) -> C:
@@ -135,9 +146,6 @@ class RawSynchronousFlyteClient(RawApi):
 
 
 def _raw_method(rpc: Rpc) -> Callable[..., Message]:
-    spec = rpc.spec
-    launches = spec.method in EXECUTION_LAUNCHES
-
     def call(
         self: RawSynchronousFlyteClient,
         request: Message | None = None,
@@ -147,20 +155,36 @@ def _raw_method(rpc: Rpc) -> Callable[..., Message]:
         metadata: Metadata = (),
         **by_name: Message,
     ) -> Message:
-        if by_name:  # the request passed by keyword, under flytekit's parameter name
-            request = _request_by_name(rpc, request, by_name)
-        message = (
-            spec.request_type() if request is None else to_idl(request, spec.request_type, rpc.python_name)
-        )
-        if launches:
-            message = execution_names.ensure_named(message, rpc.label)
-        return self._transport.call(spec, message, timeout=timeout, metadata=metadata)
+        message = request_for(rpc, request, by_name)
+        return self._transport.call(rpc.spec, message, timeout=timeout, metadata=metadata)
 
-    call.__name__ = rpc.python_name
-    call.__qualname__ = f"{RawSynchronousFlyteClient.__name__}.{rpc.python_name}"
-    call.__doc__ = rpc.describe()
+    return describe_rpc_method(call, rpc, RawSynchronousFlyteClient.__name__)
+
+
+def request_for(rpc: Rpc, request: Message | None, by_name: Mapping[str, Message]) -> Message:
+    """What a generated raw method (sync or asyncio) sends: the request, passed positionally or under
+    flytekit's parameter name, as the RPC's protobuf (empty when none is given), and named if it launches."""
+    if by_name:  # the request passed by keyword, under flytekit's parameter name
+        request = _request_by_name(rpc, request, by_name)
+    spec = rpc.spec
+    message = spec.request_type() if request is None else to_idl(request, spec.request_type, rpc.python_name)
+    if spec.method in EXECUTION_LAUNCHES:
+        message = execution_names.ensure_named(message, rpc.label)
+    return message
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def describe_rpc_method(method: F, rpc: Rpc, owner: str) -> F:
+    """Name, docstring and signature (flytekit's parameter name, the request and response types) for a
+    generated raw method of class `owner`."""
+    spec = rpc.spec
+    method.__name__ = rpc.python_name
+    method.__qualname__ = f"{owner}.{rpc.python_name}"
+    method.__doc__ = rpc.describe()
     keyword = inspect.Parameter.KEYWORD_ONLY
-    call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    method.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
             inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
             inspect.Parameter(
@@ -174,7 +198,7 @@ def _raw_method(rpc: Rpc) -> Callable[..., Message]:
         ],
         return_annotation=spec.response_type,
     )
-    return call
+    return method
 
 
 def _request_by_name(rpc: Rpc, positional: Message | None, by_name: Mapping[str, Message]) -> Message:
@@ -187,11 +211,12 @@ def _request_by_name(rpc: Rpc, positional: Message | None, by_name: Mapping[str,
     return by_name[rpc.request_parameter]
 
 
-def _install_rpc_methods(cls: type) -> None:
+def install_rpc_methods(cls: type, make: Callable[[Rpc], Callable[..., Any]]) -> None:
+    """One generated method per catalog entry on `cls` (the sync and the asyncio raw client)."""
     for name, rpc in CATALOG.items():
         if name in cls.__dict__:
             raise RuntimeError(f"{cls.__name__}.{name} is defined by hand; RPC methods are generated")
-        setattr(cls, name, _raw_method(rpc))
+        setattr(cls, name, make(rpc))
 
 
-_install_rpc_methods(RawSynchronousFlyteClient)
+install_rpc_methods(RawSynchronousFlyteClient, _raw_method)

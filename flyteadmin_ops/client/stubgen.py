@@ -1,8 +1,9 @@
 """Generate `_raw_api.pyi`: the typed signatures of the generated raw methods, for type checkers.
 
 The raw methods are created at import time from the service descriptors, which type checkers cannot see.
-The stub declares them with their request and response types; `raw.py` inherits from it under
-TYPE_CHECKING only. Regenerate after a flyteidl upgrade:
+The stub declares them with their request and response types, as plain methods (`RawApi`) and as
+coroutines (`AsyncRawApi`); `raw.py` and `aio.py` inherit from them under TYPE_CHECKING only.
+Regenerate after a flyteidl upgrade:
 
     python -m flyteadmin_ops.client.stubgen
 """
@@ -39,12 +40,18 @@ def render() -> str:
         "from collections.abc import Sequence",
         "",
         *(_import(module, names) for module, names in sorted(imports.items())),
-        "",
-        "class RawApi:",
     ]
+    for cls, prefix in (("RawApi", "def"), ("AsyncRawApi", "async def")):
+        lines += ["", f"class {cls}:", *_methods(prefix)]
+    return "\n".join(lines) + "\n"
+
+
+def _methods(prefix: str) -> list[str]:
+    """The raw methods, `def` for the sync client's stub and `async def` for the asyncio one's."""
+    lines = []
     for name, entry in CATALOG.items():
         lines += [
-            f"    def {name}(",
+            f"    {prefix} {name}(",
             "        self,",
             f"        {entry.request_parameter}: {entry.descriptor.input_type.name} | None = None,",
             "        *,",
@@ -53,7 +60,7 @@ def render() -> str:
             f"    ) -> {entry.descriptor.output_type.name}:",
             f'        """{entry.spec.short_service}.{entry.name}"""',
         ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _import(module: str, names: set[str]) -> str:

@@ -1,0 +1,705 @@
+"""The friendly operations both clients share, written once and free of I/O.
+
+Each operation is a generator: it builds requests, yields each as a `Call`, receives the response (or has
+the error thrown in at the `yield`), and returns the result. `synchronous(op)` and `asynchronous(op)` turn
+it into a method of `SynchronousFlyteClient` and of `AsyncFlyteClient` that drive it with blocking or awaited
+raw calls. So the request building, the launch rule (always named; an ALREADY_EXISTS of our own launch is
+its id) and the result shaping cannot drift between the two clients.
+
+The first parameter of an operation is the client (`self` of the generated method); operations read only
+`settings` and `cache` from it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Hashable
+from dataclasses import dataclass
+from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec, TypeVar, overload
+
+from flyteidl.admin import (
+    common_pb2,
+    execution_pb2,
+    launch_plan_pb2,
+    matchable_resource_pb2,
+    project_attributes_pb2,
+    project_domain_attributes_pb2,
+    project_pb2,
+    task_pb2,
+    version_pb2,
+    workflow_attributes_pb2,
+    workflow_pb2,
+)
+from flyteidl.admin.common_pb2 import NamedEntityIdentifier
+from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.core.identifier_pb2 import Identifier
+from flyteidl.core.identifier_pb2 import WorkflowExecutionIdentifier as ExecutionId
+from google.protobuf.message import Message
+
+from flyteadmin_ops.client import execution_names
+from flyteadmin_ops.client.coerce import optional_idl, to_idl
+from flyteadmin_ops.client.filters import render_filters
+from flyteadmin_ops.client.paging import page_of
+from flyteadmin_ops.client.rpcs import rpc
+from flyteadmin_ops.client.sorting import as_sort
+from flyteadmin_ops.errors import FlyteEntityAlreadyExistsException, FlyteEntityNotExistException
+
+P = ParamSpec("P")
+T = TypeVar("T")
+M = TypeVar("M", bound=Message)
+Page = tuple[list[Any], str]
+_MODES = execution_pb2.ExecutionMetadata.ExecutionMode
+
+
+@dataclass(frozen=True)
+class Call:
+    """One raw call an operation asks for: the raw method's name and its request. With `cache_key`, a
+    client that has an entity cache may answer from it."""
+
+    method: str
+    request: Message
+    cache_key: Hashable | None = None
+
+
+Steps = Generator[Call, Any, T]
+Operation = Callable[Concatenate[Any, P], Steps[T]]
+
+
+class Launched(NamedTuple):
+    """The outcome of `launch`: the execution's id, and False when it already existed (our own earlier
+    attempt, or an identical launch under the same name)."""
+
+    id: ExecutionId
+    created: bool
+
+
+# ------------------------------------------------------------------------------------------------ drivers
+
+
+def drive(steps: Steps[T], perform: Callable[[Call], Message]) -> T:
+    """Run an operation with blocking calls; every error goes back into it (its `except`/`finally` run)."""
+    try:
+        call = next(steps)
+        while True:
+            try:
+                response = perform(call)
+            except Exception as error:
+                call = steps.throw(error)
+            else:
+                call = steps.send(response)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+async def drive_async(steps: Steps[T], perform: Callable[[Call], Awaitable[Message]]) -> T:
+    """`drive` with awaited calls."""
+    try:
+        call = next(steps)
+        while True:
+            try:
+                response = await perform(call)
+            except Exception as error:
+                call = steps.throw(error)
+            else:
+                call = steps.send(response)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+class Method(Generic[P, T]):
+    """A client method made from an operation. At run time it is the plain function (so `inspect`,
+    `help()` and flytekit-compatibility checks see a function with the operation's signature); for type
+    checkers it is a descriptor whose bound form has the operation's parameters minus the client."""
+
+    def __init__(self, op: Callable[..., Any], function: Callable[..., Any]) -> None:
+        functools.update_wrapper(function, op, assigned=("__module__", "__name__", "__qualname__", "__doc__"))
+        del function.__wrapped__  # type: ignore[attr-defined]
+        signature = inspect.signature(op)
+        params = list(signature.parameters.values())
+        function.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[params[0].replace(name="self", annotation=inspect.Parameter.empty), *params[1:]],
+            return_annotation=inspect.Signature.empty,
+        )
+        self._function = function
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._function.__qualname__ = f"{owner.__name__}.{name}"
+        setattr(owner, name, self._function)  # from here on, a plain function in the class
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Callable[Concatenate[Any, P], T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> Callable[P, T]: ...
+
+    def __get__(self, obj: object | None, owner: type | None = None) -> Callable[..., Any]:
+        return self._function.__get__(obj, owner)  # type: ignore[no-any-return]
+
+
+def synchronous(op: Operation[P, T]) -> Method[P, T]:
+    """A blocking method running `op`; its client must have `_perform(call) -> response`."""
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return drive(op(self, *args, **kwargs), self._perform)
+
+    return Method(op, method)
+
+
+def asynchronous(op: Operation[P, T]) -> Method[P, Coroutine[Any, Any, T]]:
+    """A coroutine method running `op`; its client must have `async _perform(call) -> response`."""
+
+    async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return await drive_async(op(self, *args, **kwargs), self._perform)
+
+    return Method(op, method)
+
+
+# ----------------------------------------------------------------------------------------------- plumbing
+
+
+def _send(rpc_name: str, request: Message, cache_key: Hashable | None = None) -> Steps[Any]:
+    return (yield Call(rpc(rpc_name).python_name, request, cache_key))
+
+
+def list_request(
+    client: Any,
+    rpc_name: str,
+    limit: int | None,
+    token: str | None,
+    filters: Any = None,
+    sort_by: Any = None,
+    **fields: Any,
+) -> Steps[Page]:
+    """`rpc_name`'s list request from the common paging arguments plus `fields`; `(items, next_token)`.
+
+    `*_paginated` keep flytekit's `limit=100` default; an explicit None (which would reach flyteadmin as
+    limit 0, an error) means the settings' page_size, which the iterators use too.
+    """
+    limit = client.settings.page_size if limit is None else limit
+    request: Any = rpc(rpc_name).spec.request_type(limit=limit, token=token or "", **fields)
+    if filters is not None:
+        request.filters = render_filters(filters)
+    sort = as_sort(sort_by)
+    if sort is not None:
+        request.sort_by.CopyFrom(sort)
+    return page_of((yield from _send(rpc_name, request)))
+
+
+def _named(
+    rpc_name: str, op: Callable[..., Any], doc: str, annotations: dict[str, Any] | None = None
+) -> None:
+    op.__name__ = op.__qualname__ = rpc(rpc_name).python_name
+    op.__doc__ = doc
+    op.__annotations__.update(annotations or {})
+
+
+# ------------------------------------------------------------------------- tasks, workflows, launch plans
+# The three kinds share flytekit's method shapes; the listing and getting operations are made once by the
+# factories below. The creates stay written out: flytekit spells their parameters differently.
+
+
+def create_task(client: Any, task_identifer: Any, task_spec: Any) -> Steps[None]:
+    """Register a task version. (`task_identifer` keeps flytekit's spelling for keyword callers.)"""
+    yield from _send(
+        "CreateTask",
+        task_pb2.TaskCreateRequest(
+            id=to_idl(task_identifer, Identifier, "task_identifer"),
+            spec=to_idl(task_spec, task_pb2.TaskSpec, "task_spec"),
+        ),
+    )
+
+
+def create_workflow(client: Any, workflow_identifier: Any, workflow_spec: Any) -> Steps[None]:
+    yield from _send(
+        "CreateWorkflow",
+        workflow_pb2.WorkflowCreateRequest(
+            id=to_idl(workflow_identifier, Identifier, "workflow_identifier"),
+            spec=to_idl(workflow_spec, workflow_pb2.WorkflowSpec, "workflow_spec"),
+        ),
+    )
+
+
+def create_launch_plan(client: Any, launch_plan_identifer: Any, launch_plan_spec: Any) -> Steps[None]:
+    """Register a launch plan version. (`launch_plan_identifer` keeps flytekit's spelling.)"""
+    yield from _send(
+        "CreateLaunchPlan",
+        launch_plan_pb2.LaunchPlanCreateRequest(
+            id=to_idl(launch_plan_identifer, Identifier, "launch_plan_identifer"),
+            spec=to_idl(launch_plan_spec, launch_plan_pb2.LaunchPlanSpec, "launch_plan_spec"),
+        ),
+    )
+
+
+def _cached_getter(rpc_name: str, resource_type: int, result: type[M]) -> Callable[[Any, Any], Steps[M]]:
+    """`get_task`-style operation: one version by id, through the client's entity cache if it has one."""
+
+    def get(client: Any, id: Any) -> Steps[M]:
+        ident = to_idl(id, Identifier, "id")
+        if not ident.resource_type:
+            ident = Identifier(resource_type=resource_type, **_identifier_fields(ident))  # type: ignore[arg-type]
+        response: M = yield from _send(rpc_name, common_pb2.ObjectGetRequest(id=ident), _cache_key(ident))
+        return response
+
+    _named(rpc_name, get, f"{rpc_name}, cached per client (a hit is a copy); `id` may lack its type.")
+    get.__annotations__["return"] = result  # what help() and IDEs show, instead of the TypeVar
+    return get
+
+
+def _project_domain_lister(rpc_name: str) -> Callable[..., Steps[Page]]:
+    """flytekit's `list_*_ids_paginated(project, domain, limit, token, sort_by)` shape."""
+
+    def paginated(
+        client: Any,
+        project: str,
+        domain: str,
+        limit: int = 100,
+        token: str | None = None,
+        sort_by: Any = None,
+    ) -> Steps[Page]:
+        return (
+            yield from list_request(
+                client, rpc_name, limit, token, sort_by=sort_by, project=project, domain=domain
+            )
+        )
+
+    _named(rpc_name, paginated, f"{rpc_name} in one project and domain: `(items, next_token)`.")
+    return paginated
+
+
+def _versions_lister(rpc_name: str) -> Callable[..., Steps[Page]]:
+    """flytekit's `list_*s_paginated(identifier, limit, token, filters, sort_by)`: versions of one name."""
+
+    def paginated(
+        client: Any,
+        identifier: Any,
+        limit: int = 100,
+        token: str | None = None,
+        filters: Any = None,
+        sort_by: Any = None,
+    ) -> Steps[Page]:
+        named = to_idl(identifier, NamedEntityIdentifier, "identifier")
+        return (yield from list_request(client, rpc_name, limit, token, filters, sort_by, id=named))
+
+    _named(rpc_name, paginated, f"{rpc_name}: versions of one name, `(items, next_token)`.")
+    return paginated
+
+
+get_task = _cached_getter("GetTask", identifier_pb2.TASK, task_pb2.Task)
+get_workflow = _cached_getter("GetWorkflow", identifier_pb2.WORKFLOW, workflow_pb2.Workflow)
+get_launch_plan = _cached_getter("GetLaunchPlan", identifier_pb2.LAUNCH_PLAN, launch_plan_pb2.LaunchPlan)
+
+list_task_ids_paginated = _project_domain_lister("ListTaskIds")
+list_workflow_ids_paginated = _project_domain_lister("ListWorkflowIds")
+list_launch_plan_ids_paginated = _project_domain_lister("ListLaunchPlanIds")
+list_active_launch_plans_paginated = _project_domain_lister("ListActiveLaunchPlans")
+
+list_tasks_paginated = _versions_lister("ListTasks")
+list_workflows_paginated = _versions_lister("ListWorkflows")
+list_launch_plans_paginated = _versions_lister("ListLaunchPlans")
+
+
+def get_active_launch_plan(client: Any, identifier: Any) -> Steps[launch_plan_pb2.LaunchPlan]:
+    """The ACTIVE version of a launch plan name. Never cached: activation is exactly what changes."""
+    return (
+        yield from _send(
+            "GetActiveLaunchPlan",
+            launch_plan_pb2.ActiveLaunchPlanRequest(
+                id=to_idl(identifier, NamedEntityIdentifier, "identifier")
+            ),
+        )
+    )
+
+
+def update_launch_plan(client: Any, id: Any, state: int) -> Steps[None]:
+    """Set a launch plan version ACTIVE or INACTIVE.
+
+    Activating one version deactivates the previously active version of the same name, so every cached
+    version of that name is dropped, not only `id`.
+    """
+    ident = to_idl(id, Identifier, "id")
+    try:
+        yield from _send("UpdateLaunchPlan", launch_plan_pb2.LaunchPlanUpdateRequest(id=ident, state=state))  # type: ignore[arg-type]
+    finally:  # even a failed update may have been applied before the answer was lost
+        if client.cache is not None:
+            named = (ident.project, ident.domain, ident.name, ident.org)
+            client.cache.invalidate(lambda key: _is_launch_plan_named(key, named))
+
+
+# --------------------------------------------------------------------------------------------- executions
+
+
+def launch(client: Any, request: Any) -> Steps[Launched]:
+    """Send a CreateExecution, RelaunchExecution or RecoverExecution request, safely.
+
+    A request without a name gets a generated one first, so the transport's resend after UNAVAILABLE
+    cannot start a second execution. If the server answers ALREADY_EXISTS, the execution under that name
+    is fetched: when it is the launch we asked for (same launch plan, or the same reference execution
+    and mode for relaunch/recover) -- e.g. our first attempt was committed but its answer lost -- the
+    result is its id with `created=False`; otherwise (a different execution holds the name, or the
+    ALREADY_EXISTS meant a concurrency limit) the error is raised.
+    """
+    entry = _LAUNCH_RPCS.get(type(request).DESCRIPTOR.full_name) if isinstance(request, Message) else None
+    if entry is None:
+        raise TypeError(
+            "launch: expected ExecutionCreateRequest, ExecutionRelaunchRequest or "
+            f"ExecutionRecoverRequest, got {type(request).__name__}"
+        )
+    named = execution_names.ensure_named(request, entry.label)
+    try:
+        response = yield from _send(entry.name, named)
+    except FlyteEntityAlreadyExistsException:
+        existing = yield from _existing_launch(client, named)
+        if existing is None:
+            raise
+        return Launched(existing.id, created=False)
+    return Launched(response.id, created=True)
+
+
+def _existing_launch(client: Any, request: Any) -> Steps[execution_pb2.Execution | None]:
+    """The execution under the request's name if it is the one the request describes, else None."""
+    if isinstance(request, execution_pb2.ExecutionCreateRequest):
+        project, domain, org = request.project, request.domain, request.org
+    else:
+        project, domain, org = request.id.project, request.id.domain, request.id.org
+    ident = ExecutionId(project=project, domain=domain, name=request.name, org=org)
+    try:
+        existing = yield from get_execution(client, ident)
+    except FlyteEntityNotExistException:
+        return None
+    if isinstance(request, execution_pb2.ExecutionCreateRequest):
+        same = _same_launch_target(existing.spec.launch_plan, request.spec.launch_plan)
+    else:
+        mode = (
+            _MODES.RELAUNCH
+            if isinstance(request, execution_pb2.ExecutionRelaunchRequest)
+            else _MODES.RECOVERED
+        )
+        metadata = existing.spec.metadata
+        same = metadata.mode == mode and _same_entity(metadata.reference_execution, request.id)
+    return existing if same else None
+
+
+def create_execution(
+    client: Any,
+    project: str,
+    domain: str,
+    name: str | None,
+    execution_spec: Any,
+    inputs: Any = None,
+    *,
+    org: str = "",
+) -> Steps[ExecutionId]:
+    """Launch an execution and return its id; `name=None` (or "") generates one (see `launch`)."""
+    request = execution_pb2.ExecutionCreateRequest(
+        project=project,
+        domain=domain,
+        name=name or "",
+        org=org,
+        spec=to_idl(execution_spec, execution_pb2.ExecutionSpec, "execution_spec"),
+        inputs=optional_idl(inputs, literals_pb2.LiteralMap, "inputs"),
+    )
+    return (yield from launch(client, request)).id
+
+
+def relaunch_execution(
+    client: Any, id: Any, name: str | None = None, *, overwrite_cache: bool = False
+) -> Steps[ExecutionId]:
+    request = execution_pb2.ExecutionRelaunchRequest(
+        id=to_idl(id, ExecutionId, "id"), name=name or "", overwrite_cache=overwrite_cache
+    )
+    return (yield from launch(client, request)).id
+
+
+def recover_execution(
+    client: Any, id: Any, name: str | None = None, *, metadata: Any = None
+) -> Steps[ExecutionId]:
+    request = execution_pb2.ExecutionRecoverRequest(
+        id=to_idl(id, ExecutionId, "id"),
+        name=name or "",
+        metadata=optional_idl(metadata, execution_pb2.ExecutionMetadata, "metadata"),
+    )
+    return (yield from launch(client, request)).id
+
+
+def get_execution(client: Any, id: Any) -> Steps[execution_pb2.Execution]:
+    request = execution_pb2.WorkflowExecutionGetRequest(id=to_idl(id, ExecutionId, "id"))
+    return (yield from _send("GetExecution", request))
+
+
+def get_execution_data(client: Any, id: Any) -> Steps[execution_pb2.WorkflowExecutionGetDataResponse]:
+    request = execution_pb2.WorkflowExecutionGetDataRequest(id=to_idl(id, ExecutionId, "id"))
+    return (yield from _send("GetExecutionData", request))
+
+
+def list_executions_paginated(
+    client: Any,
+    project: str,
+    domain: str,
+    limit: int = 100,
+    token: str | None = None,
+    filters: Any = None,
+    sort_by: Any = None,
+) -> Steps[Page]:
+    """Executions of a project/domain; flyteadmin hides archived ones unless a filter names `state`."""
+    named = NamedEntityIdentifier(project=project, domain=domain)
+    return (yield from list_request(client, "ListExecutions", limit, token, filters, sort_by, id=named))
+
+
+def terminate_execution(client: Any, id: Any, cause: str) -> Steps[None]:
+    request = execution_pb2.ExecutionTerminateRequest(id=to_idl(id, ExecutionId, "id"), cause=cause)
+    yield from _send("TerminateExecution", request)
+
+
+def list_node_executions(
+    client: Any,
+    workflow_execution_identifier: Any,
+    limit: int = 100,
+    token: str | None = None,
+    filters: Any = None,
+    sort_by: Any = None,
+    unique_parent_id: str | None = None,
+) -> Steps[Page]:
+    execution = to_idl(workflow_execution_identifier, ExecutionId, "workflow_execution_identifier")
+    return (
+        yield from list_request(
+            client,
+            "ListNodeExecutions",
+            limit,
+            token,
+            filters,
+            sort_by,
+            workflow_execution_id=execution,
+            unique_parent_id=unique_parent_id or "",
+        )
+    )
+
+
+# ----------------------------------------------------------------------------------- projects and domains
+
+
+def register_project(client: Any, project: Any) -> Steps[None]:
+    project = to_idl(project, project_pb2.Project, "project")
+    yield from _send("RegisterProject", project_pb2.ProjectRegisterRequest(project=project))
+
+
+def update_project(client: Any, project: Any) -> Steps[None]:
+    """Replace a project's name, description, labels and state (a full record, not a patch)."""
+    yield from _send("UpdateProject", to_idl(project, project_pb2.Project, "project"))
+
+
+def get_project(client: Any, id: str, org: str = "") -> Steps[project_pb2.Project]:
+    return (yield from _send("GetProject", project_pb2.ProjectGetRequest(id=id, org=org)))
+
+
+def list_projects_paginated(
+    client: Any, limit: int = 100, token: str | None = None, filters: Any = None, sort_by: Any = None
+) -> Steps[Page]:
+    """Projects; flyteadmin hides archived ones unless any filter is given."""
+    return (yield from list_request(client, "ListProjects", limit, token, filters, sort_by))
+
+
+def get_domains(client: Any) -> Steps[list[project_pb2.Domain]]:
+    response = yield from _send("GetDomains", project_pb2.GetDomainRequest())
+    return list(response.domains)
+
+
+# ----------------------------------------------------------------------------------- matchable attributes
+
+
+def update_project_domain_attributes(
+    client: Any, project: str, domain: str, matching_attributes: Any
+) -> Steps[None]:
+    attributes = project_domain_attributes_pb2.ProjectDomainAttributes(
+        project=project, domain=domain, matching_attributes=_matching(matching_attributes)
+    )
+    request = project_domain_attributes_pb2.ProjectDomainAttributesUpdateRequest(attributes=attributes)
+    yield from _send("UpdateProjectDomainAttributes", request)
+
+
+def get_project_domain_attributes(
+    client: Any, project: str, domain: str, resource_type: int
+) -> Steps[project_domain_attributes_pb2.ProjectDomainAttributesGetResponse]:
+    request = project_domain_attributes_pb2.ProjectDomainAttributesGetRequest(
+        project=project,
+        domain=domain,
+        resource_type=resource_type,  # type: ignore[arg-type]
+    )
+    return (yield from _send("GetProjectDomainAttributes", request))
+
+
+def delete_project_domain_attributes(
+    client: Any, project: str, domain: str, resource_type: int
+) -> Steps[None]:
+    request = project_domain_attributes_pb2.ProjectDomainAttributesDeleteRequest(
+        project=project,
+        domain=domain,
+        resource_type=resource_type,  # type: ignore[arg-type]
+    )
+    yield from _send("DeleteProjectDomainAttributes", request)
+
+
+def update_project_attributes(
+    client: Any, project: str, matching_attributes: Any, org: str = ""
+) -> Steps[None]:
+    attributes = project_attributes_pb2.ProjectAttributes(
+        project=project, org=org, matching_attributes=_matching(matching_attributes)
+    )
+    request = project_attributes_pb2.ProjectAttributesUpdateRequest(attributes=attributes)
+    yield from _send("UpdateProjectAttributes", request)
+
+
+def get_project_attributes(
+    client: Any, project: str, resource_type: int, org: str = ""
+) -> Steps[project_attributes_pb2.ProjectAttributesGetResponse]:
+    request = project_attributes_pb2.ProjectAttributesGetRequest(
+        project=project,
+        resource_type=resource_type,  # type: ignore[arg-type]
+        org=org,
+    )
+    return (yield from _send("GetProjectAttributes", request))
+
+
+def delete_project_attributes(client: Any, project: str, resource_type: int, org: str = "") -> Steps[None]:
+    request = project_attributes_pb2.ProjectAttributesDeleteRequest(
+        project=project,
+        resource_type=resource_type,  # type: ignore[arg-type]
+        org=org,
+    )
+    yield from _send("DeleteProjectAttributes", request)
+
+
+def update_workflow_attributes(
+    client: Any, project: str, domain: str, workflow: str, matching_attributes: Any
+) -> Steps[None]:
+    attributes = workflow_attributes_pb2.WorkflowAttributes(
+        project=project, domain=domain, workflow=workflow, matching_attributes=_matching(matching_attributes)
+    )
+    request = workflow_attributes_pb2.WorkflowAttributesUpdateRequest(attributes=attributes)
+    yield from _send("UpdateWorkflowAttributes", request)
+
+
+def get_workflow_attributes(
+    client: Any, project: str, domain: str, workflow: str, resource_type: int
+) -> Steps[workflow_attributes_pb2.WorkflowAttributesGetResponse]:
+    request = workflow_attributes_pb2.WorkflowAttributesGetRequest(
+        project=project,
+        domain=domain,
+        workflow=workflow,
+        resource_type=resource_type,  # type: ignore[arg-type]
+    )
+    return (yield from _send("GetWorkflowAttributes", request))
+
+
+def delete_workflow_attributes(
+    client: Any, project: str, domain: str, workflow: str, resource_type: int
+) -> Steps[None]:
+    request = workflow_attributes_pb2.WorkflowAttributesDeleteRequest(
+        project=project,
+        domain=domain,
+        workflow=workflow,
+        resource_type=resource_type,  # type: ignore[arg-type]
+    )
+    yield from _send("DeleteWorkflowAttributes", request)
+
+
+def list_matchable_attributes(
+    client: Any, resource_type: int
+) -> Steps[matchable_resource_pb2.ListMatchableAttributesResponse]:
+    request = matchable_resource_pb2.ListMatchableAttributesRequest(resource_type=resource_type)  # type: ignore[arg-type]
+    return (yield from _send("ListMatchableAttributes", request))
+
+
+# ------------------------------------------------------------------------------------------------- server
+
+
+def get_control_plane_version(client: Any) -> Steps[str]:
+    response = yield from _send("GetVersion", version_pb2.GetVersionRequest())
+    return response.control_plane_version.Version  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+_LAUNCH_RPCS = {
+    execution_pb2.ExecutionCreateRequest.DESCRIPTOR.full_name: rpc("CreateExecution"),
+    execution_pb2.ExecutionRelaunchRequest.DESCRIPTOR.full_name: rpc("RelaunchExecution"),
+    execution_pb2.ExecutionRecoverRequest.DESCRIPTOR.full_name: rpc("RecoverExecution"),
+}
+
+
+def _cache_key(ident: Identifier) -> tuple[int, str, str, str, str, str]:
+    return (ident.resource_type, ident.project, ident.domain, ident.name, ident.version, ident.org)
+
+
+def _identifier_fields(ident: Identifier) -> dict[str, str]:
+    return {f: getattr(ident, f) for f in ("project", "domain", "name", "version", "org")}
+
+
+def _is_launch_plan_named(key: Hashable, named: tuple[str, str, str, str]) -> bool:
+    if not isinstance(key, tuple) or key[0] != identifier_pb2.LAUNCH_PLAN:
+        return False
+    return (key[1], key[2], key[3], key[5]) == named
+
+
+def _same_entity(left: Message, right: Message) -> bool:
+    return bool(left.SerializeToString(deterministic=True) == right.SerializeToString(deterministic=True))
+
+
+def _same_launch_target(stored: Identifier, requested: Identifier) -> bool:
+    """Whether a stored execution was launched from what the request names.
+
+    A task launched directly runs through flyteadmin's generated launch plan `.flytegen.<task>` (same
+    version), so either spelling of the target counts; the resource type and org may be normalised.
+    """
+    names = {requested.name, ".flytegen." + requested.name}
+    where = (stored.project, stored.domain, stored.version)
+    return stored.name in names and where == (requested.project, requested.domain, requested.version)
+
+
+def _matching(value: Any) -> matchable_resource_pb2.MatchingAttributes:
+    return to_idl(value, matchable_resource_pb2.MatchingAttributes, "matching_attributes")
+
+
+SHARED = (
+    "create_task",
+    "create_workflow",
+    "create_launch_plan",
+    "get_task",
+    "get_workflow",
+    "get_launch_plan",
+    "list_task_ids_paginated",
+    "list_workflow_ids_paginated",
+    "list_launch_plan_ids_paginated",
+    "list_active_launch_plans_paginated",
+    "list_tasks_paginated",
+    "list_workflows_paginated",
+    "list_launch_plans_paginated",
+    "get_active_launch_plan",
+    "update_launch_plan",
+    "launch",
+    "create_execution",
+    "relaunch_execution",
+    "recover_execution",
+    "get_execution",
+    "get_execution_data",
+    "list_executions_paginated",
+    "terminate_execution",
+    "list_node_executions",
+    "register_project",
+    "update_project",
+    "get_project",
+    "list_projects_paginated",
+    "get_domains",
+    "update_project_domain_attributes",
+    "get_project_domain_attributes",
+    "delete_project_domain_attributes",
+    "update_project_attributes",
+    "get_project_attributes",
+    "delete_project_attributes",
+    "update_workflow_attributes",
+    "get_workflow_attributes",
+    "delete_workflow_attributes",
+    "list_matchable_attributes",
+    "get_control_plane_version",
+)
+"""The operations both clients have, by method name (the sync client has more, written directly)."""
