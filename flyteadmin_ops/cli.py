@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+
+# gRPC's C core logs handshake and bind failures straight to stderr (read once, when grpc is imported), in
+# addition to the one-line error this command prints for them. As flytekit's CLI does; set it to see them.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 # subcommand -> (module, help). Each module exposes `add_arguments(parser)` and `run(args) -> int`.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {

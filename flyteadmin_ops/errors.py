@@ -276,6 +276,9 @@ def _is_tls_message(code: grpc.StatusCode, server_message: str) -> bool:
 
 def _hint(code: grpc.StatusCode, server_message: str) -> str:
     """A pointer to the likely cause, for the errors users most often misread."""
+    lowered = server_message.lower()
+    if code is grpc.StatusCode.UNAVAILABLE and "wrong_version_number" in lowered:
+        return "the server answered without TLS: use insecure=True (--insecure) for a plaintext server"
     if _is_tls_message(code, server_message):
         return (
             "TLS verification failed: check that the endpoint's host name (or tls_server_name) matches the "
@@ -284,13 +287,15 @@ def _hint(code: grpc.StatusCode, server_message: str) -> str:
         )
     if _is_oversized(code, server_message):
         return "raise max_receive_message_bytes / max_send_message_bytes, or ask for smaller pages"
-    if code is grpc.StatusCode.UNAVAILABLE and "connect" in server_message.lower():
+    if code is grpc.StatusCode.UNAVAILABLE and "resolving" in lowered:
+        return "the endpoint's host name does not resolve: check the endpoint"
+    if code is grpc.StatusCode.UNAVAILABLE and "connect" in lowered:
         return (
             "could not connect: check the endpoint and that the server is up, insecure=True for a plaintext "
             "server, and client_cert_file/client_key_file if the server requires mTLS"
         )
     if code is grpc.StatusCode.UNAUTHENTICATED:
-        return "check auth_mode and credentials; the server rejected the call's token (or its absence)"
+        return "check auth_mode and credentials: no token could be obtained, or the server refused it"
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
         return (
             "no answer in time: raise deadline_seconds (each attempt) or retry_deadline_seconds (all "

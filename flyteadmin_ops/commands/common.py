@@ -87,9 +87,12 @@ def add_output_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return value
 
 
@@ -126,15 +129,39 @@ def _config_file(path: str | None) -> Iterator[None]:
             os.environ[CONFIG_ENV] = previous
 
 
-def _bad_input_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "the input is wrong" (exit 2). Imported lazily: the package loader pulls in
-    archive handling that `promote` does not need."""
+def exit_code_for(exc: BaseException) -> int | None:
+    """The one mapping from an expected failure to its exit code; None for anything else (a bug, which
+    should surface with its traceback rather than as a tidy one-liner that hides where it came from).
+
+    Bad input (2) is whatever the user can fix in what they typed or configured: an unreadable package or
+    file, an unknown project, bad settings, and the two server answers that only a settings change cures: a
+    TLS handshake the client rejects (wrong CA, TLS to a plaintext server) and a refused credential. Every
+    other RPC failure is the operation failing (1). Imported lazily: the package loader pulls in archive
+    handling that `promote` does not need."""
     from pydantic import ValidationError
 
+    from flyteadmin_ops.errors import FlyteAuthenticationException, is_tls_failure
     from flyteadmin_ops.ops.package import PackageError
     from flyteadmin_ops.settings import SettingsError
 
-    return (OperationInputError, PackageError, SettingsError, ValidationError)
+    if isinstance(exc, OperationInputError | PackageError | SettingsError | ValidationError):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, FlyteAuthenticationException) or (
+        isinstance(exc, FlyteAdminError) and is_tls_failure(exc)
+    ):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, FlyteAdminError):
+        return EXIT_FAILED
+    return None
+
+
+def report_failure(exc: BaseException, stream: TextIO | None = None) -> int:
+    """Print an expected failure as `error: ...` and return its exit code; re-raise anything else."""
+    code = exit_code_for(exc)
+    if code is None:
+        raise exc
+    print(f"error: {exc}", file=stream or sys.stderr)
+    return code
 
 
 def execute(
@@ -145,18 +172,11 @@ def execute(
     stderr: TextIO | None = None,
 ) -> int:
     """Build settings, run the operation, print its result, and turn the outcome into an exit code."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
-    bad_input = _bad_input_errors()
     try:
         result = operation(settings_from_args(args))
-    except bad_input as exc:
-        print(f"error: {exc}", file=err)
-        return EXIT_BAD_INPUT
-    except FlyteAdminError as exc:
-        print(f"error: {exc}", file=err)
-        return EXIT_FAILED
-    emit(result, args.output, out)
+    except Exception as exc:  # report_failure re-raises what it does not know
+        return report_failure(exc, stderr)
+    emit(result, args.output, stdout)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
