@@ -6,8 +6,8 @@ executions of which some fail on purpose, recovers each failure exactly once wit
 the matchable attributes of config/attributes.yaml (bundled with the package, so any folder will do), and
 prints what happened. Needs no Docker, no Kubernetes and no Flyte cluster.
 
-Exit codes: 0 the demo ran as described, 1 a step did not, 2 bad input (an --attributes file that does not
-exist).
+Exit codes: 0 the demo ran as described, 1 a step did not, 2 bad input (an --attributes file that cannot be
+read or has mistakes, checked before the demo starts).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
-from flyteadmin_ops.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from flyteadmin_ops.commands.common import EXIT_FAILED, EXIT_OK, report_failure
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,13 +44,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from flyteadmin_ops.demo.run import run_demo
+    from flyteadmin_ops.ops.attribute_file import load_attribute_file
 
-    if args.attributes is not None and not args.attributes.is_file():
-        print(f"error: --attributes {args.attributes}: no such file", file=sys.stderr)
-        return EXIT_BAD_INPUT
     stop = threading.Event() if args.keep_running else None
     try:
+        if args.attributes is not None:  # checked offline first: a bad file fails before the demo starts
+            load_attribute_file(args.attributes)
         result = run_demo(attributes=args.attributes, prefect=args.prefect, keep_running=stop)
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as exc:  # report_failure re-raises what it does not know
+        return report_failure(exc, sys.stderr)
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -112,10 +112,10 @@ class Scope:
 class Location:
     file: str
     line: int
-    """1-based."""
+    """1-based; 0 for the file as a whole (it cannot be read), shown without a line."""
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}" if self.line else self.file
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,11 @@ def load_attribute_file(path: str | Path) -> list[DeclaredAttribute]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise AttributeFileError([Problem(Location(name, 0), "", f"cannot read the file: {exc}")]) from exc
+        reason = exc.strerror or str(exc)
+        raise AttributeFileError([Problem(Location(name, 0), "", f"cannot read the file: {reason}")]) from exc
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (byte {exc.start}); is this the YAML file?"
+        raise AttributeFileError([Problem(Location(name, 0), "", problem)]) from exc
     return parse_attributes(text, name)
 
 

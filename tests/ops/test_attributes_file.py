@@ -174,8 +174,15 @@ def test_null_value_means_unset_and_empty_file_is_empty() -> None:
 
 
 def test_missing_file_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(AttributeFileError, match=r"nope\.yaml:0: cannot read the file"):
+    with pytest.raises(AttributeFileError, match=r"nope\.yaml: cannot read the file: No such file"):
         load_attribute_file(tmp_path / "nope.yaml")
+
+
+def test_binary_file_is_a_named_problem_not_a_decode_crash(tmp_path: Path) -> None:
+    binary = tmp_path / "attributes.yaml"
+    binary.write_bytes(b"\x00\xff\xfe")
+    with pytest.raises(AttributeFileError, match=r"attributes\.yaml: not UTF-8 text \(byte 1\)"):
+        load_attribute_file(binary)
 
 
 def test_shipped_config_file_is_valid() -> None:
