@@ -618,10 +618,14 @@ def _flytectl_client_secret_defaults(admin: Mapping[str, Any], path: Path) -> li
 
 def _load_mapping(path: Path, named_by: str) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SettingsError(
             f"config file '{path}' (from {named_by}) cannot be read: {exc.strerror}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"config file '{path}' (from {named_by}) is not UTF-8 text (byte {exc.start})"
         ) from None
     try:
         if path.suffix == ".toml":
@@ -636,7 +640,19 @@ def _load_mapping(path: Path, named_by: str) -> dict[str, Any]:
 
             data = yaml.safe_load(text) or {}
     except Exception as exc:  # tomllib/yaml raise their own types; name the file either way
-        raise SettingsError(f"config file '{path}' (from {named_by}) is not valid: {exc}") from None
+        raise SettingsError(
+            f"config file '{path}' (from {named_by}) is not valid: {_parse_problem(exc)}"
+        ) from None
     if not isinstance(data, dict):
         raise SettingsError(f"config file '{path}' (from {named_by}) must hold a mapping at the top level")
     return data
+
+
+def _parse_problem(exc: Exception) -> str:
+    """One line for a parser error: PyYAML's own text spans several lines and quotes the file back, which
+    in an error line is noise (and could echo a secret written next to the mistake)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if problem and mark is not None:
+        return f"{problem} (at line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split())

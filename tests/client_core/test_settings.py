@@ -172,6 +172,26 @@ def test_an_unknown_key_in_the_config_file_is_named(tmp_path: Path, monkeypatch)
         AdminSettings()
 
 
+def test_broken_yaml_in_the_flytectl_config_is_one_line_naming_file_and_position(
+    clean_environment: Path,
+) -> None:
+    """PyYAML's own message spans five lines and quotes the file; the error names file, line and column."""
+    config = write(clean_environment / ".flyte" / "config.yaml", "admin:\n  endpoint: [\n")
+    with pytest.raises(SettingsError) as raised:
+        AdminSettings()
+    assert "\n" not in str(raised.value)
+    assert f"'{config}' (from the flytectl default location) is not valid" in str(raised.value)
+    assert "(at line 3, column 1)" in str(raised.value)
+
+
+def test_a_config_file_that_is_not_text_is_a_settings_error(tmp_path: Path, monkeypatch) -> None:
+    config = tmp_path / "admin.yaml"
+    config.write_bytes(b"endpoint: x:1\n\xff\xfe")
+    monkeypatch.setenv("FLYTEADMIN_CONFIG", str(config))
+    with pytest.raises(SettingsError, match=r"admin\.yaml' \(from FLYTEADMIN_CONFIG\) is not UTF-8 text"):
+        AdminSettings()
+
+
 def test_the_example_config_files_load(monkeypatch) -> None:
     for example in sorted((REPO / "config").glob("admin.example.*")):
         monkeypatch.setenv("FLYTEADMIN_CONFIG", str(example))
