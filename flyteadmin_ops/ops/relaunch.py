@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from flyteidl.admin import execution_pb2
+from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core.identifier_pb2 import WorkflowExecutionIdentifier as ExecutionId
 
@@ -52,6 +52,7 @@ OPERATION = "relaunch-failed"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_LONGEST_WINDOW = dt.timedelta(days=36525)
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -61,7 +62,11 @@ def parse_duration(text: str) -> dt.timedelta:
         raise OperationInputError(
             f"duration {text!r}: expected a number and a unit s, m, h, d or w (e.g. 24h)"
         )
-    return dt.timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if not 0 < seconds <= _LONGEST_WINDOW.total_seconds():
+        # zero selects nothing, forever: a typo, not a request; a huge one overflows the window's start
+        raise OperationInputError(f"duration {text!r}: must be more than 0 and at most 100 years")
+    return dt.timedelta(seconds=seconds)
 
 
 def parse_timestamp(text: str) -> dt.datetime:
@@ -98,6 +103,12 @@ class Selection:
                 f"phases {list(self.phases)}: choose from {', '.join(RETRYABLE_PHASES)} "
                 "(terminal failures only)"
             )
+        for label, moment in (("start", self.start), ("end", self.end)):
+            if moment is not None and (not isinstance(moment, dt.datetime) or moment.utcoffset() is None):
+                # a naive time would mean a different instant on every machine (and cannot be compared)
+                raise OperationInputError(
+                    f"window {label} {moment!r}: expected a datetime with a time zone (tzinfo=timezone.utc)"
+                )
         if self.end is not None and self.end <= self.start:
             raise OperationInputError(
                 f"window: --to {self.end.isoformat()} is not after --from {self.start.isoformat()}"
@@ -225,6 +236,8 @@ def plan_relaunches(
     # flyteadmin lists nothing for a project that does not exist: without this check a typo in the project
     # would look like "no failures" and exit 0 on every scheduled run.
     check_target(client, selection.project, selection.domain)
+    if selection.launch_plan:
+        _check_launch_plan(client, selection)
     handled: dict[str, str] = {}
     for execution in _all_executions(
         client, selection.project, selection.domain, selection.handling_filters()
@@ -243,6 +256,19 @@ def plan_relaunches(
             )
         )
     return plan
+
+
+def _check_launch_plan(client: SynchronousFlyteClient, selection: Selection) -> None:
+    """A misspelt --launch-plan would filter every execution out and read as "no failures", exit 0, on every
+    scheduled run. Launch plans are never deleted, so one with failures always has a version to find."""
+    name = common_pb2.NamedEntityIdentifier(
+        project=selection.project, domain=selection.domain, name=selection.launch_plan
+    )
+    versions, _token = client.list_launch_plans_paginated(name, limit=1)
+    if not versions:
+        raise OperationInputError(
+            f"launch plan {selection.launch_plan!r} does not exist in {selection.project}/{selection.domain}"
+        )
 
 
 # ---- launching ---------------------------------------------------------------------------------------

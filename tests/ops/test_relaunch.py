@@ -386,6 +386,9 @@ def test_cli_dry_run_json_then_max_then_bad_input(
 
     for bad, message in [
         (("--since", "5"), "duration '5'"),
+        (("--since", "0h"), "must be more than 0"),
+        (("--since", "99999999999w"), "at most 100 years"),  # no OverflowError traceback
+        (("--launch-plan", "nightly_typo"), "launch plan 'nightly_typo' does not exist"),
         (("--since", "1h", *window), "either --since or --from/--to"),
         (("--from", "2024-05-01T12:00:00"), "add a time zone"),
         (("--to", "2024-05-01T12:00:00Z"), "--to needs --from"),
@@ -436,3 +439,16 @@ def test_unknown_project_or_domain_is_bad_input_not_an_empty_window(
     argv = ["relaunch-failed", "-p", project, "-d", domain, "--endpoint", emulator.endpoint, "--insecure"]
     assert main(argv) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(dt.datetime(2024, 5, 1), None), (NOW, dt.datetime(2024, 5, 3)), ("2024-05-01T00:00:00Z", None)],
+    ids=["naive-start", "naive-end", "text-start"],
+)
+def test_a_window_without_a_time_zone_is_refused_when_selected(start: object, end: object) -> None:
+    """Refused in the Selection itself, before any RPC, rather than as a filter error mid-run."""
+    with pytest.raises(
+        OperationInputError, match=r"window (start|end) .*: expected a datetime with a time zone"
+    ):
+        Selection(PROJECT, DOMAIN, start, end)  # type: ignore[arg-type]
