@@ -7,8 +7,12 @@ where it listens. It serves until SIGINT or SIGTERM and then exits 0.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import signal
+import socket
 import sqlite3
+import ssl
 import sys
 import threading
 from collections.abc import Callable
@@ -110,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.tls_cert is None) != (args.tls_key is None):
         args._emulator_parser.error("--tls-cert and --tls-key must be given together")
+    tls_problem = _tls_pair_problem(args.tls_cert, args.tls_key)
+    if tls_problem:
+        print(f"flyteadmin-ops emulator: cannot start: {tls_problem}", file=sys.stderr)
+        return 1
     emulator = Emulator(
         host=args.host,
         port=args.port,
@@ -129,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         emulator.start()
     except (OSError, ValueError, RuntimeError, sqlite3.Error) as error:
-        print(f"flyteadmin-ops emulator: cannot start: {error}", file=sys.stderr)
+        print(f"flyteadmin-ops emulator: cannot start: {_start_problem(args, error)}", file=sys.stderr)
         return 1
     print(emulator.endpoint, flush=True)
     print(f"http {emulator.http_url}", flush=True)
@@ -144,3 +152,33 @@ def run(args: argparse.Namespace) -> int:
         pass
     emulator.stop()
     return 0
+
+
+def _tls_pair_problem(cert: str | None, key: str | None) -> str:
+    """Checked before the server starts: gRPC reports an unusable certificate only as "Failed to bind to
+    address", which sends the user looking at the port instead of the PEM files."""
+    if cert is None or key is None:
+        return ""
+    for option, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if not os.path.isfile(path):
+            return f"{option} {path}: no such file"
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except (OSError, ValueError):  # ssl.SSLError is an OSError; its text ("PEM lib") says nothing more
+        return f"--tls-cert {cert} / --tls-key {key}: not a PEM certificate with its matching private key"
+    return ""
+
+
+def _start_problem(args: argparse.Namespace, error: BaseException) -> str:
+    """The start failure with the option at fault named: sqlite, gRPC and the socket layer each describe
+    what failed but not which of our options caused it."""
+    if isinstance(error, sqlite3.Error):
+        return f"--db {args.db}: {error}"
+    if isinstance(error, RuntimeError) and "bind" in str(error).lower():
+        where = f"--host {args.host} --port {args.port}"
+        return f"{where}: cannot listen there (port in use, or not this host's address)"
+    if isinstance(error, socket.gaierror):
+        return f"--host {args.host}: {error.strerror}"
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        return f"--http-port {args.http_port}: address already in use"
+    return str(error)

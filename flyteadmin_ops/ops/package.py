@@ -245,7 +245,11 @@ def _read_archive(path: Path) -> list[tuple[str, bytes]]:
     except PackageError:
         raise
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise PackageError(str(path), f"not a readable .tgz/.tar.gz/.tar archive ({exc})") from None
+        # tarfile's "could not be opened" lists every compression it tried, one per line: keep the headline
+        reason = str(exc).splitlines()[0].rstrip(": ") if str(exc) else type(exc).__name__
+        single_pb = path.suffix == ".pb"
+        hint = "; a single .pb is not a package: give the folder that holds it" if single_pb else ""
+        raise PackageError(str(path), f"not a readable .tgz/.tar.gz/.tar archive ({reason}){hint}") from None
 
 
 def _archive_members(archive: tarfile.TarFile, path: Path) -> Iterator[tuple[str, bytes]]:

@@ -104,6 +104,7 @@ def test_bad_input_exits_2_naming_the_culprit(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1  # one line: tarfile's "tried gz, bz2, xz, tar" list is not repeated
 
 
 def test_invalid_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
