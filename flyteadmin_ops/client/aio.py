@@ -25,7 +25,13 @@ from google.protobuf.message import Message
 
 from flyteadmin_ops.client import operations
 from flyteadmin_ops.client.paging import bind_signature, iterator_of, walk_async
-from flyteadmin_ops.client.raw import describe_rpc_method, install_rpc_methods, request_for, resolve_transport
+from flyteadmin_ops.client.raw import (
+    ClientSettings,
+    describe_rpc_method,
+    install_rpc_methods,
+    request_for,
+    resolve_transport,
+)
 from flyteadmin_ops.client.rpcs import Rpc
 from flyteadmin_ops.settings import AdminSettings
 from flyteadmin_ops.transport.aio import AsyncTransport
@@ -38,7 +44,7 @@ else:
 Metadata = Sequence[tuple[str, str]]
 
 
-class AsyncRawFlyteClient(AsyncRawApi):
+class AsyncRawFlyteClient(ClientSettings, AsyncRawApi):
     """Every RPC of the five Flyte Admin services as a coroutine, named as in `RawSynchronousFlyteClient`.
 
     Each takes the request protobuf (or a flytekit model of it; none sends an empty request), by position
@@ -60,14 +66,6 @@ class AsyncRawFlyteClient(AsyncRawApi):
         )
 
     @property
-    def url(self) -> str:
-        return self._settings.endpoint
-
-    @property
-    def settings(self) -> AdminSettings:
-        return self._settings
-
-    @property
     def transport(self) -> AsyncTransport:
         return self._transport
 
@@ -81,9 +79,6 @@ class AsyncRawFlyteClient(AsyncRawApi):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(endpoint={self.url!r})"
 
 
 def _async_raw_method(rpc: Rpc) -> Callable[..., Coroutine[Any, Any, Message]]:

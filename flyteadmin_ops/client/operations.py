@@ -196,38 +196,43 @@ def _named(
 
 # ------------------------------------------------------------------------- tasks, workflows, launch plans
 # The three kinds share flytekit's method shapes; the listing and getting operations are made once by the
-# factories below. The creates stay written out: flytekit spells their parameters differently.
+# factories below. The creates share `_create`, but stay written out: flytekit spells their parameters
+# differently.
+
+
+def _create(
+    rpc_name: str,
+    request_type: type[Any],
+    spec_type: type[Message],
+    ident: Any,
+    spec: Any,
+    names: tuple[str, str],
+) -> Steps[None]:
+    """Register one version; `names` are the caller's parameter names, for the errors of bad arguments."""
+    request = request_type(id=to_idl(ident, Identifier, names[0]), spec=to_idl(spec, spec_type, names[1]))
+    yield from _send(rpc_name, request)
 
 
 def create_task(client: Any, task_identifer: Any, task_spec: Any) -> Steps[None]:
     """Register a task version. (`task_identifer` keeps flytekit's spelling for keyword callers.)"""
-    yield from _send(
-        "CreateTask",
-        task_pb2.TaskCreateRequest(
-            id=to_idl(task_identifer, Identifier, "task_identifer"),
-            spec=to_idl(task_spec, task_pb2.TaskSpec, "task_spec"),
-        ),
+    names = ("task_identifer", "task_spec")
+    yield from _create(
+        "CreateTask", task_pb2.TaskCreateRequest, task_pb2.TaskSpec, task_identifer, task_spec, names
     )
 
 
 def create_workflow(client: Any, workflow_identifier: Any, workflow_spec: Any) -> Steps[None]:
-    yield from _send(
-        "CreateWorkflow",
-        workflow_pb2.WorkflowCreateRequest(
-            id=to_idl(workflow_identifier, Identifier, "workflow_identifier"),
-            spec=to_idl(workflow_spec, workflow_pb2.WorkflowSpec, "workflow_spec"),
-        ),
-    )
+    names = ("workflow_identifier", "workflow_spec")
+    request_type, spec_type = workflow_pb2.WorkflowCreateRequest, workflow_pb2.WorkflowSpec
+    yield from _create("CreateWorkflow", request_type, spec_type, workflow_identifier, workflow_spec, names)
 
 
 def create_launch_plan(client: Any, launch_plan_identifer: Any, launch_plan_spec: Any) -> Steps[None]:
     """Register a launch plan version. (`launch_plan_identifer` keeps flytekit's spelling.)"""
-    yield from _send(
-        "CreateLaunchPlan",
-        launch_plan_pb2.LaunchPlanCreateRequest(
-            id=to_idl(launch_plan_identifer, Identifier, "launch_plan_identifer"),
-            spec=to_idl(launch_plan_spec, launch_plan_pb2.LaunchPlanSpec, "launch_plan_spec"),
-        ),
+    names = ("launch_plan_identifer", "launch_plan_spec")
+    request_type, spec_type = launch_plan_pb2.LaunchPlanCreateRequest, launch_plan_pb2.LaunchPlanSpec
+    yield from _create(
+        "CreateLaunchPlan", request_type, spec_type, launch_plan_identifer, launch_plan_spec, names
     )
 
 

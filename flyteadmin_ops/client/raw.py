@@ -91,7 +91,24 @@ def resolve_transport(
     return resolved, make(resolved), True
 
 
-class RawSynchronousFlyteClient(RawApi):
+class ClientSettings:
+    """What the sync and the asyncio raw clients show of their settings (flytekit's `url` among them)."""
+
+    _settings: AdminSettings
+
+    @property
+    def url(self) -> str:
+        return self._settings.endpoint
+
+    @property
+    def settings(self) -> AdminSettings:
+        return self._settings
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(endpoint={self.url!r})"
+
+
+class RawSynchronousFlyteClient(ClientSettings, RawApi):
     """Every RPC of AdminService, DataProxyService, AuthMetadataService, IdentityService and SignalService.
 
     Each method takes the request protobuf (or a flytekit model of it; no argument sends an empty request)
@@ -119,14 +136,6 @@ class RawSynchronousFlyteClient(RawApi):
         return cls(cfg, ca_cert_file=root_cert_file)
 
     @property
-    def url(self) -> str:
-        return self._settings.endpoint
-
-    @property
-    def settings(self) -> AdminSettings:
-        return self._settings
-
-    @property
     def transport(self) -> Transport:
         return self._transport
 
@@ -140,9 +149,6 @@ class RawSynchronousFlyteClient(RawApi):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(endpoint={self.url!r})"
 
 
 def _raw_method(rpc: Rpc) -> Callable[..., Message]:
