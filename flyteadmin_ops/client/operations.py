@@ -162,6 +162,11 @@ def _send(rpc_name: str, request: Message, cache_key: Hashable | None = None) ->
     return (yield Call(rpc(rpc_name).python_name, request, cache_key))
 
 
+def _with_fields(rpc_name: str, **fields: Any) -> Steps[Any]:
+    """Send `rpc_name`'s request made of `fields` (for requests that are just a few scalars)."""
+    return (yield from _send(rpc_name, rpc(rpc_name).spec.request_type(**fields)))
+
+
 def list_request(
     client: Any,
     rpc_name: str,
@@ -512,107 +517,111 @@ def get_domains(client: Any) -> Steps[list[project_pb2.Domain]]:
 # ----------------------------------------------------------------------------------- matchable attributes
 
 
+def _update_attributes(
+    rpc_name: str, record: type[Message], matching_attributes: Any, **scope: str
+) -> Steps[None]:
+    """Store a full attributes record (project-domain, project or workflow scope)."""
+    attributes = record(matching_attributes=_matching(matching_attributes), **scope)
+    yield from _with_fields(rpc_name, attributes=attributes)
+
+
 def update_project_domain_attributes(
     client: Any, project: str, domain: str, matching_attributes: Any
 ) -> Steps[None]:
-    attributes = project_domain_attributes_pb2.ProjectDomainAttributes(
-        project=project, domain=domain, matching_attributes=_matching(matching_attributes)
+    yield from _update_attributes(
+        "UpdateProjectDomainAttributes",
+        project_domain_attributes_pb2.ProjectDomainAttributes,
+        matching_attributes,
+        project=project,
+        domain=domain,
     )
-    request = project_domain_attributes_pb2.ProjectDomainAttributesUpdateRequest(attributes=attributes)
-    yield from _send("UpdateProjectDomainAttributes", request)
 
 
 def get_project_domain_attributes(
     client: Any, project: str, domain: str, resource_type: int
 ) -> Steps[project_domain_attributes_pb2.ProjectDomainAttributesGetResponse]:
-    request = project_domain_attributes_pb2.ProjectDomainAttributesGetRequest(
-        project=project,
-        domain=domain,
-        resource_type=resource_type,  # type: ignore[arg-type]
+    return (
+        yield from _with_fields(
+            "GetProjectDomainAttributes", project=project, domain=domain, resource_type=resource_type
+        )
     )
-    return (yield from _send("GetProjectDomainAttributes", request))
 
 
 def delete_project_domain_attributes(
     client: Any, project: str, domain: str, resource_type: int
 ) -> Steps[None]:
-    request = project_domain_attributes_pb2.ProjectDomainAttributesDeleteRequest(
-        project=project,
-        domain=domain,
-        resource_type=resource_type,  # type: ignore[arg-type]
+    yield from _with_fields(
+        "DeleteProjectDomainAttributes", project=project, domain=domain, resource_type=resource_type
     )
-    yield from _send("DeleteProjectDomainAttributes", request)
 
 
 def update_project_attributes(
     client: Any, project: str, matching_attributes: Any, org: str = ""
 ) -> Steps[None]:
-    attributes = project_attributes_pb2.ProjectAttributes(
-        project=project, org=org, matching_attributes=_matching(matching_attributes)
+    yield from _update_attributes(
+        "UpdateProjectAttributes",
+        project_attributes_pb2.ProjectAttributes,
+        matching_attributes,
+        project=project,
+        org=org,
     )
-    request = project_attributes_pb2.ProjectAttributesUpdateRequest(attributes=attributes)
-    yield from _send("UpdateProjectAttributes", request)
 
 
 def get_project_attributes(
     client: Any, project: str, resource_type: int, org: str = ""
 ) -> Steps[project_attributes_pb2.ProjectAttributesGetResponse]:
-    request = project_attributes_pb2.ProjectAttributesGetRequest(
-        project=project,
-        resource_type=resource_type,  # type: ignore[arg-type]
-        org=org,
+    return (
+        yield from _with_fields("GetProjectAttributes", project=project, resource_type=resource_type, org=org)
     )
-    return (yield from _send("GetProjectAttributes", request))
 
 
 def delete_project_attributes(client: Any, project: str, resource_type: int, org: str = "") -> Steps[None]:
-    request = project_attributes_pb2.ProjectAttributesDeleteRequest(
-        project=project,
-        resource_type=resource_type,  # type: ignore[arg-type]
-        org=org,
-    )
-    yield from _send("DeleteProjectAttributes", request)
+    yield from _with_fields("DeleteProjectAttributes", project=project, resource_type=resource_type, org=org)
 
 
 def update_workflow_attributes(
     client: Any, project: str, domain: str, workflow: str, matching_attributes: Any
 ) -> Steps[None]:
-    attributes = workflow_attributes_pb2.WorkflowAttributes(
-        project=project, domain=domain, workflow=workflow, matching_attributes=_matching(matching_attributes)
+    yield from _update_attributes(
+        "UpdateWorkflowAttributes",
+        workflow_attributes_pb2.WorkflowAttributes,
+        matching_attributes,
+        project=project,
+        domain=domain,
+        workflow=workflow,
     )
-    request = workflow_attributes_pb2.WorkflowAttributesUpdateRequest(attributes=attributes)
-    yield from _send("UpdateWorkflowAttributes", request)
 
 
 def get_workflow_attributes(
     client: Any, project: str, domain: str, workflow: str, resource_type: int
 ) -> Steps[workflow_attributes_pb2.WorkflowAttributesGetResponse]:
-    request = workflow_attributes_pb2.WorkflowAttributesGetRequest(
-        project=project,
-        domain=domain,
-        workflow=workflow,
-        resource_type=resource_type,  # type: ignore[arg-type]
+    return (
+        yield from _with_fields(
+            "GetWorkflowAttributes",
+            project=project,
+            domain=domain,
+            workflow=workflow,
+            resource_type=resource_type,
+        )
     )
-    return (yield from _send("GetWorkflowAttributes", request))
 
 
 def delete_workflow_attributes(
     client: Any, project: str, domain: str, workflow: str, resource_type: int
 ) -> Steps[None]:
-    request = workflow_attributes_pb2.WorkflowAttributesDeleteRequest(
+    yield from _with_fields(
+        "DeleteWorkflowAttributes",
         project=project,
         domain=domain,
         workflow=workflow,
-        resource_type=resource_type,  # type: ignore[arg-type]
+        resource_type=resource_type,
     )
-    yield from _send("DeleteWorkflowAttributes", request)
 
 
 def list_matchable_attributes(
     client: Any, resource_type: int
 ) -> Steps[matchable_resource_pb2.ListMatchableAttributesResponse]:
-    request = matchable_resource_pb2.ListMatchableAttributesRequest(resource_type=resource_type)  # type: ignore[arg-type]
-    return (yield from _send("ListMatchableAttributes", request))
+    return (yield from _with_fields("ListMatchableAttributes", resource_type=resource_type))
 
 
 # ------------------------------------------------------------------------------------------------- server
