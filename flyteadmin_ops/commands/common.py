@@ -5,8 +5,9 @@ and flytekit environment variables, the file named by FLYTEADMIN_CONFIG, ~/.flyt
 with a working flytectl config types no connection options at all.
 
 Exit codes (documented in `flyteadmin-ops --help`): 0 ok, 1 the operation failed (a conflict, a failed
-RPC, an unverifiable activation), 2 bad input (a broken package, bad settings, an unknown project, invalid
-arguments). argparse itself exits 2 on invalid arguments, which keeps the meaning.
+RPC, an unverifiable activation), 2 bad input (a broken package, bad settings including a TLS handshake the
+client rejects or a refused credential, an unknown project, invalid arguments). argparse itself exits 2 on
+invalid arguments, which keeps the meaning. `exit_code_for` is the one place that decides.
 """
 
 from __future__ import annotations
