@@ -291,8 +291,8 @@ def _hint(code: grpc.StatusCode, server_message: str) -> str:
         return "the endpoint's host name does not resolve: check the endpoint"
     if code is grpc.StatusCode.UNAVAILABLE and "connect" in lowered:
         return (
-            "could not connect: check the endpoint and that the server is up, insecure=True for a plaintext "
-            "server, and client_cert_file/client_key_file if the server requires mTLS"
+            "could not connect: check the endpoint and that the server is up, that insecure matches it (True "
+            "only for a plaintext server, False for TLS), and client_cert_file/client_key_file for mTLS"
         )
     if code is grpc.StatusCode.UNAUTHENTICATED:
         return "check auth_mode and credentials: no token could be obtained, or the server refused it"
