@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.client_core.servers import pki
+
+__all__ = ["pki"]  # a test CA (session-scoped), for TLS emulators
+
 
 @pytest.fixture(autouse=True)
 def clean_settings_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ gRPC's C core adds no log lines of its own to that one line."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import socket
 import subprocess
@@ -14,16 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from flyteidl.admin import matchable_resource_pb2
 
 from flyteadmin_ops import demo
 from flyteadmin_ops.cli import main
 from flyteadmin_ops.commands.common import exit_code_for
 from flyteadmin_ops.emulator import Emulator
+from tests.client_core.servers import Pki
 
 TARGET = ["-p", "flytesnacks", "-d", "development"]
 PROMOTE = ["promote", demo.SCHEDULED_LAUNCH_PLAN, *TARGET, "--version", "v1"]
@@ -60,45 +55,18 @@ def test_a_refused_token_is_bad_settings_and_never_printed(
     assert "0xDEADBEEF" not in out + err and "0xCAFE" not in out + err
 
 
-def self_signed(folder: Path) -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "server.pem", folder / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return str(cert_path), str(key_path)
-
-
 def test_plaintext_to_a_tls_server_fails_with_a_hint_that_covers_both_directions(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    pki: Pki, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The server just closes the socket, so nothing tells this apart from a server going down (exit 1);
     the hint must not only say "insecure=True for a plaintext server", which is what the user did."""
-    cert, key = self_signed(tmp_path)
-    with Emulator(port=0, tls_cert=cert, tls_key=key) as admin:
+    cert, key = pki.issue("admin", hosts=("127.0.0.1",))
+    with Emulator(port=0, tls_cert=str(cert), tls_key=str(key)) as admin:
         assert main([*PROMOTE, *plaintext(admin)]) == 1
         line = one_error_line(capsys)
         assert "False for TLS" in line
         # with the right settings the same command reaches the server (which has no such launch plan)
-        assert main([*PROMOTE, "--endpoint", admin.endpoint, "--ca-cert", cert]) == 2
+        assert main([*PROMOTE, "--endpoint", admin.endpoint, "--ca-cert", str(pki.ca_file)]) == 2
         assert "version v1 does not exist in flytesnacks/development" in one_error_line(capsys)
 
 
