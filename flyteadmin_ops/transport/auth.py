@@ -178,9 +178,15 @@ class ClientCredentialsTokenProvider(CachedTokenProvider):
             ) as response:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise FlyteAuthenticationException(
-                where, grpc.StatusCode.UNAUTHENTICATED, f"HTTP {exc.code}: {_oauth_error(exc)}"
-            ) from None
+            # 429 and 5xx are the identity provider's trouble, not a verdict on our credentials: report them as
+            # a retryable outage so retries (and the CLI's exit code) treat them like any unavailable server.
+            outage = exc.code == 429 or exc.code >= 500
+            error_class, code = (
+                (FlyteSystemUnavailableException, grpc.StatusCode.UNAVAILABLE)
+                if outage
+                else (FlyteAuthenticationException, grpc.StatusCode.UNAUTHENTICATED)
+            )
+            raise error_class(where, code, f"HTTP {exc.code}: {_oauth_error(exc)}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise FlyteSystemUnavailableException(
                 where, grpc.StatusCode.UNAVAILABLE, f"cannot reach it: {exc}"

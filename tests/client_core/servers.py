@@ -299,6 +299,8 @@ class TokenEndpoint:
     delay: threading.Event | None = None
     """When set, each request waits (up to 0.3 s) on this event before answering: a slow endpoint."""
     reject: bool = False
+    outage_status: int | None = None
+    """When set, every request is answered with this HTTP status (e.g. 503, 429): the identity provider is down."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def mint(self, form: dict[str, str], authorization: str) -> tuple[int, dict[str, Any]]:
@@ -307,6 +309,8 @@ class TokenEndpoint:
         with self.lock:
             self.requests.append({**form, "authorization": authorization})
             count = len(self.requests)
+        if self.outage_status is not None:
+            return self.outage_status, {"error": "temporarily_unavailable"}
         if self.reject:
             return 401, {"error": "invalid_client", "error_description": "client authentication failed"}
         return 200, {"access_token": f"tok-{count}", "token_type": "bearer", "expires_in": self.expires_in}

@@ -179,6 +179,24 @@ def test_a_rejected_client_is_an_authentication_error_before_any_admin_call(
     assert admin.calls("ListProjects") == []
 
 
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_an_identity_provider_outage_is_unavailable_not_an_authentication_error(
+    admin: ScriptedAdmin, token_endpoint: TokenEndpoint, status: int
+) -> None:
+    """An outage or rate limit at the token endpoint says nothing about our credentials: callers (and the CLI's
+    exit code) must see a retryable system failure, not "bad credentials"."""
+    announce(admin, token_endpoint)
+    admin.on("ListProjects", PROJECTS)
+    token_endpoint.outage_status = status
+    with (
+        client_credentials(admin.port) as transport,
+        pytest.raises(errors.FlyteSystemUnavailableException) as raised,
+    ):
+        list_projects(transport)
+    assert f"HTTP {status}" in str(raised.value)
+    assert admin.calls("ListProjects") == []
+
+
 def test_a_server_without_token_endpoint_metadata_needs_token_endpoint_configured(
     admin: ScriptedAdmin,
 ) -> None:
