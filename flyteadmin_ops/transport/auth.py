@@ -178,8 +178,8 @@ class ClientCredentialsTokenProvider(CachedTokenProvider):
             ) as response:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            # 429 and 5xx are the identity provider's trouble, not a verdict on our credentials: report them as
-            # a retryable outage so retries (and the CLI's exit code) treat them like any unavailable server.
+            # 429 and 5xx are the identity provider's trouble, not a verdict on our credentials: report them
+            # as a retryable outage, so retries and the CLI's exit code treat them like an unavailable server.
             outage = exc.code == 429 or exc.code >= 500
             error_class, code = (
                 (FlyteSystemUnavailableException, grpc.StatusCode.UNAVAILABLE)

@@ -300,7 +300,7 @@ class TokenEndpoint:
     """When set, each request waits (up to 0.3 s) on this event before answering: a slow endpoint."""
     reject: bool = False
     outage_status: int | None = None
-    """When set, every request is answered with this HTTP status (e.g. 503, 429): the identity provider is down."""
+    """When set, every request is answered with this HTTP status (e.g. 503, 429): the provider is down."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def mint(self, form: dict[str, str], authorization: str) -> tuple[int, dict[str, Any]]:

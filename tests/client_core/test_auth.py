@@ -183,8 +183,8 @@ def test_a_rejected_client_is_an_authentication_error_before_any_admin_call(
 def test_an_identity_provider_outage_is_unavailable_not_an_authentication_error(
     admin: ScriptedAdmin, token_endpoint: TokenEndpoint, status: int
 ) -> None:
-    """An outage or rate limit at the token endpoint says nothing about our credentials: callers (and the CLI's
-    exit code) must see a retryable system failure, not "bad credentials"."""
+    """An outage or rate limit at the token endpoint says nothing about our credentials: callers (and the
+    CLI's exit code) must see a retryable system failure, not "bad credentials"."""
     announce(admin, token_endpoint)
     admin.on("ListProjects", PROJECTS)
     token_endpoint.outage_status = status
