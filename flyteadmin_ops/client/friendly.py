@@ -135,7 +135,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         """One raw call an operation asks for; gets of immutable versions go through the entity cache."""
         send = getattr(self._raw, call.method)
         if call.cache_key is None:
-            return send(call.request)  # type: ignore[no-any-return]
+            return send(call.request)
         return self._cache.get_or_load(call.cache_key, lambda: send(call.request))
 
     def _list_request(
@@ -156,7 +156,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     def update_named_entity(self, resource_type: int, id: Any, metadata: Any) -> None:
         self._raw.update_named_entity(
             common_pb2.NamedEntityUpdateRequest(
-                resource_type=resource_type,  # type: ignore[arg-type]
+                resource_type=resource_type,
                 id=to_idl(id, NamedEntityIdentifier, "id"),
                 metadata=to_idl(metadata, common_pb2.NamedEntityMetadata, "metadata"),
             )
@@ -165,7 +165,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     def get_named_entity(self, resource_type: int, id: Any) -> common_pb2.NamedEntity:
         return self._raw.get_named_entity(
             common_pb2.NamedEntityGetRequest(
-                resource_type=resource_type,  # type: ignore[arg-type]
+                resource_type=resource_type,
                 id=to_idl(id, NamedEntityIdentifier, "id"),
             )
         )
@@ -203,7 +203,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
         """Archive (EXECUTION_ARCHIVED) or un-archive (EXECUTION_ACTIVE) an execution."""
         self._raw.update_execution(
             execution_pb2.ExecutionUpdateRequest(id=to_idl(id, ExecutionId, "id"), state=state)
-        )  # type: ignore[arg-type]
+        )
 
     # ---------------------------------------------------------------- node executions
 
@@ -422,7 +422,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     ) -> dataproxy_pb2.CreateDownloadLinkResponse:
         return self._raw.create_download_link(
             dataproxy_pb2.CreateDownloadLinkRequest(
-                artifact_type=artifact_type,  # type: ignore[arg-type]
+                artifact_type=artifact_type,
                 node_execution_id=NodeExecutionId(
                     node_id=node_id, execution_id=ExecutionId(project=project, domain=domain, name=name)
                 ),

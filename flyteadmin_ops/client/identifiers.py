@@ -12,7 +12,7 @@ def _identifier(
     resource_type: int, project: str, domain: str, name: str, version: str, org: str
 ) -> identifier_pb2.Identifier:
     return identifier_pb2.Identifier(
-        resource_type=resource_type,  # type: ignore[arg-type]
+        resource_type=resource_type,
         project=project,
         domain=domain,
         name=name,

@@ -89,7 +89,7 @@ def drive(steps: Steps[T], perform: Callable[[Call], Message]) -> T:
             else:
                 call = steps.send(response)
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value
 
 
 async def drive_async(steps: Steps[T], perform: Callable[[Call], Awaitable[Message]]) -> T:
@@ -104,7 +104,7 @@ async def drive_async(steps: Steps[T], perform: Callable[[Call], Awaitable[Messa
             else:
                 call = steps.send(response)
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value
 
 
 class Method(Generic[P, T]):
@@ -134,7 +134,7 @@ class Method(Generic[P, T]):
     def __get__(self, obj: object, owner: type | None = None) -> Callable[P, T]: ...
 
     def __get__(self, obj: object | None, owner: type | None = None) -> Callable[..., Any]:
-        return self._function.__get__(obj, owner)  # type: ignore[no-any-return]
+        return self._function.__get__(obj, owner)
 
 
 def synchronous(op: Operation[P, T]) -> Method[P, T]:
@@ -247,7 +247,7 @@ def _cached_getter(rpc_name: str, resource_type: int, result: type[M]) -> Callab
     def get(client: Any, id: Any) -> Steps[M]:
         ident = to_idl(id, Identifier, "id")
         if not ident.resource_type:
-            ident = Identifier(resource_type=resource_type, **_identifier_fields(ident))  # type: ignore[arg-type]
+            ident = Identifier(resource_type=resource_type, **_identifier_fields(ident))
         response: M = yield from _send(rpc_name, common_pb2.ObjectGetRequest(id=ident), _cache_key(ident))
         return response
 
@@ -329,7 +329,7 @@ def update_launch_plan(client: Any, id: Any, state: int) -> Steps[None]:
     """
     ident = to_idl(id, Identifier, "id")
     try:
-        yield from _send("UpdateLaunchPlan", launch_plan_pb2.LaunchPlanUpdateRequest(id=ident, state=state))  # type: ignore[arg-type]
+        yield from _send("UpdateLaunchPlan", launch_plan_pb2.LaunchPlanUpdateRequest(id=ident, state=state))
     finally:  # even a failed update may have been applied before the answer was lost
         if client.cache is not None:
             named = (ident.project, ident.domain, ident.name, ident.org)
@@ -629,7 +629,7 @@ def list_matchable_attributes(
 
 def get_control_plane_version(client: Any) -> Steps[str]:
     response = yield from _send("GetVersion", version_pb2.GetVersionRequest())
-    return response.control_plane_version.Version  # type: ignore[no-any-return]
+    return response.control_plane_version.Version
 
 
 # ------------------------------------------------------------------------------------------------ helpers

@@ -331,7 +331,7 @@ def load_spec(row: sqlite3.Row) -> execution_pb2.ExecutionSpec:
 
 
 def phase_name(phase: int) -> str:
-    return Phase.Name(phase)  # type: ignore[arg-type]
+    return Phase.Name(phase)
 
 
 def stored_phase(row: sqlite3.Row) -> int:
@@ -490,7 +490,7 @@ def literal_type_of(literal: literals_pb2.Literal) -> types_pb2.LiteralType:
         "primitive": _PRIMITIVE_TYPES.get(scalar.primitive.WhichOneof("value") or ""),
     }.get(scalar_kind or "")
     if simple is not None:
-        return types_pb2.LiteralType(simple=simple)  # type: ignore[arg-type]
+        return types_pb2.LiteralType(simple=simple)
     if scalar_kind == "blob":
         return types_pb2.LiteralType(blob=scalar.blob.metadata.type)
     if scalar_kind == "schema":
@@ -1074,7 +1074,7 @@ def get_execution_data(
     with state.db.read() as conn:
         row = fetch_execution_row(conn, request.id)
         response = execution_pb2.WorkflowExecutionGetDataResponse()
-        return data_response(response, conn, row["inputs_uri"], load_closure(row))  # type: ignore[no-any-return]
+        return data_response(response, conn, row["inputs_uri"], load_closure(row))
 
 
 @rpc(ADMIN, "GetExecutionMetrics")

@@ -249,7 +249,7 @@ def resolve_binding(
 
 def _inner(expected: types_pb2.LiteralType | None, field: str) -> types_pb2.LiteralType | None:
     """The element type of a collection/map type, when the declared type is one."""
-    if expected is not None and expected.HasField(field):  # type: ignore[arg-type]
+    if expected is not None and expected.HasField(field):
         inner: types_pb2.LiteralType = getattr(expected, field)
         return inner
     return None

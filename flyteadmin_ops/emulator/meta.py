@@ -30,7 +30,7 @@ def get_version(
 def get_oauth2_metadata(
     state: EmulatorState, request: auth_pb2.OAuth2MetadataRequest, call: CallInfo
 ) -> auth_pb2.OAuth2MetadataResponse:
-    return auth_pb2.OAuth2MetadataResponse(**oauth_metadata(state))  # type: ignore[arg-type]
+    return auth_pb2.OAuth2MetadataResponse(**oauth_metadata(state))
 
 
 @rpc(AUTH_METADATA, "GetPublicClientConfig")

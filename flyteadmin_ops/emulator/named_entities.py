@@ -116,7 +116,7 @@ def _get(
 
 def _row_to_entity(row: sqlite3.Row, resource_type: int) -> common_pb2.NamedEntity:
     return common_pb2.NamedEntity(
-        resource_type=resource_type,  # type: ignore[arg-type]
+        resource_type=resource_type,
         id=common_pb2.NamedEntityIdentifier(project=row["project"], domain=row["domain"], name=row["name"]),
         metadata=common_pb2.NamedEntityMetadata(
             description=row["description"] or "", state=row["state"] or 0

@@ -217,4 +217,4 @@ def get_task_execution_data(
     with state.db.read() as conn:
         row = fetch_task_row(conn, request.id)
         response = task_execution_pb2.TaskExecutionGetDataResponse()
-        return data_response(response, conn, row["input_uri"], load_task_closure(row))  # type: ignore[no-any-return]
+        return data_response(response, conn, row["input_uri"], load_task_closure(row))

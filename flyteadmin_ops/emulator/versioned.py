@@ -138,7 +138,7 @@ def validate_identifier(
 def fill_resource_type(identifier: identifier_pb2.Identifier, kind: VersionedKind) -> None:
     """Get RPCs fill in an UNSPECIFIED resource type (pkg/rpc/adminservice/*.go)."""
     if identifier.resource_type == ResourceType.UNSPECIFIED:
-        identifier.resource_type = kind.resource_type  # type: ignore[assignment]
+        identifier.resource_type = kind.resource_type
 
 
 def find_row(

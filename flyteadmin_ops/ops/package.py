@@ -352,7 +352,7 @@ def _from_message(obj: Any, label: str) -> Entity | FastArchive:
         request.CopyFrom(obj)
         if request.id.resource_type != resource_type or not request.id.name:  # type: ignore[attr-defined]
             raise PackageError(label, f"{full_name} has no named {_KIND[resource_type]} id")
-        return Entity.from_request(request, label)  # type: ignore[arg-type]
+        return Entity.from_request(request, label)
     if full_name in _SPEC_TYPES:
         resource_type = _SPEC_TYPES[full_name]
         problem = _check_parsed(resource_type, obj)

@@ -43,7 +43,7 @@ def identifiers(
     """Every Identifier inside `message` in document order, with True when it is a definition (a template's or
     a launch plan's own id) rather than a reference to another entity."""
     if message.DESCRIPTOR.full_name == _IDENTIFIER:
-        yield message, defining  # type: ignore[misc]
+        yield message, defining
         return
     parent_defines = message.DESCRIPTOR.full_name in _DEFINING_MESSAGES
     for name, child in _children(message):

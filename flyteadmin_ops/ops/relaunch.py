@@ -217,7 +217,7 @@ def _all_executions(
     client: SynchronousFlyteClient, project: str, domain: str, filters: F.FilterList
 ) -> Iterator[execution_pb2.Execution]:
     """Every page, oldest first (a fixed order keeps offset paging from skipping or repeating rows)."""
-    return client.iter_executions(  # type: ignore[no-any-return]
+    return client.iter_executions(
         project, domain, filters=filters, sort_by=sort_by("execution_created_at"), page_size=_PAGE_SIZE
     )
 
