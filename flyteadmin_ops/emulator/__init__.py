@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
@@ -136,9 +135,8 @@ class Emulator:
         self._clock = clock
         self._server: grpc.Server | None = None
         self._frontend: object | None = None
-        self.state: EmulatorState | None = None  # type: ignore[assignment]
+        self.state: EmulatorState | None = None
         self.port = 0
-        self._stopped = threading.Event()
 
     @property
     def endpoint(self) -> str:
@@ -149,10 +147,6 @@ class Emulator:
     def http_url(self) -> str:
         """Base URL of the HTTP side (OAuth2 token endpoint, signed upload/download URLs); "" before start."""
         return self.state.http_base_url if self.state else ""
-
-    @property
-    def tls(self) -> bool:
-        return self._tls[0] is not None
 
     def start(self) -> Emulator:
         """Open the store, seed projects, bind HTTP and gRPC, then start serving (and the simulate engine).
@@ -216,11 +210,6 @@ class Emulator:
         if self.state is not None:
             self.state.db.close()
         self._server = None
-        self._stopped.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until `stop()` has run (from another thread or a signal handler); False on timeout."""
-        return self._stopped.wait(timeout)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until the simulate executor has driven every execution created or terminated so far to its
