@@ -30,7 +30,6 @@ class Status(str, Enum):
     UPDATED = "updated"
     DELETED = "deleted"
     ACTIVATED = "activated"
-    DEACTIVATED = "deactivated"
     LAUNCHED = "launched"
     ROLLED_BACK = "rolled_back"  # an earlier state was restored after a failed step
     UNCHANGED = "unchanged"  # already as wanted: nothing written
