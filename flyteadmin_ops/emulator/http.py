@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from flyteadmin_ops.emulator.state import EmulatorState
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -93,6 +96,7 @@ class HttpFrontend:
                 try:
                     return handler(request)
                 except Exception as error:  # a route bug must not kill the server thread
+                    log.exception("emulator HTTP route %s %s failed", method, prefix)
                     return HttpResponse(500, f"{type(error).__name__}: {error}".encode())
         return HttpResponse(404, b"not found")
 
