@@ -27,7 +27,6 @@ from flyteidl.admin import (
     description_entity_pb2,
     event_pb2,
     execution_pb2,
-    matchable_resource_pb2,
     node_execution_pb2,
     signal_pb2,
     task_execution_pb2,
@@ -460,10 +459,6 @@ for _name, _member in list(vars(SynchronousFlyteClient).items()):
 def upload_root() -> str:
     """A new storage folder for an upload given without an md5 (flyteadmin then needs a `filename_root`)."""
     return "up-" + execution_names.generate()
-
-
-def _matching(value: Any) -> matchable_resource_pb2.MatchingAttributes:
-    return to_idl(value, matchable_resource_pb2.MatchingAttributes, "matching_attributes")
 
 
 __all__ = ["Launched", "SynchronousFlyteClient", "upload_root"]
