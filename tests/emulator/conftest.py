@@ -22,10 +22,3 @@ def caller(request: pytest.FixtureRequest, emulator: Emulator) -> Iterator[Calle
     client = Caller(request.param, emulator.endpoint)
     yield client
     client.close()
-
-
-@pytest.fixture
-def raw(emulator: Emulator) -> Iterator[Caller]:
-    client = Caller("raw", emulator.endpoint)
-    yield client
-    client.close()
