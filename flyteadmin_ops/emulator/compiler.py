@@ -40,7 +40,8 @@ def _id_text(identifier: identifier_pb2.Identifier) -> str:
     )
 
 
-def _key(identifier: identifier_pb2.Identifier) -> tuple[str, str, str, str]:
+def version_key(identifier: identifier_pb2.Identifier) -> tuple[str, str, str, str]:
+    """How a closure's templates are looked up: the resource type is implied by the list they sit in."""
     return (identifier.project, identifier.domain, identifier.name, identifier.version)
 
 
@@ -76,10 +77,10 @@ def requirements(
     for template in [primary, *sub_workflows]:
         for node in template_nodes(template):
             if node.HasField("task_node"):
-                tasks.setdefault(_key(node.task_node.reference_id), node.task_node.reference_id)
+                tasks.setdefault(version_key(node.task_node.reference_id), node.task_node.reference_id)
             elif node.HasField("workflow_node") and node.workflow_node.HasField("launchplan_ref"):
                 ref = node.workflow_node.launchplan_ref
-                launch_plans.setdefault(_key(ref), ref)
+                launch_plans.setdefault(version_key(ref), ref)
     return list(tasks.values()), list(launch_plans.values())
 
 
@@ -111,7 +112,7 @@ def _compile_template(
         )
     for node in template_nodes(template):
         if node.HasField("task_node"):
-            task = tasks.get(_key(node.task_node.reference_id))
+            task = tasks.get(version_key(node.task_node.reference_id))
             if task is None:
                 findings.append(
                     (
@@ -133,7 +134,7 @@ def _compile_template(
                 )
         elif node.HasField("workflow_node") and node.workflow_node.HasField("sub_workflow_ref"):
             ref = node.workflow_node.sub_workflow_ref
-            if _key(ref) not in sub_workflows:
+            if version_key(ref) not in sub_workflows:
                 findings.append(
                     (
                         "WorkflowReferenceNotFound",
@@ -171,8 +172,8 @@ def compile_workflow(
 ) -> compiler_pb2.CompiledWorkflowClosure:
     """Compile `primary` with the supplied subworkflows; `fetch_task` raises for a missing task version."""
     task_ids, _ = requirements(primary, sub_workflows)
-    tasks = {_key(tid): fetch_task(tid) for tid in task_ids}
-    subs = {_key(sub.id): sub for sub in sub_workflows}
+    tasks = {version_key(tid): fetch_task(tid) for tid in task_ids}
+    subs = {version_key(sub.id): sub for sub in sub_workflows}
     findings: list[tuple[str, str, str]] = []
     compiled_primary = _compile_template(primary, tasks, subs, findings)
     reached: dict[tuple[str, str, str, str], compiler_pb2.CompiledWorkflow] = {}
@@ -180,7 +181,7 @@ def compile_workflow(
     while pending:
         for node in template_nodes(pending.pop()):
             if node.HasField("workflow_node") and node.workflow_node.HasField("sub_workflow_ref"):
-                key = _key(node.workflow_node.sub_workflow_ref)
+                key = version_key(node.workflow_node.sub_workflow_ref)
                 if key in subs and key not in reached:
                     reached[key] = _compile_template(subs[key], tasks, subs, findings)
                     pending.append(subs[key])

@@ -68,7 +68,7 @@ from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from flyteadmin_ops.emulator.common import timestamp
-from flyteadmin_ops.emulator.compiler import END_NODE, START_NODE
+from flyteadmin_ops.emulator.compiler import END_NODE, START_NODE, version_key
 from flyteadmin_ops.emulator.events import create_node_event, create_task_event, create_workflow_event
 from flyteadmin_ops.emulator.executions import (
     execution_key,
@@ -321,12 +321,9 @@ def _promise_nodes(bindings: Any) -> set[str]:
 
 def _interfaces(
     closure: compiler_pb2.CompiledWorkflowClosure,
-) -> tuple[dict[tuple[str, ...], Any], dict[tuple[str, ...], Any]]:
-    def key(identifier: identifier_pb2.Identifier) -> tuple[str, ...]:
-        return (identifier.project, identifier.domain, identifier.name, identifier.version)
-
-    tasks = {key(task.template.id): task.template for task in closure.tasks}
-    subs = {key(sub.template.id): sub.template for sub in closure.sub_workflows}
+) -> tuple[dict[tuple[str, str, str, str], Any], dict[tuple[str, str, str, str], Any]]:
+    tasks = {version_key(task.template.id): task.template for task in closure.tasks}
+    subs = {version_key(sub.template.id): sub.template for sub in closure.sub_workflows}
     return tasks, subs
 
 
@@ -337,14 +334,14 @@ def _plan_nodes(closure: compiler_pb2.CompiledWorkflowClosure) -> list[_NodePlan
         plan = _NodePlan(node=node, interface=interface_pb2.TypedInterface())
         if node.HasField("task_node"):
             reference = node.task_node.reference_id
-            template = tasks.get((reference.project, reference.domain, reference.name, reference.version))
+            template = tasks.get(version_key(reference))
             plan.task_id = reference
             if template is not None:
                 plan.interface = template.interface
                 plan.task_type = template.type
         elif node.HasField("workflow_node") and node.workflow_node.HasField("sub_workflow_ref"):
             reference = node.workflow_node.sub_workflow_ref
-            sub = subs.get((reference.project, reference.domain, reference.name, reference.version))
+            sub = subs.get(version_key(reference))
             if sub is not None:
                 plan.interface = sub.interface
         plans.append(plan)
