@@ -12,28 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_MODULE_OF = {
-    "flyteadmin_ops.settings": ("AdminSettings", "SettingsError"),
-    "flyteadmin_ops.client": ("RawSynchronousFlyteClient", "SynchronousFlyteClient", "Filters", "sort_by"),
-    "flyteadmin_ops.errors": (
-        "FlyteAdminError",
-        "FlyteAuthenticationException",
-        "FlyteEntityAlreadyExistsException",
-        "FlyteEntityConflictException",
-        "FlyteEntityNotExistException",
-        "FlyteFailedPreconditionException",
-        "FlyteInvalidInputException",
-        "FlytePermissionDeniedException",
-        "FlyteResourceExhaustedException",
-        "FlyteSystemException",
-        "FlyteSystemUnavailableException",
-        "FlyteTimeout",
-        "FlyteUnimplementedException",
-    ),
-}
-_EXPORTS = {name: module for module, names in _MODULE_OF.items() for name in names}
+# Where the public names live, searched in order by __getattr__ (cheapest first).
+_HOME_MODULES = ("flyteadmin_ops.errors", "flyteadmin_ops.settings", "flyteadmin_ops.client")
 
-__all__ = [  # noqa: RUF022 - grouped by module, as above
+__all__ = [  # noqa: RUF022 - grouped by home module
     "__version__",
     "AdminSettings",
     "SettingsError",
@@ -77,12 +59,14 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'flyteadmin_ops' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    if name in __all__:
+        for module_name in _HOME_MODULES:
+            module = importlib.import_module(module_name)
+            if hasattr(module, name):
+                value = getattr(module, name)
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module 'flyteadmin_ops' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
