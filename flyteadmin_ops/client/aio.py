@@ -103,8 +103,8 @@ _run = operations.asynchronous
 
 
 class AsyncFlyteClient(AsyncRawFlyteClient):
-    """The most used friendly operations of `SynchronousFlyteClient` as coroutines, with the same names,
-    signatures and results (protobufs), and `iter_*` as async iterators over every page:
+    """The friendly operations of `SynchronousFlyteClient` as coroutines, with the same names, signatures
+    and results (protobufs), and `iter_*` as async iterators over every page:
 
         async with AsyncFlyteClient(settings) as client:
             async for execution in client.iter_executions("flytesnacks", "development"):
@@ -162,6 +162,30 @@ class AsyncFlyteClient(AsyncRawFlyteClient):
     list_executions_paginated = _run(operations.list_executions_paginated)
     terminate_execution = _run(operations.terminate_execution)
     list_node_executions = _run(operations.list_node_executions)
+    update_execution = _run(operations.update_execution)
+    get_execution_metrics = _run(operations.get_execution_metrics)
+    get_node_execution = _run(operations.get_node_execution)
+    get_node_execution_data = _run(operations.get_node_execution_data)
+    get_dynamic_node_workflow = _run(operations.get_dynamic_node_workflow)
+    list_node_executions_for_task_paginated = _run(operations.list_node_executions_for_task_paginated)
+    get_task_execution = _run(operations.get_task_execution)
+    get_task_execution_data = _run(operations.get_task_execution_data)
+    list_task_executions_paginated = _run(operations.list_task_executions_paginated)
+    update_named_entity = _run(operations.update_named_entity)
+    get_named_entity = _run(operations.get_named_entity)
+    list_named_entities_paginated = _run(operations.list_named_entities_paginated)
+    get_description_entity = _run(operations.get_description_entity)
+    list_description_entities_paginated = _run(operations.list_description_entities_paginated)
+    create_workflow_event = _run(operations.create_workflow_event)
+    create_node_event = _run(operations.create_node_event)
+    create_task_event = _run(operations.create_task_event)
+    get_or_create_signal = _run(operations.get_or_create_signal)
+    set_signal_value = _run(operations.set_signal_value)
+    list_signals_paginated = _run(operations.list_signals_paginated)
+    get_upload_signed_url = _run(operations.get_upload_signed_url)
+    get_download_signed_url = _run(operations.get_download_signed_url)
+    get_download_artifact_signed_url = _run(operations.get_download_artifact_signed_url)
+    get_data = _run(operations.get_data)
     register_project = _run(operations.register_project)
     update_project = _run(operations.update_project)
     get_project = _run(operations.get_project)
@@ -189,7 +213,14 @@ class AsyncFlyteClient(AsyncRawFlyteClient):
     iter_active_launch_plans = iterator_of("list_active_launch_plans_paginated", "created_at", walk_async)
     iter_executions = iterator_of("list_executions_paginated", "created_at", walk_async)
     iter_node_executions = iterator_of("list_node_executions", "created_at", walk_async)
+    iter_node_executions_for_task = iterator_of(
+        "list_node_executions_for_task_paginated", "created_at", walk_async
+    )
+    iter_task_executions = iterator_of("list_task_executions_paginated", "created_at", walk_async)
     iter_projects = iterator_of("list_projects_paginated", "identifier", walk_async)
+    iter_named_entities = iterator_of("list_named_entities_paginated", "name", walk_async)
+    iter_description_entities = iterator_of("list_description_entities_paginated", "created_at", walk_async)
+    iter_signals = iterator_of("list_signals_paginated", "created_at", walk_async)
 
 
 for _name, _member in list(vars(AsyncFlyteClient).items()):

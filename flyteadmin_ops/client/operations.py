@@ -12,6 +12,7 @@ The first parameter of an operation is the client (`self` of the generated metho
 
 from __future__ import annotations
 
+import datetime
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Hashable
@@ -20,25 +21,33 @@ from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec, TypeVar, ov
 
 from flyteidl.admin import (
     common_pb2,
+    description_entity_pb2,
     execution_pb2,
     launch_plan_pb2,
     matchable_resource_pb2,
+    node_execution_pb2,
     project_attributes_pb2,
     project_domain_attributes_pb2,
     project_pb2,
+    signal_pb2,
+    task_execution_pb2,
     task_pb2,
     version_pb2,
     workflow_attributes_pb2,
     workflow_pb2,
 )
 from flyteidl.admin.common_pb2 import NamedEntityIdentifier
-from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.core import identifier_pb2, literals_pb2, metrics_pb2, types_pb2
 from flyteidl.core.identifier_pb2 import Identifier
+from flyteidl.core.identifier_pb2 import NodeExecutionIdentifier as NodeExecutionId
+from flyteidl.core.identifier_pb2 import TaskExecutionIdentifier as TaskExecutionId
 from flyteidl.core.identifier_pb2 import WorkflowExecutionIdentifier as ExecutionId
+from flyteidl.event import event_pb2 as events
+from flyteidl.service import dataproxy_pb2
 from google.protobuf.message import Message
 
 from flyteadmin_ops.client import execution_names
-from flyteadmin_ops.client.coerce import optional_idl, to_idl
+from flyteadmin_ops.client.coerce import duration, optional_idl, to_idl
 from flyteadmin_ops.client.filters import render_filters
 from flyteadmin_ops.client.paging import page_of
 from flyteadmin_ops.client.rpcs import rpc
@@ -277,22 +286,60 @@ def _project_domain_lister(rpc_name: str) -> Callable[..., Steps[Page]]:
     return paginated
 
 
-def _versions_lister(rpc_name: str) -> Callable[..., Steps[Page]]:
-    """flytekit's `list_*s_paginated(identifier, limit, token, filters, sort_by)`: versions of one name."""
+class Scope(NamedTuple):
+    """One leading parameter of a listing operation: what it is called, the request field it fills, and
+    the protobuf it is coerced to (None: passed as given)."""
 
-    def paginated(
-        client: Any,
-        identifier: Any,
-        limit: int = 100,
-        token: str | None = None,
-        filters: Any = None,
-        sort_by: Any = None,
-    ) -> Steps[Page]:
-        named = to_idl(identifier, NamedEntityIdentifier, "identifier")
-        return (yield from list_request(client, rpc_name, limit, token, filters, sort_by, id=named))
+    parameter: str
+    field: str
+    idl: type[Message] | None = None
+    annotation: str = "Any"
 
-    _named(rpc_name, paginated, f"{rpc_name}: versions of one name, `(items, next_token)`.")
+
+_PAGING = [
+    inspect.Parameter("limit", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=100, annotation="int"),
+    inspect.Parameter(
+        "token", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation="str | None"
+    ),
+    inspect.Parameter("filters", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation="Any"),
+    inspect.Parameter("sort_by", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation="Any"),
+]
+
+
+def _lister(rpc_name: str, doc: str, *scope: Scope) -> Callable[..., Steps[Page]]:
+    """flytekit's `list_*_paginated(<scope...>, limit=100, token=None, filters=None, sort_by=None)` shape.
+
+    The lists differ only in their leading parameters (flytekit's names) and the request fields those fill,
+    so one function serves them all, with the signature flytekit's callers (and `inspect`) expect.
+    """
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter(s.parameter, positional, annotation=s.annotation) for s in scope]
+    signature = inspect.Signature(
+        [inspect.Parameter("client", positional, annotation="Any"), *params, *_PAGING],
+        return_annotation="Steps[Page]",
+    )
+
+    def paginated(client: Any, *args: Any, **kwargs: Any) -> Steps[Page]:
+        bound = signature.bind(client, *args, **kwargs)
+        bound.apply_defaults()
+        given = bound.arguments
+        fields: dict[str, Any] = {
+            s.field: given[s.parameter] if s.idl is None else to_idl(given[s.parameter], s.idl, s.parameter)
+            for s in scope
+        }
+        limit, token, filters, sort_by = (given[p.name] for p in _PAGING)
+        return (yield from list_request(client, rpc_name, limit, token, filters, sort_by, **fields))
+
+    paginated.__signature__ = signature  # type: ignore[attr-defined]
+    _named(rpc_name, paginated, f"{rpc_name}: {doc}, `(items, next_token)`.")
     return paginated
+
+
+_ONE_NAME = Scope("identifier", "id", NamedEntityIdentifier)
+_RESOURCE_TYPE = Scope("resource_type", "resource_type", annotation="int")
+_NODE_EXECUTION = Scope("node_execution_identifier", "node_execution_id", NodeExecutionId)
+_TASK_EXECUTION = Scope("task_execution_identifier", "task_execution_id", TaskExecutionId)
+_EXECUTION = Scope("workflow_execution_identifier", "workflow_execution_id", ExecutionId)
 
 
 get_task = _cached_getter("GetTask", identifier_pb2.TASK, task_pb2.Task)
@@ -304,9 +351,9 @@ list_workflow_ids_paginated = _project_domain_lister("ListWorkflowIds")
 list_launch_plan_ids_paginated = _project_domain_lister("ListLaunchPlanIds")
 list_active_launch_plans_paginated = _project_domain_lister("ListActiveLaunchPlans")
 
-list_tasks_paginated = _versions_lister("ListTasks")
-list_workflows_paginated = _versions_lister("ListWorkflows")
-list_launch_plans_paginated = _versions_lister("ListLaunchPlans")
+list_tasks_paginated = _lister("ListTasks", "versions of one name", _ONE_NAME)
+list_workflows_paginated = _lister("ListWorkflows", "versions of one name", _ONE_NAME)
+list_launch_plans_paginated = _lister("ListLaunchPlans", "versions of one name", _ONE_NAME)
 
 
 def get_active_launch_plan(client: Any, identifier: Any) -> Steps[launch_plan_pb2.LaunchPlan]:
@@ -483,6 +530,220 @@ def list_node_executions(
             unique_parent_id=unique_parent_id or "",
         )
     )
+
+
+def update_execution(client: Any, id: Any, state: int) -> Steps[None]:
+    """Archive (EXECUTION_ARCHIVED) or un-archive (EXECUTION_ACTIVE) an execution."""
+    yield from _with_fields("UpdateExecution", id=to_idl(id, ExecutionId, "id"), state=state)
+
+
+def get_execution_metrics(client: Any, id: Any, depth: int = 10) -> Steps[metrics_pb2.Span]:
+    """The execution's span tree (the response's `span`, as flytekit returns)."""
+    response = yield from _with_fields("GetExecutionMetrics", id=to_idl(id, ExecutionId, "id"), depth=depth)
+    return response.span
+
+
+# -------------------------------------------------------------------------- node and task executions
+
+
+def _node_execution(ident: Any) -> NodeExecutionId:
+    return to_idl(ident, NodeExecutionId, "node_execution_identifier")
+
+
+def get_node_execution(
+    client: Any, node_execution_identifier: Any
+) -> Steps[node_execution_pb2.NodeExecution]:
+    return (yield from _with_fields("GetNodeExecution", id=_node_execution(node_execution_identifier)))
+
+
+def get_node_execution_data(
+    client: Any, node_execution_identifier: Any
+) -> Steps[node_execution_pb2.NodeExecutionGetDataResponse]:
+    return (yield from _with_fields("GetNodeExecutionData", id=_node_execution(node_execution_identifier)))
+
+
+def get_dynamic_node_workflow(
+    client: Any, node_execution_identifier: Any
+) -> Steps[node_execution_pb2.DynamicNodeWorkflowResponse]:
+    return (yield from _with_fields("GetDynamicNodeWorkflow", id=_node_execution(node_execution_identifier)))
+
+
+list_node_executions_for_task_paginated = _lister(
+    "ListNodeExecutionsForTask", "the node executions a task execution launched", _TASK_EXECUTION
+)
+
+
+def get_task_execution(client: Any, id: Any) -> Steps[task_execution_pb2.TaskExecution]:
+    return (yield from _with_fields("GetTaskExecution", id=to_idl(id, TaskExecutionId, "id")))
+
+
+def get_task_execution_data(
+    client: Any, task_execution_identifier: Any
+) -> Steps[task_execution_pb2.TaskExecutionGetDataResponse]:
+    ident = to_idl(task_execution_identifier, TaskExecutionId, "task_execution_identifier")
+    return (yield from _with_fields("GetTaskExecutionData", id=ident))
+
+
+list_task_executions_paginated = _lister(
+    "ListTaskExecutions", "the attempts of one node execution", _NODE_EXECUTION
+)
+
+
+# ------------------------------------------------------------------- named and description entities
+
+
+def update_named_entity(client: Any, resource_type: int, id: Any, metadata: Any) -> Steps[None]:
+    yield from _with_fields(
+        "UpdateNamedEntity",
+        resource_type=resource_type,
+        id=to_idl(id, NamedEntityIdentifier, "id"),
+        metadata=to_idl(metadata, common_pb2.NamedEntityMetadata, "metadata"),
+    )
+
+
+def get_named_entity(client: Any, resource_type: int, id: Any) -> Steps[common_pb2.NamedEntity]:
+    named = to_idl(id, NamedEntityIdentifier, "id")
+    return (yield from _with_fields("GetNamedEntity", resource_type=resource_type, id=named))
+
+
+list_named_entities_paginated = _lister(
+    "ListNamedEntities",
+    "the names of one resource type in a project and domain",
+    _RESOURCE_TYPE,
+    Scope("project", "project", annotation="str"),
+    Scope("domain", "domain", annotation="str"),
+)
+
+
+def get_description_entity(client: Any, id: Any) -> Steps[description_entity_pb2.DescriptionEntity]:
+    return (
+        yield from _send("GetDescriptionEntity", common_pb2.ObjectGetRequest(id=to_idl(id, Identifier, "id")))
+    )
+
+
+list_description_entities_paginated = _lister(
+    "ListDescriptionEntities", "the descriptions of one name", _RESOURCE_TYPE, _ONE_NAME
+)
+
+
+# ------------------------------------------------------------------------------------------------- events
+
+
+def create_workflow_event(client: Any, event: Any, request_id: str = "") -> Steps[None]:
+    event = to_idl(event, events.WorkflowExecutionEvent, "event")
+    yield from _with_fields("CreateWorkflowEvent", request_id=request_id, event=event)
+
+
+def create_node_event(client: Any, event: Any, request_id: str = "") -> Steps[None]:
+    event = to_idl(event, events.NodeExecutionEvent, "event")
+    yield from _with_fields("CreateNodeEvent", request_id=request_id, event=event)
+
+
+def create_task_event(client: Any, event: Any, request_id: str = "") -> Steps[None]:
+    event = to_idl(event, events.TaskExecutionEvent, "event")
+    yield from _with_fields("CreateTaskEvent", request_id=request_id, event=event)
+
+
+# ------------------------------------------------------------------------------------------------ signals
+
+
+def get_or_create_signal(client: Any, id: Any, type: Any) -> Steps[signal_pb2.Signal]:
+    return (
+        yield from _with_fields(
+            "GetOrCreateSignal",
+            id=to_idl(id, identifier_pb2.SignalIdentifier, "id"),
+            type=to_idl(type, types_pb2.LiteralType, "type"),
+        )
+    )
+
+
+def set_signal_value(client: Any, id: Any, value: Any) -> Steps[None]:
+    """Set a signal. (`set_signal` keeps flytekit's raw signature: it takes a SignalSetRequest.)"""
+    yield from _with_fields(
+        "SetSignal",
+        id=to_idl(id, identifier_pb2.SignalIdentifier, "id"),
+        value=to_idl(value, literals_pb2.Literal, "value"),
+    )
+
+
+list_signals_paginated = _lister("ListSignals", "the signals of an execution", _EXECUTION)
+
+
+# --------------------------------------------------------------------------------------------- data proxy
+
+
+def upload_root() -> str:
+    """A new storage folder for an upload given without an md5 (flyteadmin then needs a `filename_root`)."""
+    return "up-" + execution_names.generate()
+
+
+def get_upload_signed_url(
+    client: Any,
+    project: str,
+    domain: str,
+    content_md5: bytes | None = None,
+    filename: str | None = None,
+    expires_in: datetime.timedelta | None = None,
+    filename_root: str | None = None,
+    add_content_md5_metadata: bool = True,
+) -> Steps[dataproxy_pb2.CreateUploadLocationResponse]:
+    """A signed PUT URL for uploading a file.
+
+    flyteadmin needs `content_md5` or `filename_root` to choose the storage folder. Without either, a
+    fresh random root is chosen (`upload_root()`): flyteadmin refuses, with ALREADY_EXISTS, to sign a
+    location that holds a file when it has no md5 to compare, so a root derived from the file name would
+    make a second upload of any file with that name impossible. The root is chosen once per call, before
+    the request is built, so a resent request still asks for the same location. Errors keep their Flyte
+    type (flytekit turns them into RuntimeError).
+    """
+    if not content_md5 and not filename_root:
+        filename_root = upload_root()
+    return (
+        yield from _with_fields(
+            "CreateUploadLocation",
+            project=project,
+            domain=domain,
+            content_md5=content_md5 or b"",
+            filename=filename or "",
+            expires_in=duration(expires_in),
+            filename_root=filename_root or "",
+            add_content_md5_metadata=add_content_md5_metadata,
+        )
+    )
+
+
+def get_download_signed_url(
+    client: Any, native_url: str, expires_in: datetime.timedelta | None = None
+) -> Steps[dataproxy_pb2.CreateDownloadLocationResponse]:
+    return (
+        yield from _with_fields(
+            "CreateDownloadLocation", native_url=native_url, expires_in=duration(expires_in)
+        )
+    )
+
+
+def get_download_artifact_signed_url(
+    client: Any,
+    node_id: str,
+    project: str,
+    domain: str,
+    name: str,
+    artifact_type: int = dataproxy_pb2.ARTIFACT_TYPE_DECK,
+    expires_in: datetime.timedelta | None = None,
+) -> Steps[dataproxy_pb2.CreateDownloadLinkResponse]:
+    execution = ExecutionId(project=project, domain=domain, name=name)
+    return (
+        yield from _with_fields(
+            "CreateDownloadLink",
+            artifact_type=artifact_type,
+            node_execution_id=NodeExecutionId(node_id=node_id, execution_id=execution),
+            expires_in=duration(expires_in),
+        )
+    )
+
+
+def get_data(client: Any, flyte_uri: str) -> Steps[dataproxy_pb2.GetDataResponse]:
+    return (yield from _with_fields("GetData", flyte_url=flyte_uri))
 
 
 # ----------------------------------------------------------------------------------- projects and domains
@@ -699,6 +960,30 @@ SHARED = (
     "list_executions_paginated",
     "terminate_execution",
     "list_node_executions",
+    "update_execution",
+    "get_execution_metrics",
+    "get_node_execution",
+    "get_node_execution_data",
+    "get_dynamic_node_workflow",
+    "list_node_executions_for_task_paginated",
+    "get_task_execution",
+    "get_task_execution_data",
+    "list_task_executions_paginated",
+    "update_named_entity",
+    "get_named_entity",
+    "list_named_entities_paginated",
+    "get_description_entity",
+    "list_description_entities_paginated",
+    "create_workflow_event",
+    "create_node_event",
+    "create_task_event",
+    "get_or_create_signal",
+    "set_signal_value",
+    "list_signals_paginated",
+    "get_upload_signed_url",
+    "get_download_signed_url",
+    "get_download_artifact_signed_url",
+    "get_data",
     "register_project",
     "update_project",
     "get_project",
@@ -716,4 +1001,5 @@ SHARED = (
     "list_matchable_attributes",
     "get_control_plane_version",
 )
-"""The operations both clients have, by method name (the sync client has more, written directly)."""
+"""The operations both clients have, by method name: every friendly method of the sync client except the
+ones that keep flytekit's raw signatures (list_projects, set_signal, ...) and the `iter_*` pagers."""

@@ -71,6 +71,8 @@ def test_async_iterators_walk_every_page_of_a_registered_package(
     async def work(client: AsyncFlyteClient) -> tuple[list[str], list[str], list[str], tuple[list[Any], str]]:
         await register(client, package)
         task_names = [ident.name async for ident in client.iter_task_ids(PROJECT, DOMAIN, page_size=2)]
+        named = client.iter_named_entities(identifier_pb2.TASK, PROJECT, DOMAIN, page_size=2)
+        assert [entity.id.name async for entity in named] == task_names
         versions = [
             task.id.version
             async for task in client.iter_tasks(

@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 import pytest
 from flyteidl.admin import execution_pb2, project_pb2
+from flyteidl.service import dataproxy_pb2
 
 from flyteadmin_ops.client import (
     AsyncFlyteClient,
@@ -83,19 +84,37 @@ def test_a_request_passed_under_flytekits_parameter_name(
     assert server.last("ListProjects") == request
 
 
-@pytest.mark.parametrize(
-    "name",
-    sorted(
-        {BY_RPC_NAME[n].python_name for n in FRIENDLY} & set(operations.SHARED)
-        | {"get_control_plane_version"}
-    ),
-)
+class _MethodNameRecorder:
+    """Stands in for a client to learn which method a row of the FRIENDLY table calls."""
+
+    def __init__(self) -> None:
+        self.called: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        self.called.append(name)
+        return lambda *args, **kwargs: None
+
+
+def _friendly_method(rpc_name: str) -> str:
+    recorder = _MethodNameRecorder()
+    FRIENDLY[rpc_name][0](recorder)  # type: ignore[arg-type]
+    [name] = recorder.called
+    return name
+
+
+SHARED_RPCS = sorted(n for n in FRIENDLY if _friendly_method(n) in operations.SHARED)
+
+
+def test_every_shared_operation_is_in_the_friendly_table() -> None:
+    assert {_friendly_method(n) for n in SHARED_RPCS} == set(operations.SHARED) - {"launch"}
+
+
+@pytest.mark.parametrize("rpc_name", SHARED_RPCS)
 def test_friendly_coroutines_send_what_the_sync_client_sends(
-    name: str, server: RecordingServer, settings: AdminSettings
+    rpc_name: str, server: RecordingServer, settings: AdminSettings
 ) -> None:
     """The client-api table of friendly calls, run with the asyncio client: the same request reaches the
     server (both clients run one operation, so this checks the async driving, not a second copy)."""
-    rpc_name = next(n for n, (call, _) in FRIENDLY.items() if _friendly_name(n) == name)
     call, check = FRIENDLY[rpc_name]
 
     async def run() -> Any:
@@ -109,15 +128,19 @@ def test_friendly_coroutines_send_what_the_sync_client_sends(
     assert check(server.last(rpc_name))
 
 
-def _friendly_name(rpc_name: str) -> str:
-    return {"GetVersion": "get_control_plane_version"}.get(rpc_name, BY_RPC_NAME[rpc_name].python_name)
-
-
 def test_friendly_coroutines_have_the_sync_signatures() -> None:
     for name in operations.SHARED:
         ours, theirs = getattr(AsyncFlyteClient, name), getattr(SynchronousFlyteClient, name)
         assert inspect.iscoroutinefunction(ours), name
         assert inspect.signature(ours) == inspect.signature(theirs), name
+    pagers = {name for name in dir(SynchronousFlyteClient) if name.startswith("iter_")}
+    assert pagers == {name for name in dir(AsyncFlyteClient) if name.startswith("iter_")}
+    for name in pagers:
+        ours, theirs = (
+            inspect.signature(getattr(AsyncFlyteClient, name)),
+            inspect.signature(getattr(SynchronousFlyteClient, name)),
+        )
+        assert ours.parameters == theirs.parameters, name
     assert list(inspect.signature(AsyncFlyteClient.iter_executions).parameters) == [
         "self",
         "project",
@@ -155,3 +178,32 @@ def test_an_error_reaches_the_operation_and_its_launch_rule(
     launched = asyncio.run(run())
     assert launched == operations.Launched(execution_id("p", "d", "mine"), created=False)
     assert [c.method for c in server.calls] == ["CreateExecution", "GetExecution"]
+
+
+def test_an_upload_without_md5_gets_a_root_per_call_which_its_resend_keeps(server: RecordingServer) -> None:
+    """The root is drawn once per call, inside the shared operation: the transport's resend after
+    UNAVAILABLE asks for the same location, and the next call for a new one."""
+    settings = AdminSettings.isolated(
+        endpoint=f"127.0.0.1:{server.port}", insecure=True, deadline_seconds=5, retry_initial_backoff=0
+    )
+    server.reset()
+    answered: list[Any] = []
+
+    def unavailable_first(request: Any, context: Any) -> Any:
+        answered.append(request)
+        if len(answered) == 1:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "try again")
+        return dataproxy_pb2.CreateUploadLocationResponse()
+
+    server.on("CreateUploadLocation", unavailable_first)
+
+    async def run() -> None:
+        async with AsyncFlyteClient(settings) as client:
+            for _ in range(2):
+                await client.get_upload_signed_url("p", "d", filename="data.csv")
+            await client.get_upload_signed_url("p", "d", content_md5=b"\x01", filename="data.csv")
+
+    asyncio.run(run())
+    roots = [request.filename_root for request in answered]
+    assert len(roots) == 4 and roots[0] == roots[1] and roots[1] != roots[2]
+    assert all(root.startswith("up-") for root in roots[:3]) and roots[3] == ""
