@@ -7,8 +7,11 @@ every handler's wording identical to the server it stands in for.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta, timezone
+import math
+import struct
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
 
 import grpc
 from google.protobuf.descriptor import FieldDescriptor
@@ -41,23 +44,122 @@ def require(**fields: object) -> None:
 
 
 def go_text(message: Message) -> str:
-    """A proto rendered like Go's `%v` of a message (`project:"p" domain:"d"`), for NOT_FOUND messages.
+    """A proto rendered like Go's `%v` of a message (compact prototext: `project:"p" domain:"d"`).
 
-    Only set scalar and enum fields are rendered; nested messages are rendered in braces.
+    Set fields in declaration order, one space apart (Go randomly doubles some; the reference shows one);
+    nested messages in braces, repeated fields once per item, map entries as `key:... value:...` sorted by
+    key, enums by name (by number when unknown), booleans `true`, floats as Go's shortest `%g`, strings and
+    bytes quoted with Go's escapes.
     """
     parts: list[str] = []
-    for field, value in message.ListFields():
-        if field.type == field.TYPE_MESSAGE:
-            values = value if _repeated(field) else [value]
-            parts.extend(f"{field.name}:{{{go_text(v)}}}" for v in values)
-        elif field.type == field.TYPE_ENUM:
-            enum = field.enum_type
-            parts.append(f"{field.name}:{enum.values_by_number[value].name if enum else value}")
-        elif field.type == field.TYPE_STRING:
-            parts.append(f'{field.name}:"{value}"')
+    for field, value in sorted(message.ListFields(), key=lambda item: item[0].index):
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            parts.extend(_go_map_entries(field, value))
+        elif _repeated(field):
+            parts.extend(f"{field.name}:{_go_value(field, item)}" for item in value)
         else:
-            parts.append(f"{field.name}:{value}")
+            parts.append(f"{field.name}:{_go_value(field, value)}")
     return " ".join(parts)
+
+
+def _go_map_entries(field: FieldDescriptor, mapping: Any) -> list[str]:
+    entry = field.message_type
+    assert entry is not None
+    key_field, value_field = entry.fields_by_name["key"], entry.fields_by_name["value"]
+    entries = []
+    for key in sorted(mapping):
+        value = mapping[key]
+        entries.append(
+            f"{field.name}:{{key:{_go_value(key_field, key)} value:{_go_value(value_field, value)}}}"
+        )
+    return entries
+
+
+def _go_value(field: FieldDescriptor, value: Any) -> str:
+    if field.type in (field.TYPE_MESSAGE, field.TYPE_GROUP):
+        return "{" + go_text(value) + "}"
+    if field.type == field.TYPE_ENUM:
+        known = field.enum_type.values_by_number.get(value) if field.enum_type else None
+        return known.name if known is not None else str(value)
+    if field.type == field.TYPE_BOOL:
+        return "true" if value else "false"
+    if field.type in (field.TYPE_DOUBLE, field.TYPE_FLOAT):
+        return go_float(float(value), 32 if field.type == field.TYPE_FLOAT else 64)
+    if field.type == field.TYPE_STRING:
+        return go_quote(str(value).encode("utf-8", "surrogatepass"))
+    if field.type == field.TYPE_BYTES:
+        return go_quote(bytes(value))
+    return str(value)
+
+
+def go_float(value: float, bits: int = 64) -> str:
+    """Go's `strconv.FormatFloat(v, 'g', -1, bits)` as prototext writes it: the shortest digits that read
+    back, exponent form (`1e+06`, `1e-05`) below 1e-4 or from 1e6 on; `nan`, `inf`, `-inf`."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    digits = repr(value) if bits == 64 else _shortest_float32(value)
+    sign, numerals, exponent = Decimal(digits).normalize().as_tuple()
+    text = "".join(str(d) for d in numerals)
+    point = len(text) + int(exponent)  # digits before the decimal point
+    magnitude = point - 1
+    if magnitude < -4 or magnitude >= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        formatted = f"{mantissa}e{'-' if magnitude < 0 else '+'}{abs(magnitude):02d}"
+    elif point <= 0:
+        formatted = "0." + "0" * -point + text
+    elif point >= len(text):
+        formatted = text + "0" * (point - len(text))
+    else:
+        formatted = text[:point] + "." + text[point:]
+    return ("-" if sign else "") + formatted
+
+
+def _shortest_float32(value: float) -> str:
+    """The fewest significant digits that read back as the same float32."""
+    single = struct.unpack("f", struct.pack("f", value))[0]
+    for precision in range(1, 10):
+        text = f"{single:.{precision}g}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
+            return text
+    return repr(single)
+
+
+def go_quote(raw: bytes) -> str:
+    """A string or bytes value quoted as Go's prototext does: quote, backslash, newline, return and tab
+    escaped with a backslash, other control bytes and invalid UTF-8 as `x` and two hex digits, C1 controls
+    as `u00` and two hex digits, other text as is."""
+    out: list[str] = []
+    index = 0
+    while index < len(raw):
+        char, width = _next_rune(raw, index)
+        if char is None:
+            out.append(f"\\x{raw[index]:02x}")
+        elif char in '"\\':
+            out.append("\\" + char)
+        elif char in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\x{ord(char):02x}")
+        elif 0x80 <= ord(char) <= 0x9F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+        index += width
+    return '"' + "".join(out) + '"'
+
+
+def _next_rune(raw: bytes, index: int) -> tuple[str | None, int]:
+    """The UTF-8 character at `index` and its width, or None (width 1) for a byte that starts none."""
+    for width in (1, 2, 3, 4):
+        try:
+            return raw[index : index + width].decode("utf-8"), width
+        except UnicodeDecodeError:
+            continue
+    return None, 1
 
 
 def _repeated(field: FieldDescriptor) -> bool:
@@ -75,9 +177,9 @@ def not_found_entity(kind: str, identifier: Message) -> AdminError:
 
 # --- time -------------------------------------------------------------------------------------------------
 # Timestamps are stored as fixed-width RFC 3339 text (UTC, microseconds), so for two stored values string
-# order is time order. Filter values are not stored values: `filters.parse_filters` rewrites a value compared
-# with a timestamp column into this same form first (Postgres casts it to a timestamp), so that
-# `gte(created_at,2024-05-02T12:00:00+02:00)` matches a row stored as `2024-05-02T10:00:00.000000Z`.
+# order is time order. Filter values are not stored values: `filters.bind` rewrites a value compared with a
+# timestamp column into this same form first (`pg_values.parse_timestamptz`, as Postgres casts it), so that
+# `gte(created_at,2024-05-02T12:00:00-02:00)` matches a row stored as `2024-05-02T14:00:00.000000Z`.
 
 
 def db_time(moment: datetime) -> str:
@@ -86,42 +188,6 @@ def db_time(moment: datetime) -> str:
 
 def parse_db_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-
-
-# What Postgres accepts when it casts a filter value to `timestamp with time zone`: a date, optionally a time
-# (`T` or a space) with any number of fractional digits, optionally a zone (`Z`, `+hh:mm`, `+hhmm`, `+hh`).
-_INSTANT = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?"
-    r"\s*(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?"
-)
-
-
-def parse_instant(text: str) -> datetime | None:
-    """An RFC 3339 (or Postgres-style) time as an aware UTC datetime, rounded to microseconds like Postgres;
-    None if `text` is not a time. A value without a zone is UTC (flyteadmin's database session zone)."""
-    match = _INSTANT.fullmatch(text.strip())
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, fraction, utc, sign, zone_h, zone_m = match.groups()
-    try:
-        moment = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            tzinfo=timezone.utc,
-        )
-    except ValueError:
-        return None
-    if fraction:
-        moment += timedelta(microseconds=round(int(fraction) / 10 ** (len(fraction) - 6)))
-    if sign and not utc:
-        offset = timedelta(hours=int(zone_h), minutes=int(zone_m or 0))
-        moment -= offset if sign == "+" else -offset
-    return moment
 
 
 def timestamp(moment: datetime) -> Timestamp:

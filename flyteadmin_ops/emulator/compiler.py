@@ -1,35 +1,51 @@
-"""A workflow compiler in the spirit of propeller's: resolve references, check wiring, compute connections.
+"""The workflow compiler, as flytepropeller's (`pkg/compiler`) runs inside flyteadmin's CreateWorkflow.
 
-flyteadmin compiles every workflow before storing it (`workflowengine/impl/compiler.go`): every task node must
-reference a registered task version, every subworkflow must be supplied in `spec.sub_workflows`, every launch
-plan node must reference a registered launch plan, node ids must be unique, upstream ids and binding promises
-must name real nodes, and task inputs must be bound to declared variables. The result is a
-`CompiledWorkflowClosure` with the primary workflow, the subworkflows and tasks it reaches, and the
-upstream/downstream connection sets. Templates are kept as sent (no start/end nodes are injected), so a client
-reads back exactly what it registered; the connections name `start-node` and `end-node` as propeller does.
+What a client reads back from GetWorkflow is the compiler's output, so its shape follows propeller's:
+
+- Each compiled template's nodes are `start-node`, `end-node` (whose inputs are the workflow's output
+  bindings), then the template's own nodes in order; a node whose id is already taken is dropped, so a
+  template read back from GetWorkflow compiles to itself.
+- Every promise the compiler validates gets its node id filled in: an empty one (a workflow input) becomes
+  `start-node`. That covers top-level nodes, the end node (and so the template's outputs), branch nodes and
+  their branches, gate nodes and the failure node, not the node inside an array node.
+- Branch children are renamed `<branch id>-<child id>` (nested branches compound: `n2-n0-n1`).
+- Upstream node ids are sorted. Connections hold the edges of explicit upstream ids and of promises (an edge
+  from `start-node` to nodes that depend on nothing, to `end-node` from top-level nodes nothing depends on);
+  branch children only get upstream entries for their own promises.
+- Subworkflows are compiled the same way when a node references them (each is compiled once per referencing
+  workflow); the closure lists every supplied subworkflow in request order and the tasks sorted by
+  identifier. Launch plans are looked up for their interfaces but not listed.
+
+Findings are collected as a set and reported sorted by code, then text, in propeller's `Collected Errors`
+form. Types of bindings are not checked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
 
-from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2, workflow_pb2
+from flyteidl.admin import launch_plan_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, literals_pb2, workflow_pb2
 
 START_NODE = "start-node"
 END_NODE = "end-node"
 
+Key = tuple[str, str, str, str]
+
 
 class CompileError(Exception):
-    """One or more compiler findings; the text mimics propeller's `Collected Errors` report."""
+    """propeller's CompileErrors: unique (code, node id, description) findings, sorted by code then text."""
 
-    def __init__(self, findings: list[tuple[str, str, str]]) -> None:
-        self.findings = findings
-        lines = [f"Collected Errors: {len(findings)}"]
-        lines += [
-            f"\tError {i}: Code: {code}, Node Id: {node}, Description: {text}"
-            for i, (code, node, text) in enumerate(findings)
-        ]
-        super().__init__("\n".join(lines))
+    def __init__(self, findings: Iterable[tuple[str, str, str]]) -> None:
+        unique = {
+            (code, f"Code: {code}, Node Id: {node}, Description: {text}") for code, node, text in findings
+        }
+        self.findings = [line for _, line in sorted(unique)]
+        text = f"Collected Errors: {len(self.findings)}\n"
+        text += "".join(f"\tError {i}: {line}\n" for i, line in enumerate(self.findings))
+        super().__init__(text)
 
 
 def _id_text(identifier: identifier_pb2.Identifier) -> str:
@@ -40,24 +56,36 @@ def _id_text(identifier: identifier_pb2.Identifier) -> str:
     )
 
 
-def version_key(identifier: identifier_pb2.Identifier) -> tuple[str, str, str, str]:
+def version_key(identifier: identifier_pb2.Identifier) -> Key:
     """How a closure's templates are looked up: the resource type is implied by the list they sit in."""
     return (identifier.project, identifier.domain, identifier.name, identifier.version)
 
 
-def iter_nodes(nodes: Iterator[workflow_pb2.Node] | list[workflow_pb2.Node]) -> Iterator[workflow_pb2.Node]:
+def _sort_key(identifier: identifier_pb2.Identifier) -> tuple[int, str, str, str, str]:
+    """propeller's IdentifierSet order: resource type, project, domain, name, version."""
+    return (identifier.resource_type, *version_key(identifier))
+
+
+def iter_nodes(nodes: Iterable[workflow_pb2.Node]) -> Iterator[workflow_pb2.Node]:
     """Every node, including those nested in branches and array nodes."""
     for node in nodes:
         yield node
         kind = node.WhichOneof("target")
         if kind == "branch_node":
-            if_else = node.branch_node.if_else
-            nested = [if_else.case.then_node, *[c.then_node for c in if_else.other]]
-            if if_else.HasField("else_node"):
-                nested.append(if_else.else_node)
-            yield from iter_nodes(nested)
+            yield from iter_nodes(_branch_children(node))
         elif kind == "array_node":
             yield from iter_nodes([node.array_node.node])
+
+
+def _branch_children(node: workflow_pb2.Node) -> list[workflow_pb2.Node]:
+    if_else = node.branch_node.if_else
+    children = (
+        [if_else.case.then_node] if if_else.HasField("case") and if_else.case.HasField("then_node") else []
+    )
+    children += [block.then_node for block in if_else.other if block.HasField("then_node")]
+    if if_else.HasField("else_node"):
+        children.append(if_else.else_node)
+    return children
 
 
 def template_nodes(template: workflow_pb2.WorkflowTemplate) -> list[workflow_pb2.Node]:
@@ -70,125 +98,417 @@ def template_nodes(template: workflow_pb2.WorkflowTemplate) -> list[workflow_pb2
 def requirements(
     primary: workflow_pb2.WorkflowTemplate, sub_workflows: list[workflow_pb2.WorkflowTemplate]
 ) -> tuple[list[identifier_pb2.Identifier], list[identifier_pb2.Identifier]]:
-    """Task and launch plan identifiers referenced by the primary and all supplied subworkflows
-    (`GetRequirements`)."""
-    tasks: dict[tuple[str, str, str, str], identifier_pb2.Identifier] = {}
-    launch_plans: dict[tuple[str, str, str, str], identifier_pb2.Identifier] = {}
-    for template in [primary, *sub_workflows]:
-        for node in template_nodes(template):
-            if node.HasField("task_node"):
-                tasks.setdefault(version_key(node.task_node.reference_id), node.task_node.reference_id)
+    """`GetRequirements`: the task and launch plan ids the primary reaches, following the subworkflows it
+    references, each sorted as propeller's IdentifierSet lists them (flyteadmin fetches them in order)."""
+    subs = {version_key(sub.id): sub for sub in sub_workflows}
+    tasks: dict[str, identifier_pb2.Identifier] = {}
+    launch_plans: dict[str, identifier_pb2.Identifier] = {}
+    seen: set[Key] = set()
+    pending = [primary]
+    while pending:
+        for node in template_nodes(pending.pop()):
+            if node.HasField("task_node") and node.task_node.HasField("reference_id"):
+                tasks.setdefault(_id_text(node.task_node.reference_id), node.task_node.reference_id)
             elif node.HasField("workflow_node") and node.workflow_node.HasField("launchplan_ref"):
                 ref = node.workflow_node.launchplan_ref
-                launch_plans.setdefault(version_key(ref), ref)
-    return list(tasks.values()), list(launch_plans.values())
+                launch_plans.setdefault(_id_text(ref), ref)
+            elif node.HasField("workflow_node") and node.workflow_node.HasField("sub_workflow_ref"):
+                key = version_key(node.workflow_node.sub_workflow_ref)
+                if key in subs and key not in seen:
+                    seen.add(key)
+                    pending.append(subs[key])
+    return sorted(tasks.values(), key=_sort_key), sorted(launch_plans.values(), key=_sort_key)
 
 
-def _binding_promises(binding: literals_pb2.BindingData) -> Iterator[str]:
-    kind = binding.WhichOneof("value")
-    if kind == "promise":
-        # flytekit binds workflow inputs with an empty node id; propeller reads it as the start node.
-        yield binding.promise.node_id or START_NODE
-    elif kind == "collection":
-        for item in binding.collection.bindings:
-            yield from _binding_promises(item)
-    elif kind == "map":
-        for item in binding.map.bindings.values():
-            yield from _binding_promises(item)
+class _Edges(Enum):
+    UPSTREAM = "upstream"
+    DOWNSTREAM = "downstream"
+    BOTH = "both"
 
 
-def _compile_template(
-    template: workflow_pb2.WorkflowTemplate,
-    tasks: dict[tuple[str, str, str, str], compiler_pb2.CompiledTask],
-    sub_workflows: dict[tuple[str, str, str, str], workflow_pb2.WorkflowTemplate],
-    findings: list[tuple[str, str, str]],
-) -> compiler_pb2.CompiledWorkflow:
-    top = list(template.nodes) + ([template.failure_node] if template.HasField("failure_node") else [])
-    ids = [node.id for node in top]
-    known = set(ids) | {START_NODE}
-    for node_id in {i for i in ids if ids.count(i) > 1}:
-        findings.append(
-            ("DuplicateNodeID", node_id, f"Trying to insert two nodes with the same id [{node_id}].")
-        )
-    for node in template_nodes(template):
-        if node.HasField("task_node"):
-            task = tasks.get(version_key(node.task_node.reference_id))
-            if task is None:
-                findings.append(
-                    (
-                        "TaskReferenceNotFound",
-                        node.id,
-                        f"Referenced Task [{_id_text(node.task_node.reference_id)}] not found.",
-                    )
-                )
-            else:
-                declared = task.template.interface.inputs.variables
-                bound = {b.var for b in node.inputs}
-                findings.extend(
-                    ("VariableNameNotFound", node.id, f"Variable [{name}] not found.")
-                    for name in sorted(bound - set(declared))
-                )
-                findings.extend(
-                    ("ParameterNotBound", node.id, f"Parameter not bound [{name}].")
-                    for name in sorted(set(declared) - bound)
-                )
-        elif node.HasField("workflow_node") and node.workflow_node.HasField("sub_workflow_ref"):
+@dataclass
+class _Inputs:
+    """What one compile can resolve: tasks, subworkflow templates, launch plan interfaces."""
+
+    tasks: dict[Key, compiler_pb2.CompiledTask]
+    subs: dict[Key, compiler_pb2.CompiledWorkflow]
+    launch_plans: dict[Key, launch_plan_pb2.LaunchPlan]
+    findings: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def find(self, code: str, node_id: str, text: str) -> None:
+        self.findings.append((code, node_id, text))
+
+
+class _Builder:
+    """propeller's workflowBuilder for one template: its node index, edges and node interfaces."""
+
+    def __init__(self, compiled: compiler_pb2.CompiledWorkflow, inputs: _Inputs) -> None:
+        self.compiled = compiled
+        self.inputs = inputs
+        self.nodes: dict[str, workflow_pb2.Node] = {}
+        self.upstream: dict[str, set[str]] = {}
+        self.downstream: dict[str, set[str]] = {}
+        self.interfaces: dict[str, interface_pb2.TypedInterface] = {}  # by node id (propeller: by builder)
+        self.compiled_subs: set[Key] = set()
+
+    # --- nodes ---------------------------------------------------------------------------------------------
+
+    def build(self) -> None:
+        template = self.compiled.template
+        if not template.nodes:
+            graph = _id_text(template.id)
+            self.inputs.find("NoNodesFound", graph, f"Can't find any nodes in workflow [{graph}].")
+            return
+        checkpoint = [_copy(node) for node in template.nodes]
+        start = workflow_pb2.Node(id=START_NODE)
+        end = workflow_pb2.Node(id=END_NODE, inputs=template.outputs)
+        kept = [start, end]
+        ids = {START_NODE, END_NODE}
+        for node in checkpoint:
+            if node.id not in ids:
+                ids.add(node.id)
+                kept.append(node)
+        del template.nodes[:]
+        template.nodes.extend(kept)
+        live = {node.id: node for node in template.nodes}  # references into the template, mutated below
+        self.nodes = live
+        self.interfaces[START_NODE] = interface_pb2.TypedInterface(outputs=template.interface.inputs)
+        self.interfaces[END_NODE] = interface_pb2.TypedInterface(inputs=template.interface.outputs)
+        top_level = {node.id for node in checkpoint}
+        for node_id in dict.fromkeys(node.id for node in checkpoint):
+            if node_id not in (START_NODE, END_NODE):
+                self.validate_node(live[node_id])
+        for node_id, node in list(live.items()):
+            if node_id != START_NODE:
+                self.add_edges(node, _Edges.BOTH)
+        if template.HasField("failure_node"):
+            self.validate_node(template.failure_node)
+            self.add_edges(template.failure_node, _Edges.UPSTREAM)
+        for node_id in live:
+            if node_id in (START_NODE, END_NODE) or node_id not in top_level:
+                continue
+            if node_id not in self.upstream:
+                self.add_edge(START_NODE, node_id, _Edges.BOTH)
+            if node_id not in self.downstream:
+                self.add_edge(node_id, END_NODE, _Edges.BOTH)
+        self.check_reachable()
+        del template.outputs[:]
+        template.outputs.extend(live[END_NODE].inputs)
+        connections = self.compiled.connections
+        connections.Clear()
+        for target, table in (
+            (connections.upstream, self.upstream),
+            (connections.downstream, self.downstream),
+        ):
+            for node_id in sorted(table):
+                target[node_id].ids.extend(sorted(table[node_id]))
+
+    def check_reachable(self) -> None:
+        """`validateReachable`: no cycle from the start node, and every node reached (propeller walks sets in
+        random order; here neighbours go in sorted order)."""
+        visited: set[str] = set()
+        visiting: set[str] = set()
+
+        def walk(node_id: str) -> list[str] | None:
+            if node_id in visiting:
+                return []
+            visiting.add(node_id)
+            visited.add(node_id)
+            for next_id in sorted(self.downstream.get(node_id, ())):
+                path = walk(next_id)
+                if path is not None:
+                    return [next_id, *path]
+            visiting.discard(node_id)
+            return None
+
+        cycle = walk(START_NODE)
+        if cycle is not None:
+            text = (
+                f"A cycle has been detected while traversing the Workflow [{'>'.join([START_NODE, *cycle])}]."
+            )
+            self.inputs.find("CycleDetected", START_NODE, text)
+            return
+        unreachable = sorted(set(self.nodes) - visited - {END_NODE})
+        if len(visited) != len(self.nodes) and unreachable:
+            text = f"The Workflow contain unreachable nodes [{','.join(unreachable)}]."
+            self.inputs.find("UnreachableNodes", START_NODE, text)
+
+    def validate_node(self, node: workflow_pb2.Node) -> bool:
+        before = len(self.inputs.findings)
+        if not node.id:
+            self.inputs.find("ValueRequired", "<node>", "Value required [Id].")
+        if node.id in (START_NODE, END_NODE):
+            return True
+        self.interface(node)
+        node.upstream_node_ids.sort()
+        kind = node.WhichOneof("target")
+        if kind == "branch_node":
+            children = _branch_children(node)
+            valid = [child for child in children if self.validate_node(child)]
+            if len(self.inputs.findings) == before:
+                for child in valid:
+                    self.add_edges(child, _Edges.UPSTREAM)
+        elif kind == "workflow_node" and node.workflow_node.HasField("sub_workflow_ref"):
             ref = node.workflow_node.sub_workflow_ref
-            if version_key(ref) not in sub_workflows:
-                findings.append(
-                    (
+            key = version_key(ref)
+            if key not in self.compiled_subs:
+                sub = self.inputs.subs.get(key)
+                if sub is None:
+                    self.inputs.find(
                         "WorkflowReferenceNotFound",
                         node.id,
                         f"Referenced Workflow [{_id_text(ref)}] not found.",
                     )
+                else:
+                    count = len(self.inputs.findings)
+                    _Builder(sub, self.inputs).build()
+                    if len(self.inputs.findings) == count:
+                        self.compiled_subs.add(key)
+        elif kind == "task_node" and node.task_node.HasField("reference_id"):
+            ref = node.task_node.reference_id
+            if version_key(ref) not in self.inputs.tasks:
+                self.inputs.find(
+                    "TaskReferenceNotFound", node.id, f"Referenced Task [{_id_text(ref)}] not found."
                 )
-    upstream: dict[str, set[str]] = {}
-    for node in top:
-        sources = set(node.upstream_node_ids)
+        return len(self.inputs.findings) == before
+
+    def interface(self, node: workflow_pb2.Node, key: str = "") -> interface_pb2.TypedInterface | None:
+        """`ValidateUnderlyingInterface`: the node's interface, remembered once found without errors."""
+        key = key or node.id
+        known = self.interfaces.get(key)
+        if known is not None:
+            return known
+        before = len(self.inputs.findings)
+        found: interface_pb2.TypedInterface | None = None
+        kind = node.WhichOneof("target")
+        if kind == "task_node":
+            ref = node.task_node.reference_id
+            task = self.inputs.tasks.get(version_key(ref))
+            if not node.task_node.HasField("reference_id"):
+                self.inputs.find("ValueRequired", node.id, "Value required [TaskNode.ReferenceId].")
+            elif task is None:
+                self.inputs.find(
+                    "TaskReferenceNotFound", node.id, f"Referenced Task [{_id_text(ref)}] not found."
+                )
+            else:
+                found = task.template.interface
+        elif kind == "workflow_node":
+            found = self._workflow_node_interface(node)
+        elif kind == "branch_node":
+            found = self._branch_interface(node)
+        elif kind == "gate_node":
+            gate = node.gate_node
+            if gate.HasField("approve"):
+                bound = self.validate_bindings(node, None, _Edges.UPSTREAM)
+                found = interface_pb2.TypedInterface(inputs=bound, outputs=bound)
+            elif gate.HasField("signal"):
+                outputs = interface_pb2.VariableMap()
+                outputs.variables[gate.signal.output_variable_name].type.CopyFrom(gate.signal.type)
+                found = interface_pb2.TypedInterface(outputs=outputs)
+            else:
+                found = interface_pb2.TypedInterface()
+        elif kind == "array_node":
+            found = self.interface(node.array_node.node, f"{key}/array")
+        else:
+            self.inputs.find("ValueRequired", node.id, "Value required [Target].")
+        if found is not None and len(self.inputs.findings) == before:
+            self.interfaces[key] = found
+            return found
+        return None
+
+    def _workflow_node_interface(self, node: workflow_pb2.Node) -> interface_pb2.TypedInterface | None:
+        workflow_node = node.workflow_node
+        if workflow_node.HasField("launchplan_ref"):
+            plan = self.inputs.launch_plans.get(version_key(workflow_node.launchplan_ref))
+            if plan is None:
+                text = f"Referenced Workflow [{_id_text(workflow_node.launchplan_ref)}] not found."
+                self.inputs.find("WorkflowReferenceNotFound", node.id, text)
+                return None
+            bound = {binding.var for binding in node.inputs}
+            exposed = interface_pb2.VariableMap()
+            for name, parameter in plan.closure.expected_inputs.parameters.items():
+                if parameter.required or name in bound:
+                    exposed.variables[name].CopyFrom(parameter.var)
+            return interface_pb2.TypedInterface(inputs=exposed, outputs=plan.closure.expected_outputs)
+        sub = self.inputs.subs.get(version_key(workflow_node.sub_workflow_ref))
+        if sub is None:
+            text = f"Referenced Workflow [{_id_text(workflow_node.sub_workflow_ref)}] not found."
+            self.inputs.find("WorkflowReferenceNotFound", node.id, text)
+            return None
+        return sub.template.interface
+
+    def _branch_interface(self, node: workflow_pb2.Node) -> interface_pb2.TypedInterface | None:
+        """`validateBranchInterface`: renames the children, takes the outputs they share."""
+        if_else = node.branch_node.if_else
+        if not if_else.HasField("case") or not if_else.case.HasField("then_node"):
+            self.inputs.find("ValueRequired", node.id, "Value required [Branch.IfElse.Case.ThenNode].")
+            return None
+        outputs: dict[str, interface_pb2.Variable] | None = None
+        for child in _branch_children(node):
+            child.id = f"{node.id}-{child.id}"
+            child_interface = self.interface(child)
+            if child_interface is None:
+                continue
+            variables = dict(child_interface.outputs.variables)
+            outputs = variables if outputs is None else {k: v for k, v in outputs.items() if k in variables}
+        bound = self.validate_bindings(node, None, _Edges.UPSTREAM)
+        if outputs is None:
+            return None
+        result = interface_pb2.TypedInterface(inputs=bound)
+        for name, variable in outputs.items():
+            result.outputs.variables[name].CopyFrom(variable)
+        return result
+
+    # --- edges and bindings --------------------------------------------------------------------------------
+
+    def add_edges(self, node: workflow_pb2.Node, direction: _Edges) -> None:
+        node_interface = self.interfaces.get(node.id)
+        if node_interface is None:
+            return
+        if direction is not _Edges.UPSTREAM:
+            for upstream in node.upstream_node_ids:
+                self.add_edge(upstream, node.id, _Edges.BOTH)
+        self.validate_bindings(node, node_interface.inputs, direction)
+
+    def add_edge(self, provider: str, dependent: str, direction: _Edges) -> None:
+        provider = provider or START_NODE
+        if direction is not _Edges.DOWNSTREAM:
+            self.upstream.setdefault(dependent, set()).add(provider)
+        if direction is not _Edges.UPSTREAM:
+            self.downstream.setdefault(provider, set()).add(dependent)
+
+    def validate_bindings(
+        self, node: workflow_pb2.Node, params: interface_pb2.VariableMap | None, direction: _Edges
+    ) -> interface_pb2.VariableMap:
+        """`ValidateBindings`: fills promise node ids, adds edges, reports unknown and unbound variables
+        (`params` None: the node's own bindings define its inputs, nothing is required)."""
+        resolved = interface_pb2.VariableMap()
+        provided: set[str] = set()
         for binding in node.inputs:
-            sources.update(_binding_promises(binding.binding))
-        for source in sorted(sources - known):
-            findings.append(("NodeReferenceNotFound", node.id, f"Referenced node [{source}] not found."))
-        upstream[node.id] = (sources & known) or {START_NODE}
-    end_sources = {s for b in template.outputs for s in _binding_promises(b.binding)}
-    for source in sorted(end_sources - known):
-        findings.append(("NodeReferenceNotFound", END_NODE, f"Referenced node [{source}] not found."))
-    upstream[END_NODE] = (end_sources & known) or ({START_NODE} if not ids else set(ids))
-    downstream: dict[str, set[str]] = {}
-    for node_id, sources in upstream.items():
-        for source in sources:
-            downstream.setdefault(source, set()).add(node_id)
-    connections = compiler_pb2.ConnectionSet()
-    for target, table in ((connections.upstream, upstream), (connections.downstream, downstream)):
-        for node_id in sorted(table):
-            target[node_id].ids.extend(sorted(table[node_id]))
-    return compiler_pb2.CompiledWorkflow(template=template, connections=connections)
+            if params is not None and binding.var not in params.variables:
+                text = f"Variable [{binding.var}] not found on node [{node.id}]."
+                self.inputs.find("VariableNameNotFound", node.id, text)
+            elif not binding.HasField("binding"):
+                self.inputs.find("ValueRequired", node.id, "Value required [Binding].")
+            elif binding.var in provided:
+                text = f"Input [{binding.var}] is bound more than once."
+                self.inputs.find("ParameterBoundMoreThanOnce", node.id, text)
+            else:
+                provided.add(binding.var)
+                upstream = self._binding_nodes(node, binding.var, binding.binding)
+                if upstream is not None:
+                    for provider in upstream:
+                        self.add_edge(provider, node.id, direction)
+                    if params is not None:
+                        resolved.variables[binding.var].CopyFrom(params.variables[binding.var])
+                    else:
+                        resolved.variables[binding.var].SetInParent()
+        if params is not None:
+            for name in sorted(params.variables):
+                if name not in provided and not _optional(params.variables[name]):
+                    self.inputs.find("ParameterNotBound", node.id, f"Parameter not bound [{name}].")
+        return resolved
+
+    def _binding_nodes(
+        self, node: workflow_pb2.Node, var: str, data: literals_pb2.BindingData
+    ) -> list[str] | None:
+        """The nodes a binding reads from (its promises' node ids, filled in), None when one is unknown."""
+        kind = data.WhichOneof("value")
+        if kind == "promise":
+            source = data.promise.node_id or START_NODE
+            if source not in self.nodes:
+                self.inputs.find("NodeReferenceNotFound", source, f"Referenced node [{source}] not found.")
+                self.inputs.find("ParameterNotBound", node.id, f"Parameter not bound [{var}].")
+                return None
+            data.promise.node_id = source
+            return [source]
+        items: Iterable[literals_pb2.BindingData] = ()
+        if kind == "collection":
+            items = data.collection.bindings
+        elif kind == "map":
+            items = [data.map.bindings[key] for key in data.map.bindings]
+        found: list[str] = []
+        ok = True
+        for item in items:
+            nested = self._binding_nodes(node, var, item)
+            if nested is None:
+                ok = False
+            else:
+                found.extend(nested)
+        return found if ok else None
+
+
+def _copy(node: workflow_pb2.Node) -> workflow_pb2.Node:
+    copied = workflow_pb2.Node()
+    copied.CopyFrom(node)
+    return copied
+
+
+def _optional(variable: interface_pb2.Variable) -> bool:
+    """`IsOptionalType`: a union with a NONE variant may stay unbound."""
+    return variable.type.HasField("union_type") and any(
+        v.HasField("simple") and v.simple == 0 for v in variable.type.union_type.variants
+    )
 
 
 def compile_workflow(
     primary: workflow_pb2.WorkflowTemplate,
     sub_workflows: list[workflow_pb2.WorkflowTemplate],
-    fetch_task: Callable[[identifier_pb2.Identifier], compiler_pb2.CompiledTask],
+    tasks: Sequence[compiler_pb2.CompiledTask],
+    launch_plans: Sequence[launch_plan_pb2.LaunchPlan] = (),
 ) -> compiler_pb2.CompiledWorkflowClosure:
-    """Compile `primary` with the supplied subworkflows; `fetch_task` raises for a missing task version."""
-    task_ids, _ = requirements(primary, sub_workflows)
-    tasks = {version_key(tid): fetch_task(tid) for tid in task_ids}
+    """`CompileWorkflow`: compile `primary` with the supplied subworkflows, the fetched tasks (in
+    requirement order) and launch plans; raises :class:`CompileError` with the findings."""
+    unique: dict[str, compiler_pb2.CompiledTask] = {}
+    for task in tasks:
+        unique.setdefault(_id_text(task.template.id), task)
+    compiled_subs = [compiler_pb2.CompiledWorkflow(template=sub) for sub in sub_workflows]
+    inputs = _Inputs(
+        tasks={version_key(t.template.id): t for t in unique.values()},
+        subs={version_key(sub.template.id): sub for sub in compiled_subs},
+        launch_plans={version_key(plan.id): plan for plan in launch_plans},
+    )
+    for code, node_id, text in _missing_requirements(primary, sub_workflows, inputs):
+        inputs.find(code, node_id, text)
+    if inputs.findings:
+        raise CompileError(inputs.findings)
+    compiled = compiler_pb2.CompiledWorkflow(template=primary)
+    _Builder(compiled, inputs).build()
+    if inputs.findings:
+        raise CompileError(inputs.findings)
+    return compiler_pb2.CompiledWorkflowClosure(
+        primary=compiled, sub_workflows=compiled_subs, tasks=list(unique.values())
+    )
+
+
+def _missing_requirements(
+    primary: workflow_pb2.WorkflowTemplate,
+    sub_workflows: list[workflow_pb2.WorkflowTemplate],
+    inputs: _Inputs,
+) -> Iterator[tuple[str, str, str]]:
+    """`validateAllRequirements`: unknown subworkflows (at the referencing node), launch plans and tasks (at
+    the start node), following the subworkflows the primary reaches."""
     subs = {version_key(sub.id): sub for sub in sub_workflows}
-    findings: list[tuple[str, str, str]] = []
-    compiled_primary = _compile_template(primary, tasks, subs, findings)
-    reached: dict[tuple[str, str, str, str], compiler_pb2.CompiledWorkflow] = {}
+    seen: set[Key] = set()
     pending = [primary]
     while pending:
         for node in template_nodes(pending.pop()):
             if node.HasField("workflow_node") and node.workflow_node.HasField("sub_workflow_ref"):
-                key = version_key(node.workflow_node.sub_workflow_ref)
-                if key in subs and key not in reached:
-                    reached[key] = _compile_template(subs[key], tasks, subs, findings)
-                    pending.append(subs[key])
-    if findings:
-        raise CompileError(findings)
-    return compiler_pb2.CompiledWorkflowClosure(
-        primary=compiled_primary,
-        sub_workflows=[reached[k] for k in sorted(reached)],
-        tasks=[tasks[k] for k in sorted(tasks)],
-    )
+                ref = node.workflow_node.sub_workflow_ref
+                if version_key(ref) not in subs:
+                    text = f"Referenced Workflow [{_id_text(ref)}] not found."
+                    yield ("WorkflowReferenceNotFound", node.id, text)
+                elif version_key(ref) not in seen:
+                    seen.add(version_key(ref))
+                    pending.append(subs[version_key(ref)])
+    task_ids, plan_ids = requirements(primary, sub_workflows)
+    for ref in plan_ids:
+        if version_key(ref) not in inputs.launch_plans:
+            yield (
+                "WorkflowReferenceNotFound",
+                START_NODE,
+                f"Referenced Workflow [{_id_text(ref)}] not found.",
+            )
+    for ref in task_ids:
+        if version_key(ref) not in inputs.tasks:
+            yield ("TaskReferenceNotFound", START_NODE, f"Referenced Task [{_id_text(ref)}] not found.")

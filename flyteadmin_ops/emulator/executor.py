@@ -79,14 +79,13 @@ from flyteadmin_ops.emulator.executions import (
     row_execution_id,
     select_rows,
 )
-from flyteadmin_ops.emulator.launch_plans import get_launch_plan
+from flyteadmin_ops.emulator.launch_plans import get_launch_plan, launch_plan_workflow
 from flyteadmin_ops.emulator.node_executions import load_node_closure
 from flyteadmin_ops.emulator.registry import AdminError, CallInfo
 from flyteadmin_ops.emulator.single_task import ensure_single_task_launch_plan
 from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.storage import get_literal_map, join_uri, put_literal_map
 from flyteadmin_ops.emulator.task_executions import task_execution_id_of
-from flyteadmin_ops.emulator.workflows import get_workflow
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +329,9 @@ def _interfaces(
 def _plan_nodes(closure: compiler_pb2.CompiledWorkflowClosure) -> list[_NodePlan]:
     tasks, subs = _interfaces(closure)
     plans = []
-    for node in dependency_order(list(closure.primary.template.nodes)):
+    # The compiler lists start-node and end-node among the template's nodes; the run handles them itself.
+    user_nodes = [n for n in closure.primary.template.nodes if n.id not in (START_NODE, END_NODE)]
+    for node in dependency_order(user_nodes):
         plan = _NodePlan(node=node, interface=interface_pb2.TypedInterface())
         if node.HasField("task_node"):
             reference = node.task_node.reference_id
@@ -531,10 +532,11 @@ class Executor:
             inputs = get_literal_map(conn, row["inputs_uri"])
             reference = spec.launch_plan
             if reference.resource_type == identifier_pb2.ResourceType.TASK:
-                _, launch_plan = ensure_single_task_launch_plan(conn, self._state, reference)
+                lp_row_id, launch_plan = ensure_single_task_launch_plan(conn, self._state, reference)
             else:
-                _, launch_plan = get_launch_plan(conn, reference)
-            _, workflow = get_workflow(conn, launch_plan.spec.workflow_id)
+                lp_row_id, launch_plan = get_launch_plan(conn, reference)
+            # The row link, not spec.workflow_id (a single-task launch plan names the bare task there).
+            _, workflow = launch_plan_workflow(conn, lp_row_id)
             reference_phase, recovered = self._reference(conn, spec)
             finished = _succeeded_nodes(conn, row)
         closure = workflow.closure.compiled_workflow

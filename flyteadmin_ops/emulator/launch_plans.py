@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 from flyteidl.admin import launch_plan_pb2, schedule_pb2
 from flyteidl.core import execution_pb2, identifier_pb2, interface_pb2, literals_pb2, types_pb2
 
 from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing, require, timestamp
-from flyteadmin_ops.emulator.cron import cron_error
+from flyteadmin_ops.emulator.cron import validate_cron_expression
 from flyteadmin_ops.emulator.filters import Join, Predicate, identifier_predicates, page_of_request
 from flyteadmin_ops.emulator.projects import validate_labels, validate_project_and_domain
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
@@ -46,8 +47,15 @@ LAUNCH_PLANS = versioned_table(
         "state": "INTEGER NOT NULL DEFAULT 0",
         "schedule_type": "TEXT NOT NULL DEFAULT 'NONE'",
         "launch_condition_type": "TEXT",
+        "heap_position": "INTEGER NOT NULL DEFAULT 0",
     },
-    joins={"workflow": Join("workflows", "workflows.id = launch_plans.workflow_id", WORKFLOWS.columns)},
+    unfilterable=frozenset({"heap_position"}),
+    joins={
+        "workflow": Join(
+            "workflows", "workflows.id = launch_plans.workflow_id", WORKFLOWS.columns, types=WORKFLOWS.types
+        )
+    },
+    physical_order="heap_position",
 )
 
 ACTIVE, INACTIVE = launch_plan_pb2.ACTIVE, launch_plan_pb2.INACTIVE
@@ -80,6 +88,17 @@ KIND = VersionedKind(ResourceType.LAUNCH_PLAN, LAUNCH_PLANS, _row_to_launch_plan
 get_launch_plan: Callable[
     [sqlite3.Connection, identifier_pb2.Identifier], tuple[int, launch_plan_pb2.LaunchPlan]
 ] = KIND.fetch
+
+
+def launch_plan_workflow(conn: sqlite3.Connection, launch_plan_row_id: int) -> tuple[int, Any]:
+    """(row id, admin Workflow) of the workflow a launch plan row is linked to. flyteadmin follows this link,
+    not `spec.workflow_id`, which for a single-task launch plan names the bare task."""
+    row = conn.execute(
+        "SELECT workflows.* FROM workflows JOIN launch_plans ON launch_plans.workflow_id = workflows.id"
+        " WHERE launch_plans.id = ?",
+        (launch_plan_row_id,),
+    ).fetchone()
+    return int(row["id"]), WORKFLOW_KIND.to_proto(row)
 
 
 # --- validation ---------------------------------------------------------------------------------------------
@@ -140,8 +159,8 @@ def expected_inputs(
         if not _castable(defaults.parameters[name].var.type, variables[name].type):
             raise AdminError(
                 INVALID,
-                f"invalid default_input wrong type {name}, expected {defaults.parameters[name].var.type}, "
-                f"got {variables[name].type} instead",
+                f"invalid default_input wrong type {name}, expected "
+                f"{go_text(defaults.parameters[name].var.type)}, got {go_text(variables[name].type)} instead",
             )
     for name in sorted(fixed.literals):
         if name not in variables:
@@ -150,8 +169,8 @@ def expected_inputs(
         if literal_type is not None and not _castable(literal_type, variables[name].type):
             raise AdminError(
                 INVALID,
-                f"invalid fixed_input wrong type {name}, expected {variables[name].type}, got "
-                f"{literal_type} instead",
+                f"invalid fixed_input wrong type {name}, expected {go_text(variables[name].type)}, got "
+                f"{go_text(literal_type)} instead",
             )
     result = interface_pb2.ParameterMap()
     for name, variable in variables.items():
@@ -191,8 +210,8 @@ def _validate_parameters(defaults: interface_pb2.ParameterMap, fixed: literals_p
 
 def _validate_schedule(schedule: schedule_pb2.Schedule, expected: interface_pb2.ParameterMap) -> None:
     kind = schedule.WhichOneof("ScheduleExpression")
-    if kind is None:
-        return
+    if kind is None or (kind == "cron_expression" and not schedule.cron_expression):
+        return  # flyteadmin checks only a non-empty cron_expression, a rate or a cron_schedule
     for name in sorted(expected.parameters):
         if expected.parameters[name].required and name != schedule.kickoff_time_input_arg:
             raise AdminError(
@@ -212,14 +231,12 @@ def _validate_schedule(schedule: schedule_pb2.Schedule, expected: interface_pb2.
             raise AdminError(
                 INVALID,
                 f"KickoffTimeInputArg must reference a datetime input. [{arg}] is a "
-                f"[{expected.parameters[arg].var.type}]",
+                f"[{go_text(expected.parameters[arg].var.type)}]",
             )
-    if kind == "cron_schedule":
-        problem = cron_error(schedule.cron_schedule.schedule)
-        if problem:
-            raise AdminError(INVALID, f"invalid cron schedule [{schedule.cron_schedule.schedule}]: {problem}")
-    elif kind == "rate" and schedule.rate.value <= 0:
-        raise AdminError(INVALID, f"invalid rate value [{schedule.rate.value}]: must be positive")
+    # The cron text is parsed when non-empty; a rate is not checked at all (not even a zero value).
+    expression = schedule.cron_expression or schedule.cron_schedule.schedule
+    if expression:
+        validate_cron_expression(expression)
 
 
 def _validate_notifications(metadata: launch_plan_pb2.LaunchPlanMetadata) -> None:
@@ -244,12 +261,9 @@ def _schedule_type(schedule: schedule_pb2.Schedule) -> str:
     return {"cron_expression": "CRON", "cron_schedule": "CRON", "rate": "RATE"}.get(kind or "", "NONE")
 
 
-def _digested_form(row: sqlite3.Row) -> launch_plan_pb2.LaunchPlan:
-    """A stored launch plan as it was digested: without state and timestamps."""
-    plan = _row_to_launch_plan(row)
-    for name in ("state", "created_at", "updated_at"):
-        plan.closure.ClearField(name)
-    return plan
+def _stored_spec(row: sqlite3.Row) -> launch_plan_pb2.LaunchPlanSpec:
+    """What a different-structure diff compares a new launch plan with: the stored spec only."""
+    return _row_to_launch_plan(row).spec
 
 
 def create_launch_plan_in_tx(
@@ -262,6 +276,22 @@ def create_launch_plan_in_tx(
     """CreateLaunchPlan inside an open transaction; returns the new row id."""
     validate_identifier(request.spec.workflow_id, WORKFLOW_KIND, request.spec.HasField("workflow_id"))
     workflow_row_id, workflow = get_workflow(conn, request.spec.workflow_id)
+    interface = workflow.closure.compiled_workflow.primary.template.interface
+    return insert_launch_plan(conn, state, request, workflow_row_id, interface, check_project=check_project)
+
+
+def insert_launch_plan(
+    conn: sqlite3.Connection,
+    state: EmulatorState,
+    request: launch_plan_pb2.LaunchPlanCreateRequest,
+    workflow_row_id: int,
+    interface: interface_pb2.TypedInterface,
+    *,
+    check_project: bool = True,
+) -> int:
+    """`ValidateLaunchPlan` against the workflow's interface, the digest check, and the INACTIVE row linked
+    to `workflow_row_id` (which `spec.workflow_id` is not checked against: a single-task launch plan names
+    the bare task there)."""
     validate_identifier(request.id, KIND, request.HasField("id"))
     if check_project:
         validate_project_and_domain(conn, state, request.id.project, request.id.domain)
@@ -271,7 +301,6 @@ def create_launch_plan_in_tx(
     spec.CopyFrom(request.spec)
     validate_labels(spec.labels)
     _validate_parameters(spec.default_inputs, spec.fixed_inputs)
-    interface = workflow.closure.compiled_workflow.primary.template.interface
     expected = expected_inputs(interface.inputs, spec.fixed_inputs, spec.default_inputs)
     _validate_schedule(spec.entity_metadata.schedule, expected)
     _validate_notifications(spec.entity_metadata)
@@ -283,7 +312,7 @@ def create_launch_plan_in_tx(
             expected_inputs=expected, expected_outputs=interface.outputs
         ),
     )
-    new_digest = new_version_digest(conn, KIND, request.id, plan, _digested_form)
+    new_digest = new_version_digest(conn, KIND, request.id, plan, _stored_spec, compared=spec)
     now = state.now()
     plan.closure.created_at.CopyFrom(timestamp(now))
     plan.closure.updated_at.CopyFrom(plan.closure.created_at)
@@ -299,6 +328,7 @@ def create_launch_plan_in_tx(
         closure=plan.closure.SerializeToString(),
         state=INACTIVE,
         schedule_type=_schedule_type(spec.entity_metadata.schedule),
+        heap_position=next_heap_position(conn),
     )
 
 
@@ -318,23 +348,42 @@ def update_launch_plan(
     now = db_time(state.now())
     with state.db.tx() as conn:
         row_id, plan = get_launch_plan(conn, identifier)
-        if request.state == ACTIVE:
+        if request.state == INACTIVE:
+            _write_state(conn, row_id, INACTIVE, now)
+        else:
             schedule = plan.spec.entity_metadata.schedule
-            if schedule.WhichOneof("ScheduleExpression") == "cron_expression":
-                # The local scheduler accepts only `rate` and `cron_schedule`: AddSchedule fails
-                # with a plain error.
+            if schedule.cron_expression:
+                # The local scheduler accepts only `rate` and `cron_schedule`: AddSchedule fails with a
+                # plain Go error (INTERNAL) printing the oneof wrapper `&{<expression>}`. An empty
+                # expression is "no schedule" and is never added.
                 raise AdminError(
-                    grpc.StatusCode.INTERNAL, "failed to add schedule: unsupported schedule type"
+                    grpc.StatusCode.INTERNAL,
+                    "failed adding schedule for unknown schedule expression type "
+                    f"&{{{schedule.cron_expression}}}",
                 )
-            conn.execute(
-                "UPDATE launch_plans SET state = ?, updated_at = ? WHERE project=? AND domain=? AND name=?"
-                " AND state = ? AND id <> ?",
-                (INACTIVE, now, plan.id.project, plan.id.domain, plan.id.name, ACTIVE, row_id),
-            )
-        conn.execute(
-            "UPDATE launch_plans SET state = ?, updated_at = ? WHERE id = ?", (request.state, now, row_id)
-        )
+            formerly = conn.execute(
+                "SELECT id FROM launch_plans WHERE project=? AND domain=? AND name=? AND state=?"
+                " ORDER BY heap_position LIMIT 1",
+                (plan.id.project, plan.id.domain, plan.id.name, ACTIVE),
+            ).fetchone()
+            if formerly is not None:  # `SetActive`: the formerly active version first (even this one)
+                _write_state(conn, int(formerly["id"]), INACTIVE, now)
+            _write_state(conn, row_id, ACTIVE, now)
     return launch_plan_pb2.LaunchPlanUpdateResponse()
+
+
+def next_heap_position(conn: sqlite3.Connection) -> int:
+    """Where Postgres writes the next row version of `launch_plans`: after every other one."""
+    return int(conn.execute("SELECT COALESCE(MAX(heap_position), 0) + 1 FROM launch_plans").fetchone()[0])
+
+
+def _write_state(conn: sqlite3.Connection, row_id: int, new_state: int, now: str) -> None:
+    """One UPDATE of a launch plan row: the new version of the row goes after all others (see
+    `EntityTable.physical_order`), which is the order lists return ties of their sort key in."""
+    conn.execute(
+        "UPDATE launch_plans SET state = ?, updated_at = ?, heap_position = ? WHERE id = ?",
+        (new_state, now, next_heap_position(conn), row_id),
+    )
 
 
 @rpc(ADMIN, "GetActiveLaunchPlan")

@@ -5,6 +5,10 @@ auth (AuthMetadataService stays open so clients can discover), the AdminError ->
 packed as `google.rpc.Status` in `grpc-status-details-bin`, INTERNAL for anything else, messages cut at 32000
 bytes. It also injects the emulator's knobs: `latency_ms` per call, and `fault_rate` UNAVAILABLE failures,
 half before the handler runs and half after its transaction committed (a seeded RNG keeps tests repeatable).
+
+Without auth options, flyteadmin registers neither AuthMetadataService nor IdentityService
+(`server/service.go` does so only under `security.useAuth`), so grpc-go answers their RPCs UNIMPLEMENTED
+`unknown service <name>` before any interceptor runs; the wrapper answers the same.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 
-from flyteadmin_ops.emulator.registry import AUTH_METADATA, HANDLERS, AdminError, CallInfo
+from flyteadmin_ops.emulator.registry import AUTH_METADATA, HANDLERS, IDENTITY, AdminError, CallInfo
 from flyteadmin_ops.emulator.state import EmulatorState
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,7 @@ SERVICES: tuple[ServiceDescriptor, ...] = tuple(
     for service in module.DESCRIPTOR.services_by_name.values()
 )
 AUTH_HEADERS = ("authorization", "flyte-authorization")
+AUTH_ONLY_SERVICES = frozenset({AUTH_METADATA, IDENTITY})
 
 
 def truncate(message: str) -> str:
@@ -115,6 +120,8 @@ def _wrap(
     key = (service, method)
 
     def invoke(request: Message, context: grpc.ServicerContext) -> Message:
+        if service in AUTH_ONLY_SERVICES and not state.config.auth_enabled:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"unknown service {service}")
         metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
         if state.config.latency_ms:
             time.sleep(state.config.latency_ms / 1000)  # models a remote Admin's round trip
@@ -136,7 +143,8 @@ def _wrap(
             response = handler(state, request, CallInfo(principal=principal, metadata=metadata))
         except AdminError as error:
             message = truncate(error.message)
-            if error.details:
+            # `TransformAndRecordError` rebuilds a truncated error from code and message: its details go.
+            if error.details and message == error.message:
                 context.set_trailing_metadata(
                     (("grpc-status-details-bin", status_details(error.code, message, error.details)),)
                 )

@@ -8,13 +8,13 @@ compiler, then the digest comparison with an existing version.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from fractions import Fraction
+from collections.abc import Callable, Iterable
 
 from flyteidl.admin import task_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, tasks_pb2
 
-from flyteadmin_ops.emulator.common import INVALID, missing, timestamp
+from flyteadmin_ops.emulator.common import INVALID, go_text, missing, timestamp
+from flyteadmin_ops.emulator.quantity import Quantity, QuantityError, parse_quantity
 from flyteadmin_ops.emulator.registry import AdminError
 from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.versioned import (
@@ -41,65 +41,80 @@ get_task_row: Callable[[sqlite3.Connection, identifier_pb2.Identifier], tuple[in
 
 # --- validation ---------------------------------------------------------------------------------------------
 
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
-_SUFFIXES: dict[str, Fraction] = {
-    **{suffix: Fraction(factor) for suffix, factor in {**_BINARY, **_DECIMAL}.items()},
-    "n": Fraction(1, 10**9),
-    "u": Fraction(1, 10**6),
-    "m": Fraction(1, 1000),
-}
+_CHECKED = ("CPU", "MEMORY", "GPU", "EPHEMERAL_STORAGE")  # other resource names are skipped
+_PLATFORM_NAMES = {"cpu": "CPU", "memory": "MEMORY", "gpu": "GPU", "ephemeral_storage": "EPHEMERAL_STORAGE"}
+_PLATFORM = (
+    "is greater than current limit set in the platform configuration [{}]. Please contact Flyte Admins to "
+    "change these limits or consult the configuration"
+)
 
 
-def parse_quantity(text: str) -> Fraction:
-    """A Kubernetes resource quantity (`500m`, `1Gi`, `2`, `1e3`) as an exact number."""
-    value = text.strip()
-    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
-        if value.endswith(suffix) and value[: -len(suffix)]:
-            try:
-                return Fraction(value[: -len(suffix)]) * _SUFFIXES[suffix]
-            except ValueError:
-                break
-    try:
-        return Fraction(value) if "e" not in value.lower() else Fraction(float(value))
-    except ValueError:
-        raise AdminError(INVALID, f"Parsed resource quantity [{text}] is invalid") from None
+def _quantities(
+    identifier: identifier_pb2.Identifier, entries: Iterable[tasks_pb2.Resources.ResourceEntry]
+) -> dict[str, Quantity]:
+    """`requestedResourcesToQuantity`: the CPU/MEMORY/GPU/EPHEMERAL_STORAGE entries, parsed, by enum name."""
+    parsed: dict[str, Quantity] = {}
+    for entry in entries:
+        name = tasks_pb2.Resources.ResourceName.Name(entry.name)
+        if name not in _CHECKED:
+            continue
+        if name in parsed:
+            raise AdminError(
+                INVALID, f"can't specify {name} limit for task [{go_text(identifier)}] multiple times"
+            )
+        try:
+            parsed[name] = parse_quantity(entry.value)
+        except QuantityError as error:
+            raise AdminError(
+                INVALID,
+                f"Parsing of {name} request failed for value {entry.value} - reason  {error}. Please follow "
+                "K8s conventions for resources "
+                "https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/",
+            ) from None
+        if name == "GPU" and parsed[name].amount.denominator != 1:
+            raise AdminError(
+                INVALID,
+                f"gpu for [{go_text(identifier)}] must be a whole number, got: {entry.value} instead",
+            )
+    return parsed
 
 
 def _validate_resources(template: tasks_pb2.TaskTemplate, platform_limits: dict[str, str]) -> None:
-    resources = template.container.resources
-    names = tasks_pb2.Resources.ResourceName
-    requests = {names.Name(e.name).lower(): e.value for e in resources.requests}
-    limits = {names.Name(e.name).lower(): e.value for e in resources.limits}
-    for kind, values in (("default", requests), ("limit", limits)):
-        for resource, value in values.items():
-            quantity = parse_quantity(value)
-            ceiling = platform_limits.get(resource)
-            if ceiling is not None and quantity > parse_quantity(ceiling):
+    """`validateTaskResources`: only requested defaults are checked (a limit alone never is), comparing
+    `Quantity.Value()` (rounded up) and printing canonical quantities and the enum's name."""
+    identifier = template.id
+    defaults = _quantities(identifier, template.container.resources.requests)
+    limits = _quantities(identifier, template.container.resources.limits)
+    platform: dict[str, Quantity] = {}
+    for key, value in platform_limits.items():
+        if key in _PLATFORM_NAMES and parse_quantity(value).amount != 0:
+            platform[_PLATFORM_NAMES[key]] = parse_quantity(value)
+    for name, default in defaults.items():
+        limit, ceiling = limits.get(name), platform.get(name)
+        if name == "GPU":
+            if limit is not None and default.value() != limit.value():
                 raise AdminError(
                     INVALID,
-                    f"Requested {resource} {kind} [{value}] is greater than current limit set in "
-                    f"the platform "
-                    f"configuration [{ceiling}]. Please contact Flyte Admins to change these limits "
-                    f"or consult "
-                    "the configuration",
+                    "For extended resource 'gpu' the default value must equal the limit value for task "
+                    f"[{go_text(identifier)}]",
                 )
-    for resource, value in requests.items():
-        if resource in limits and parse_quantity(value) > parse_quantity(limits[resource]):
-            raise AdminError(INVALID, f"Type {resource} for [{template.id.name}] cannot set default > limit")
-    for values in (requests, limits):
-        if "gpu" in values and parse_quantity(values["gpu"]).denominator != 1:
-            raise AdminError(INVALID, f"gpu for [{template.id.name}] must be a whole number")
-    if (
-        "gpu" in requests
-        and "gpu" in limits
-        and parse_quantity(requests["gpu"]) != parse_quantity(limits["gpu"])
-    ):
-        raise AdminError(
-            INVALID,
-            f"For extended resource 'gpu' the default value must equal the limit value for task "
-            f"[{template.id.name}]",
-        )
+        else:
+            if limit is not None and limit.value() < default.value():
+                raise AdminError(
+                    INVALID,
+                    f"Requested {name} default [{default.canonical()}] is greater than the limit "
+                    f"[{limit.canonical()}]. Please fix your configuration",
+                )
+            if limit is not None and ceiling is not None and limit.value() > ceiling.value():
+                raise AdminError(
+                    INVALID,
+                    f"Requested {name} limit [{limit.canonical()}] " + _PLATFORM.format(ceiling.canonical()),
+                )
+        if ceiling is not None and default.value() > ceiling.value():
+            raise AdminError(
+                INVALID,
+                f"Requested {name} default [{default.canonical()}] " + _PLATFORM.format(ceiling.canonical()),
+            )
 
 
 def _validate_template(

@@ -32,14 +32,16 @@ from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.descriptions import record_description
 from flyteadmin_ops.emulator.digest import digest, structure_diff
 from flyteadmin_ops.emulator.filters import (
+    PRIMARY_TABLES,
     EntityTable,
     Join,
     identifier_predicates,
     page_of_request,
     parse_token,
-    sort_clause,
+    sort_key,
     validate_limit,
 )
+from flyteadmin_ops.emulator.pg_values import BIGINT, BYTEA, INTEGER, PgError
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
@@ -56,6 +58,7 @@ def versioned_table(
     *,
     unfilterable: frozenset[str] = frozenset(),
     joins: Mapping[str, Join] | None = None,
+    physical_order: str = "",
 ) -> EntityTable:
     """Declare the table of one versioned kind (the shared key and gorm columns plus `extra_columns`, name ->
     SQL type) and describe it for filters: every column is filterable except `unfilterable` ones, which
@@ -78,7 +81,28 @@ def versioned_table(
     """
     )
     columns = VERSIONED_COLUMNS | (frozenset(extra_columns) - unfilterable)
-    return EntityTable(entity=entity, table=table, columns=columns, joins=joins or {})
+    table_description = EntityTable(
+        entity=entity,
+        table=table,
+        columns=columns,
+        joins=joins or {},
+        types=_postgres_types(extra_columns),
+        physical_order=physical_order,
+    )
+    PRIMARY_TABLES[entity] = table_description
+    return table_description
+
+
+def _postgres_types(extra_columns: Mapping[str, str]) -> dict[str, str]:
+    """The Postgres types gorm gives the kind's columns: the digest and every BLOB are bytea, an INTEGER
+    `*_id` (a Go uint) is bigint, another INTEGER (an int32) integer; the rest is text or timestamps."""
+    types = {"digest": BYTEA}
+    for column, sql_type in extra_columns.items():
+        if sql_type.startswith("BLOB"):
+            types[column] = BYTEA
+        elif sql_type.startswith("INTEGER"):
+            types[column] = BIGINT if column.endswith("_id") else INTEGER
+    return types
 
 
 def compiled_entity(
@@ -102,6 +126,8 @@ class VersionedKind:
     table: EntityTable
     to_proto: Callable[[sqlite3.Row], Any]  # the admin Task / Workflow / LaunchPlan of a row
     plural: str  # "Tasks": used in "invalid pagination token x for ListTasks"
+    # A List* item when it differs from Get's answer (ListWorkflows leaves the compiled workflow out).
+    list_item: Callable[[sqlite3.Row], Any] | None = None
 
     @property
     def label(self) -> str:
@@ -116,6 +142,18 @@ class VersionedKind:
         """(row id, proto) of the stored version; NOT_FOUND `missing entity of type <KIND> ...` otherwise."""
         row = find_row(conn, self, identifier)
         return int(row["id"]), self.to_proto(row)
+
+    def listed(self, row: sqlite3.Row) -> Any:
+        return (self.list_item or self.to_proto)(row)
+
+
+_KINDS: dict[int, VersionedKind] = {}
+
+
+def kind_of(resource_type: int) -> VersionedKind:
+    """The registered kind of a resource type, so that one kind's module can read another's rows without
+    importing it (workflows read launch plans while compiling; launch plans import workflows)."""
+    return _KINDS[resource_type]
 
 
 def validate_identifier(
@@ -144,7 +182,10 @@ def fill_resource_type(identifier: identifier_pb2.Identifier, kind: VersionedKin
 def find_row(
     conn: sqlite3.Connection, kind: VersionedKind, identifier: identifier_pb2.Identifier
 ) -> sqlite3.Row:
-    """The row for `identifier`; like gorm's struct conditions, empty fields are not constrained."""
+    """The row for `identifier`; like gorm's struct conditions, empty fields are not constrained.
+
+    gorm's `Take` adds no ORDER BY, so when a field is left empty Postgres answers with the first match in
+    table order (insertion order here: versions are never updated in place), not in index order."""
     conditions = {
         "project": identifier.project,
         "domain": identifier.domain,
@@ -154,7 +195,7 @@ def find_row(
     used = {column: value for column, value in conditions.items() if value}
     where = " AND ".join(f"{column} = ?" for column in used) or "1"
     row = conn.execute(
-        f"SELECT * FROM {kind.table.table} WHERE {where} LIMIT 1", list(used.values())
+        f"SELECT * FROM {kind.table.table} WHERE {where} ORDER BY id LIMIT 1", list(used.values())
     ).fetchone()
     if row is None:
         bare = identifier_pb2.Identifier(
@@ -168,9 +209,15 @@ def find_row(
 
 
 def list_versions(
-    conn: sqlite3.Connection, kind: VersionedKind, request: common_pb2.ResourceListRequest
+    conn: sqlite3.Connection,
+    kind: VersionedKind,
+    request: common_pb2.ResourceListRequest,
+    now: datetime | None = None,
 ) -> tuple[list[Message], str]:
-    """ListTasks/ListWorkflows/ListLaunchPlans: project and domain required, limit > 0, id.name optional."""
+    """ListTasks/ListWorkflows/ListLaunchPlans (`ValidateResourceListRequest`): id present, project and
+    domain required, limit > 0, id.name optional; then filters, sort and token."""
+    if not request.HasField("id"):
+        raise missing("id")
     require(project=request.id.project, domain=request.id.domain)
     validate_limit(request.limit)
     rows, token = page_of_request(
@@ -181,26 +228,58 @@ def list_versions(
         implicit=identifier_predicates(
             kind.table, project=request.id.project, domain=request.id.domain, name=request.id.name
         ),
+        now=now,
     )
-    return [kind.to_proto(row) for row in rows], token
+    return [kind.listed(row) for row in rows], token
+
+
+# What each List*Ids calls itself in its token error (ListLaunchPlanIds names nothing).
+_ID_LIST_NAMES = {
+    ResourceType.TASK: "ListUniqueTaskIdentifiers",
+    ResourceType.WORKFLOW: "ListWorkflowIdentifiers",
+    ResourceType.LAUNCH_PLAN: "",
+}
+_GROUPED = ("project", "domain", "name")
 
 
 def list_ids(
     conn: sqlite3.Connection, kind: VersionedKind, request: common_pb2.NamedEntityIdentifierListRequest
 ) -> common_pb2.NamedEntityIdentifierList:
-    """List*Ids: distinct names of a project/domain; `filters` is ignored, as flyteadmin ignores it."""
-    require(project=request.project, domain=request.domain)
+    """List*Ids: distinct names of a project/domain; `filters` is ignored, as flyteadmin ignores it.
+
+    ListTaskIds and ListWorkflowIds validate project, domain and limit first; ListLaunchPlanIds validates
+    nothing itself (a missing project or domain only drops that condition) and leaves the limit and the
+    presence of any condition to its repository, after sort and token. The query groups by
+    (project, domain, name), so Postgres refuses a sort on any other column.
+    """
+    is_launch_plan = kind.resource_type == ResourceType.LAUNCH_PLAN
+    if not is_launch_plan:
+        require(project=request.project, domain=request.domain)
+        validate_limit(request.limit)
+    chosen = sort_key(request.sort_by if request.HasField("sort_by") else None, kind.table.columns)
+    offset = parse_token(request.token, _ID_LIST_NAMES[kind.resource_type])
+    conditions = {
+        column: value for column, value in (("project", request.project), ("domain", request.domain)) if value
+    }
     if request.limit <= 0:
-        if kind.resource_type == ResourceType.LAUNCH_PLAN:
-            raise AdminError(INVALID, "missing and/or invalid parameters: limit")
-        raise AdminError(INVALID, "invalid value for limit")
-    offset = parse_token(request.token, f"List{kind.label.title().replace('_', '')}Ids")
-    order = sort_clause(request.sort_by if request.HasField("sort_by") else None, kind.table)
+        raise AdminError(INVALID, "missing and/or invalid parameters: limit")
+    if not conditions:
+        raise AdminError(INVALID, "missing and/or invalid parameters: filters")
     table = kind.table.table
+    order = ""
+    if chosen is not None:
+        key, direction = chosen
+        if key not in _GROUPED:
+            raise PgError(
+                f'column "{table}.{key}" must appear in the GROUP BY clause or be used in an aggregate '
+                "function"
+            )
+        order = f"ORDER BY {key} {direction}"
+    where = " AND ".join(f"{column} = ?" for column in conditions)
     rows = conn.execute(
-        f"SELECT project, domain, name FROM {table} WHERE project = ? AND domain = ?"
+        f"SELECT project, domain, name FROM {table} WHERE {where}"
         f" GROUP BY project, domain, name {order} LIMIT ? OFFSET ?",
-        (request.project, request.domain, request.limit, offset),
+        (*conditions.values(), request.limit, offset),
     ).fetchall()
     token = str(offset + len(rows)) if len(rows) == request.limit else ""
     entities = [common_pb2.NamedEntityIdentifier(project=r[0], domain=r[1], name=r[2]) for r in rows]
@@ -227,12 +306,14 @@ def new_version_digest(
     new: Message,
     old_of: Callable[[sqlite3.Row], Message],
     details: Callable[[bool], Sequence[Message]] = lambda identical: (),
+    compared: Message | None = None,
 ) -> str:
     """The digest of the compiled entity `new`, or the re-create error when this version already exists.
 
     flyteadmin decides on the digest: identical -> ALREADY_EXISTS, different -> INVALID_ARGUMENT with a diff
-    of the stored compiled entity (`old_of(row)`) against the new one. Only workflows attach `details`
-    (a CreateWorkflowFailureReason); tasks and launch plans carry none.
+    of what it rebuilds from the stored row (`old_of(row)`) against `compared` (default `new`): the
+    compiled task, the compiled workflow closure, or only the launch plan's spec. Only workflows attach
+    `details` (a CreateWorkflowFailureReason); tasks and launch plans carry none.
     """
     new_digest = digest(new)
     row = conn.execute(
@@ -249,7 +330,7 @@ def new_version_digest(
     raise AdminError(
         INVALID,
         f"{identifier.name} {noun} with different structure already exists. (Please register a new version "
-        f"of the {noun}):\n{structure_diff(old_of(row), new)}",
+        f"of the {noun}):\n{structure_diff(old_of(row), new if compared is None else compared)}",
         details(False),
     )
 
@@ -299,6 +380,7 @@ def register_versioned_rpcs(
     `strict_get`: GetWorkflow/GetLaunchPlan validate all four identifier fields; GetTask only logs its
     validation in flyteadmin, so an empty version there matches any version.
     """
+    _KINDS[kind.resource_type] = kind
 
     def create(state: EmulatorState, request: Any, call: CallInfo) -> Message:
         with state.db.tx() as conn:
@@ -318,7 +400,7 @@ def register_versioned_rpcs(
         state: EmulatorState, request: common_pb2.ResourceListRequest, call: CallInfo
     ) -> Message:
         with state.db.read() as conn:
-            items, token = list_versions(conn, kind, request)
+            items, token = list_versions(conn, kind, request, state.now())
         return list_response(**{list_field: items, "token": token})
 
     def list_ids_rpc(

@@ -1,8 +1,13 @@
 """Workflows: CreateWorkflow (compile, node limit, identical/different with a failure-reason
 detail), Get, List.
 
-Any compile failure — including a referenced task version that does not exist, which is NOT_FOUND inside —
-surfaces as INVALID_ARGUMENT `failed to compile workflow for [<id>] with err: ...`, as in flyteadmin.
+flyteadmin (`workflow_manager.go`) fetches the tasks and then the launch plans the workflow needs, in the
+compiler's requirement order, before compiling; any failure — a missing task or launch plan (NOT_FOUND inside)
+or the compiler's findings — surfaces as INVALID_ARGUMENT `failed to compile workflow for [<id>] with err:
+...`. The compiled closure goes to blob storage; the row keeps only the interface. So GetWorkflow answers the
+whole compiled closure, ListWorkflows rebuilds each item from the row (id, created_at, the interface), and a
+re-registration with a different structure is diffed against that row-built closure: every compiled field
+but the interface shows as `- <nil>`.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ import sqlite3
 from collections.abc import Callable
 
 from flyteidl.admin import workflow_pb2
-from flyteidl.core import compiler_pb2, identifier_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2
+from flyteidl.core import workflow_pb2 as core_workflow_pb2
 
-from flyteadmin_ops.emulator.common import INVALID, go_text, timestamp
+from flyteadmin_ops.emulator.common import INVALID, go_text, parse_db_time, timestamp
 from flyteadmin_ops.emulator.compiler import CompileError, compile_workflow, requirements
 from flyteadmin_ops.emulator.registry import AdminError
 from flyteadmin_ops.emulator.state import EmulatorState
@@ -23,6 +29,7 @@ from flyteadmin_ops.emulator.versioned import (
     VersionedKind,
     compiled_entity,
     insert_version,
+    kind_of,
     new_version_digest,
     register_versioned_rpcs,
     validate_create,
@@ -43,11 +50,38 @@ WORKFLOWS = versioned_table(
     },
     unfilterable=frozenset({"closure"}),
 )
+
+
+def _row_closure(row: sqlite3.Row) -> compiler_pb2.CompiledWorkflowClosure:
+    """The compiled closure `FromWorkflowModel` builds from a row: the primary's interface (always set)."""
+    interface = interface_pb2.TypedInterface.FromString(row["typed_interface"] or b"")
+    template = core_workflow_pb2.WorkflowTemplate(interface=interface)
+    return compiler_pb2.CompiledWorkflowClosure(primary=compiler_pb2.CompiledWorkflow(template=template))
+
+
+def _row_workflow(row: sqlite3.Row) -> workflow_pb2.Workflow:
+    """A ListWorkflows item: id, created_at and the row-built closure, the short description."""
+    identifier = identifier_pb2.Identifier(
+        resource_type=ResourceType.WORKFLOW,
+        project=row["project"],
+        domain=row["domain"],
+        name=row["name"],
+        version=row["version"],
+    )
+    closure = workflow_pb2.WorkflowClosure(
+        compiled_workflow=_row_closure(row), created_at=timestamp(parse_db_time(row["created_at"]))
+    )
+    return workflow_pb2.Workflow(
+        id=identifier, closure=closure, short_description=row["short_description"] or ""
+    )
+
+
 KIND = VersionedKind(
     ResourceType.WORKFLOW,
     WORKFLOWS,
     compiled_entity(workflow_pb2.Workflow, lambda c: c.compiled_workflow.primary.template),
     "Workflows",
+    list_item=_row_workflow,
 )
 get_workflow: Callable[[sqlite3.Connection, identifier_pb2.Identifier], tuple[int, workflow_pb2.Workflow]] = (
     KIND.fetch
@@ -57,17 +91,16 @@ get_workflow: Callable[[sqlite3.Connection, identifier_pb2.Identifier], tuple[in
 def _compile(
     conn: sqlite3.Connection, request: workflow_pb2.WorkflowCreateRequest
 ) -> compiler_pb2.CompiledWorkflowClosure:
-    primary = request.spec.template
+    primary = core_workflow_pb2.WorkflowTemplate()
+    primary.CopyFrom(request.spec.template)
     subs = list(request.spec.sub_workflows)
     try:
-        _, launch_plan_ids = requirements(primary, subs)
-        closure = compile_workflow(
-            primary, subs, lambda tid: get_task_row(conn, tid)[1].closure.compiled_task
-        )
-        from flyteadmin_ops.emulator.launch_plans import get_launch_plan
-
-        for lp_id in launch_plan_ids:
-            get_launch_plan(conn, lp_id)
+        task_ids, launch_plan_ids = requirements(primary, subs)
+        tasks = [get_task_row(conn, task_id)[1].closure.compiled_task for task_id in task_ids]
+        launch_plans = [
+            kind_of(ResourceType.LAUNCH_PLAN).fetch(conn, plan_id)[1] for plan_id in launch_plan_ids
+        ]
+        closure = compile_workflow(primary, subs, tasks, launch_plans)
     except (AdminError, CompileError) as error:
         inner = error.message if isinstance(error, AdminError) else str(error)
         raise AdminError(
@@ -90,7 +123,7 @@ def create_workflow_in_tx(
     spec.template.id.CopyFrom(request.id)
     finalized = workflow_pb2.WorkflowCreateRequest(id=request.id, spec=spec)
     compiled = _compile(conn, finalized)
-    node_count = len(compiled.primary.template.nodes)
+    node_count = len(compiled.primary.template.nodes) - 2  # user nodes: start-node and end-node aside
     if node_count > state.config.max_workflow_nodes:
         raise AdminError(
             INVALID,
@@ -104,14 +137,7 @@ def create_workflow_in_tx(
         outcome.id.CopyFrom(request.id)
         return [reason]
 
-    new_digest = new_version_digest(
-        conn,
-        KIND,
-        request.id,
-        compiled,
-        lambda row: KIND.to_proto(row).closure.compiled_workflow,
-        failure_reason,
-    )
+    new_digest = new_version_digest(conn, KIND, request.id, compiled, _row_closure, failure_reason)
     now = state.now()
     closure = workflow_pb2.WorkflowClosure(compiled_workflow=compiled, created_at=timestamp(now))
     identifier = request.id

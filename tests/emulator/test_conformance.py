@@ -67,7 +67,7 @@ def test_task_recreate_different_is_invalid_argument_with_a_diff(caller: Caller)
     assert failure.message.startswith(
         "t task with different structure already exists. (Please register a new version of the task):\n"
     )
-    assert "/template/container/image:\n\t- img:1 \n\t+ img:2" in failure.message
+    assert "/template/Target/Container/image:\n\t- img:1 \n\t+ img:2" in failure.message
     assert failure.details == []
 
 
@@ -94,7 +94,10 @@ def test_task_description_is_not_part_of_the_digest(caller: Caller) -> None:
         (lambda r: r.spec.template.ClearField("interface"), "missing typed interface"),
         (lambda r: r.spec.template.container.ClearField("image"), "missing image"),
         (
-            lambda r: r.spec.template.container.resources.limits.add(name=tasks_pb2.Resources.CPU, value="3"),
+            # only requested defaults are checked against the platform (a lone limit is not)
+            lambda r: r.spec.template.container.resources.requests.add(
+                name=tasks_pb2.Resources.CPU, value="3"
+            ),
             "is greater than current limit set in the platform configuration [2]",
         ),
     ],
@@ -185,7 +188,13 @@ def test_workflow_compiles_subworkflows_tasks_and_connections(caller: Caller) ->
     assert [s.template.id.name for s in closure.sub_workflows] == ["sub"]
     assert [t.template.id.name for t in closure.tasks] == ["t"]
     assert list(closure.primary.connections.upstream["n-sub"].ids) == ["n0"]
-    assert closure.primary.template == parent.spec.template
+    # propeller's compiled template: start-node and end-node first, then the sent nodes in order
+    assert [n.id for n in closure.primary.template.nodes] == [
+        "start-node",
+        "end-node",
+        *(n.id for n in parent.spec.template.nodes),
+    ]
+    assert [n.id for n in closure.sub_workflows[0].template.nodes][:2] == ["start-node", "end-node"]
 
 
 def test_workflow_referencing_a_missing_launch_plan_fails_to_compile(caller: Caller) -> None:
@@ -267,7 +276,12 @@ def test_launch_plan_schedules(caller: Caller) -> None:
 
     caller.call("CreateLaunchPlan", scheduled("hourly", "@hourly"))
     caller.call("CreateLaunchPlan", scheduled("cron", "*/5 1-3 * JAN,FEB mon-fri"))
-    caller.fails("CreateLaunchPlan", scheduled("bad", "61 * * * *"), INVALID, "invalid cron schedule")
+    caller.fails(
+        "CreateLaunchPlan",
+        scheduled("bad", "61 * * * *"),
+        INVALID,
+        "Invalid cron expression: end of range (61) above maximum (59): 61",
+    )
     caller.fails("CreateLaunchPlan", scheduled("six", "* * * * * *"), INVALID, "expected exactly 5 fields")
     caller.fails(
         "CreateLaunchPlan", scheduled("arg", "@daily", kickoff="nope"), INVALID, "[kickoff] is required"
@@ -487,11 +501,9 @@ def test_paging_filters_and_sort(caller: Caller) -> None:
         "ListTasks",
         list_request(filters="eq(workflow.name,x)"),
         INVALID,
-        "'workflow' entity is not allowed in filters",
+        "'w' entity is not allowed in filters",
     )
-    caller.fails(
-        "ListTasks", list_request(filters="eq(colour,x)"), INVALID, "'task.colour' is invalid filter"
-    )
+    caller.fails("ListTasks", list_request(filters="eq(colour,x)"), INVALID, "'t.colour' is invalid filter")
     caller.fails(
         "ListTasks", list_request(sort_by=common_pb2.Sort(key="colour")), INVALID, "invalid sort key 'colour'"
     )
@@ -655,7 +667,7 @@ def test_literal_binding_types_are_kept(caller: Caller) -> None:
     node.task_node.reference_id.version = "v2"
     caller.call("CreateWorkflow", request)
     got = caller.call("GetWorkflow", common_pb2.ObjectGetRequest(id=request.id))
-    assert got.closure.compiled_workflow.primary.template.nodes[0] == node
+    assert got.closure.compiled_workflow.primary.template.nodes[2] == node  # after start-node, end-node
 
 
 def test_description_entities_come_from_specs(caller: Caller) -> None:
@@ -771,7 +783,7 @@ def test_plugin_overrides_merge_by_task_type_and_fail_at_project_level(caller: C
 
 def test_a_task_resource_attribute_moves_the_platform_limit(caller: Caller) -> None:
     request = task_request(inputs={"x": types_pb2.INTEGER})
-    request.spec.template.container.resources.limits.add(name=tasks_pb2.Resources.CPU, value="3")
+    request.spec.template.container.resources.requests.add(name=tasks_pb2.Resources.CPU, value="3")
     caller.fails("CreateTask", request, INVALID, "greater than current limit set in the platform")
     caller.call(
         "UpdateProjectDomainAttributes",

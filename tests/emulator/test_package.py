@@ -2,8 +2,10 @@
 
 The sample project (tests/fixtures) has tasks (one with resources, a map task), a workflow with a subworkflow
 and a conditional branch, a launch plan with a schedule, and a launch plan referenced from a workflow node.
-Tasks and workflows come back byte for byte; launch plan specs too, except `default_inputs`, which flyteadmin
-rewrites to the expected inputs (every sent parameter is kept as sent).
+Tasks come back byte for byte; launch plan specs too, except `default_inputs`, which flyteadmin rewrites to
+the expected inputs (every sent parameter is kept as sent). Workflows come back compiled as propeller compiles
+them; undoing the compiler's four changes (start/end nodes, promise node ids of workflow inputs, branch child
+ids, sorted upstream ids) gives back the sent template byte for byte.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 import grpc
 import pytest
 from flyteidl.admin import common_pb2, launch_plan_pb2, task_pb2, workflow_pb2
+from flyteidl.core import literals_pb2
+from flyteidl.core import workflow_pb2 as core_workflow_pb2
 
 from flyteadmin_ops import demo
 from flyteadmin_ops.emulator import Emulator
@@ -71,11 +75,58 @@ def _read_back(caller: Caller, entity: Entity) -> bytes:
     if entity.resource_type == RT.TASK:
         return bytes(got.closure.compiled_task.template.SerializeToString(deterministic=True))
     if entity.resource_type == RT.WORKFLOW:
-        return bytes(got.closure.compiled_workflow.primary.template.SerializeToString(deterministic=True))
+        template = got.closure.compiled_workflow.primary.template
+        uncompiled = _uncompiled(template, entity.request.spec.template)
+        return bytes(uncompiled.SerializeToString(deterministic=True))
     sent = entity.request.spec.default_inputs.parameters
     assert {k: got.spec.default_inputs.parameters[k] for k in sent} == dict(sent), str(entity)
     assert got.spec.default_inputs == got.closure.expected_inputs
     return _spec_without_defaults(got.spec)
+
+
+def _uncompiled(
+    compiled: core_workflow_pb2.WorkflowTemplate, sent: core_workflow_pb2.WorkflowTemplate
+) -> core_workflow_pb2.WorkflowTemplate:
+    """`compiled` with the compiler's changes undone where the sent template differs (a promise of a workflow
+    input sent without node id, a branch child sent under its own id, upstream ids in the sent order)."""
+    template = core_workflow_pb2.WorkflowTemplate()
+    template.CopyFrom(compiled)
+    del template.nodes[:]
+    template.nodes.extend(n for n in compiled.nodes if n.id not in ("start-node", "end-node"))
+    for mine, theirs in zip(template.nodes, sent.nodes, strict=True):
+        _undo_node(mine, theirs)
+    for mine_binding, theirs_binding in zip(template.outputs, sent.outputs, strict=True):
+        _undo_binding(mine_binding.binding, theirs_binding.binding)
+    if template.HasField("failure_node"):
+        _undo_node(template.failure_node, sent.failure_node)
+    return template
+
+
+def _undo_node(mine: core_workflow_pb2.Node, theirs: core_workflow_pb2.Node) -> None:
+    mine.id = theirs.id
+    del mine.upstream_node_ids[:]
+    mine.upstream_node_ids.extend(theirs.upstream_node_ids)
+    for mine_binding, theirs_binding in zip(mine.inputs, theirs.inputs, strict=True):
+        _undo_binding(mine_binding.binding, theirs_binding.binding)
+    if mine.HasField("branch_node"):
+        a, b = mine.branch_node.if_else, theirs.branch_node.if_else
+        pairs = [(a.case.then_node, b.case.then_node)]
+        pairs += [(x.then_node, y.then_node) for x, y in zip(a.other, b.other, strict=True)]
+        if a.HasField("else_node"):
+            pairs.append((a.else_node, b.else_node))
+        for x, y in pairs:
+            _undo_node(x, y)
+
+
+def _undo_binding(mine: literals_pb2.BindingData, theirs: literals_pb2.BindingData) -> None:
+    if mine.HasField("promise"):
+        mine.promise.node_id = theirs.promise.node_id
+    elif mine.HasField("collection"):
+        for x, y in zip(mine.collection.bindings, theirs.collection.bindings, strict=True):
+            _undo_binding(x, y)
+    elif mine.HasField("map"):
+        for key in mine.map.bindings:
+            _undo_binding(mine.map.bindings[key], theirs.map.bindings[key])
 
 
 @pytest.fixture
