@@ -54,7 +54,7 @@ def render_value(value: Any, where: str) -> str:
     elif isinstance(value, datetime.date):
         text = value.isoformat()
     elif isinstance(value, datetime.timedelta):
-        text = format(value.total_seconds(), "g")  # flyteadmin reads a bare number as seconds
+        text = _go_duration(value, where)
     elif isinstance(value, (str, int, float)):
         text = str(value)
     else:
@@ -67,6 +67,22 @@ def render_value(value: Any, where: str) -> str:
                 f"{where}: the value {text!r} contains {char!r}, which {role} in flyteadmin filters"
             )
     return text
+
+
+# What Go's time.Duration holds (int64 nanoseconds), about 292 years.
+_MAX_DURATION_US = (2**63 - 1) // 1000
+
+
+def _go_duration(value: datetime.timedelta, where: str) -> str:
+    """A duration as exact Go duration text (`60.5s`, `-3600s`). flyteadmin formats a bare number with Go's
+    `%v` before parsing it as a duration, which turns 1000000 into `1e+06s`, a text Go then refuses; a
+    value with its unit never takes that path."""
+    micros = (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
+    if abs(micros) > _MAX_DURATION_US:
+        raise FilterError(f"{where}: {value} is longer than a Go duration holds (about 292 years)")
+    whole, fraction = divmod(abs(micros), 1_000_000)
+    sign = "-" if micros < 0 else ""
+    return f"{sign}{whole}.{fraction:06d}".rstrip("0").rstrip(".") + "s"
 
 
 @dataclass(frozen=True)
@@ -96,7 +112,13 @@ class Filter:
             return cls(function, field, ";".join(items))
         if not isinstance(value, _SCALAR_TYPES):
             raise FilterError(f"{where}: {function} takes one value, got {type(value).__name__}")
-        return cls(function, field, render_value(value, where))
+        text = render_value(value, where)
+        if ";" in text and function != "contains":
+            raise FilterError(
+                f"{where}: the value {text!r} contains ';', which makes it a list of values that {function} "
+                "cannot compare with (flyteadmin's database refuses it); use value_in for several values"
+            )
+        return cls(function, field, text)
 
     def to_flyte_idl(self) -> str:
         """The expression text; named like flytekit's models so either can be passed where filters go."""

@@ -9,6 +9,7 @@ give short pages; with no filters at all, the generated `.flytegen` names are hi
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import grpc
 from flyteidl.admin import common_pb2
@@ -17,13 +18,17 @@ from flyteidl.core import identifier_pb2
 from flyteadmin_ops.emulator.common import GORM_MODEL_DDL, INVALID, db_time, invalid, missing, require
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.filters import (
+    VARCHAR_300,
     EntityTable,
     Join,
+    Predicate,
+    bind,
     parse_filters,
     parse_token,
-    sort_clause,
+    sort_key,
     validate_limit,
 )
+from flyteadmin_ops.emulator.pg_values import INTEGER, PgError
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
@@ -49,12 +54,21 @@ _TABLES = {
     ResourceType.LAUNCH_PLAN: "launch_plans",
 }
 _METADATA_FIELDS = frozenset({"resource_type", "project", "domain", "name", "description", "state"})
+# `NamedEntityMetadataColumns`: what `named_entity_metadata.x` filters may name.
+_METADATA_COLUMNS = _METADATA_FIELDS | frozenset({"id", "created_at", "updated_at", "deleted_at"})
+_METADATA_TYPES = {"resource_type": INTEGER, "state": INTEGER, "description": VARCHAR_300}
+# The list query pages over the names (the subquery `entities`) and left-joins their metadata; filters on
+# `description`/`state` are the metadata's (flyteadmin's `customizeEntity`), `entities` has no resource_type.
 _NAMED_ENTITIES = EntityTable(
     entity="entities",
-    table="e",
+    table="entities",
     columns=_METADATA_FIELDS,
-    joins={"named_entity_metadata": Join("m", "", _METADATA_FIELDS)},
+    joins={
+        "named_entity_metadata": Join("named_entity_metadata", "", _METADATA_COLUMNS, types=_METADATA_TYPES)
+    },
+    types=_METADATA_TYPES,
 )
+_DESCRIPTION_MAX = 300  # named_entity_metadata.description is a varchar(300)
 SYSTEM_GENERATED = common_pb2.SYSTEM_GENERATED
 
 
@@ -95,8 +109,18 @@ def _table_of(resource_type: int) -> str:
     """Only tasks, workflows and launch plans have names to look up (a DATASET has none)."""
     table = _TABLES.get(resource_type)
     if table is None:
-        raise AdminError(INVALID, "Cannot get NamedEntityMetadata for resource type")
+        raise AdminError(
+            INVALID, f"Cannot get NamedEntityMetadata for resource type: {_go_enum(resource_type)}"
+        )
     return table
+
+
+def _go_enum(resource_type: int) -> str:
+    """Go's `%v` of a core.ResourceType: its name, or the number for a value the enum does not know."""
+    try:
+        return ResourceType.Name(resource_type)
+    except ValueError:
+        return str(resource_type)
 
 
 def _get(
@@ -148,65 +172,84 @@ def update_named_entity(
     table = _table_of(request.resource_type)
     with state.db.tx() as conn:
         _get(conn, request.resource_type, request.id, table)
+        if len(request.metadata.description) > _DESCRIPTION_MAX:  # Postgres counts characters
+            raise PgError(f"value too long for type {VARCHAR_300}")
         upsert_metadata(conn, state, request.resource_type, request.id, request.metadata)
     return common_pb2.NamedEntityUpdateResponse()
-
-
-def _as_number(value: object) -> object:
-    try:
-        return int(str(value))
-    except ValueError:
-        return value
 
 
 @rpc(ADMIN, "ListNamedEntities")
 def list_named_entities(
     state: EmulatorState, request: common_pb2.NamedEntityListRequest, call: CallInfo
 ) -> common_pb2.NamedEntityList:
+    """flyteadmin's query: a page (limit, offset, sort) of the distinct names of the kind's table, then the
+    metadata left-joined to it, then every filter applied to that page, so filters can give short pages.
+    With no filters at all, `not_like(name,.flytegen%)` hides the generated names."""
     require(project=request.project, domain=request.domain)
     if request.resource_type == ResourceType.UNSPECIFIED:
         raise invalid("resource_type")
     validate_limit(request.limit)
+    filters = request.filters or "not_like(name,.flytegen%)"
+    predicates = [_on_page(p) for p in parse_filters(filters, _NAMED_ENTITIES)]
+    chosen = sort_key(request.sort_by if request.HasField("sort_by") else None, _NAMED_ENTITIES.columns)
+    offset = parse_token(request.token, "ListNamedEntities")
     table = _TABLES.get(request.resource_type)
     if table is None:
-        raise AdminError(INVALID, "Cannot list NamedEntityMetadata for resource type")
-    inner, outer = [], []
-    for predicate in parse_filters(request.filters, _NAMED_ENTITIES):
-        if predicate.entity == "named_entity_metadata" or predicate.field in ("description", "state"):
-            column = "COALESCE(m.state, 0)" if predicate.field == "state" else f"m.{predicate.field}"
-            sql = predicate.sql.replace(f"m.{predicate.field}", column).replace(
-                f"e.{predicate.field}", column
-            )
-            # COALESCE has no column affinity: compare states as numbers, as Postgres would.
-            values = (
-                tuple(_as_number(a) for a in predicate.args) if predicate.field == "state" else predicate.args
-            )
-            outer.append((sql, values))
-        else:
-            inner.append((predicate.sql, predicate.args))
-    if not request.filters:
-        inner.append(("e.name NOT GLOB ?", (".flytegen*",)))  # flyteadmin: not_like(name,.flytegen%)
-    sort = request.sort_by if request.HasField("sort_by") else None
-    order = sort_clause(sort, _NAMED_ENTITIES)
-    offset = parse_token(request.token, "ListNamedEntities")
-    inner_where = " AND ".join(["e.project = ?", "e.domain = ?", *(f"({s})" for s, _ in inner)])
-    outer_where = " AND ".join(f"({s})" for s, _ in outer) or "1"
-    outer_order = order if sort is not None and sort.key in ("description", "state") else ""
-    outer_order = outer_order.replace("e.description", "m.description").replace("e.state", "m.state")
-    inner_order = "" if outer_order else order
+        raise AdminError(
+            INVALID, f"Cannot list entity names for resource type: {_go_enum(request.resource_type)}"
+        )
+    order = outer_order = ""
+    if chosen is not None:
+        key, direction = chosen
+        _check_name_sort(key, table)
+        order, outer_order = f"ORDER BY {key} {direction}", f"ORDER BY entities.{key} {direction}"
+    args = bind(predicates, state.now())
+    where = " AND ".join(f"({p.sql})" for p in predicates) or "1"
     sql = (
-        f"SELECT e.* , m.description, m.state FROM (SELECT e.project, e.domain, e.name FROM ("
-        f" SELECT DISTINCT project, domain, name, {int(request.resource_type)} AS resource_type FROM {table}"
-        f") e WHERE {inner_where} {inner_order} LIMIT ? OFFSET ?) e LEFT JOIN named_entity_metadata m"
-        " ON m.resource_type = ? AND m.project = e.project AND m.domain = e.domain AND m.name = e.name"
-        f" WHERE {outer_where} {outer_order}"
+        "SELECT entities.project, entities.domain, entities.name, named_entity_metadata.description,"
+        " named_entity_metadata.state FROM (SELECT project, domain, name FROM"
+        f" {table} WHERE project = ? AND domain = ? GROUP BY project, domain, name {order} LIMIT ? OFFSET ?)"
+        " AS entities LEFT JOIN named_entity_metadata ON named_entity_metadata.resource_type = ?"
+        " AND named_entity_metadata.project = entities.project AND named_entity_metadata.domain ="
+        " entities.domain AND named_entity_metadata.name = entities.name"
+        f" WHERE {where} {outer_order}"
     )
-    args: list[object] = [request.project, request.domain, *(a for _, args in inner for a in args)]
-    args += [request.limit, offset, request.resource_type, *(a for _, args in outer for a in args)]
+    params = [request.project, request.domain, request.limit, offset, request.resource_type, *args]
     with state.db.read() as conn:
-        rows = conn.execute(sql, args).fetchall()
-    # flyteadmin pages over the name subquery: the token reflects the subquery page, not the joined rows.
-    token = str(offset + request.limit) if len(rows) == request.limit else ""
+        rows = conn.execute(sql, params).fetchall()
+    token = str(offset + len(rows)) if len(rows) == request.limit else ""
     return common_pb2.NamedEntityList(
         entities=[_row_to_entity(r, request.resource_type) for r in rows], token=token
     )
+
+
+def _on_page(predicate: Predicate) -> Predicate:
+    """A parsed filter as flyteadmin applies it to the joined page: description/state are the metadata's
+    (a state defaults to ACTIVE: `COALESCE(named_entity_metadata.state, 0)`), and the page has no
+    resource_type column."""
+    if predicate.entity == "entities" and predicate.field in ("description", "state"):
+        predicate = replace(
+            predicate,
+            sql=predicate.sql.replace(
+                f"entities.{predicate.field}", f"named_entity_metadata.{predicate.field}"
+            ),
+            entity="named_entity_metadata",
+        )
+    elif predicate.entity == "entities" and predicate.field == "resource_type":
+        predicate = replace(predicate, problem="column entities.resource_type does not exist")
+    if "state" in predicate.field:
+        column = f"named_entity_metadata.{predicate.field}"
+        predicate = replace(predicate, sql=predicate.sql.replace(column, f"COALESCE({column}, 0)"))
+    return predicate
+
+
+def _check_name_sort(key: str, table: str) -> None:
+    """The sort applies to the grouped name subquery of `table`: Postgres takes only project, domain and
+    name there; another column of the table is not grouped, and the metadata's columns are not in it."""
+    if key in ("project", "domain", "name"):
+        return
+    if key == "state" and table == "launch_plans":
+        raise PgError(
+            f'column "{table}.{key}" must appear in the GROUP BY clause or be used in an aggregate function'
+        )
+    raise PgError(f'column "{key}" does not exist')

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 
 import grpc
@@ -15,7 +14,9 @@ from flyteidl.admin.common_pb2 import Labels
 
 from flyteadmin_ops.emulator.common import GORM_MODEL_DDL, INVALID, db_time, missing
 from flyteadmin_ops.emulator.db import schema
-from flyteadmin_ops.emulator.filters import EntityTable, Predicate, page_of_request
+from flyteadmin_ops.emulator.filters import VARCHAR_300, EntityTable, Predicate, page_of_request
+from flyteadmin_ops.emulator.k8s_names import dns1123_label, go_list, label_value, qualified_name
+from flyteadmin_ops.emulator.pg_values import BYTEA, INTEGER
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
@@ -49,17 +50,9 @@ PROJECTS = EntityTable(
             "state",
         }
     ),
+    # Postgres types of the model's columns that are not text or timestamps (see filters.column_type).
+    types={"state": INTEGER, "description": VARCHAR_300, "labels": BYTEA},
 )
-
-_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS1123_MESSAGE = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
-    "start and "
-    "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
-_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 
 def seed_projects(state: EmulatorState) -> None:
@@ -75,6 +68,11 @@ def seed_projects(state: EmulatorState) -> None:
 
 
 def project_state(conn: sqlite3.Connection, identifier: str) -> int | None:
+    """The state of the project `ProjectRepo.Get` finds. Its gorm struct query drops an empty identifier, so
+    "" finds the first project there is (callers that need an id check for it before)."""
+    if not identifier:
+        row = conn.execute("SELECT state FROM projects ORDER BY id LIMIT 1").fetchone()
+        return None if row is None else int(row["state"])
     row = conn.execute("SELECT state FROM projects WHERE identifier = ?", (identifier,)).fetchone()
     return None if row is None else int(row["state"])
 
@@ -100,20 +98,18 @@ def validate_project_and_domain(
 
 
 def _validate_project(project: project_pb2.Project) -> None:
+    """`ValidateProject`, in its order: id present, labels, the id a DNS-1123 label, name and description
+    lengths, no domains."""
     if not project.id:
         raise missing("project_id")
-    if len(project.id) > 63 or not _DNS1123_LABEL.fullmatch(project.id):
-        problems = []
-        if len(project.id) > 63:
-            problems.append("must be no more than 63 characters")
-        if not _DNS1123_LABEL.fullmatch(project.id):
-            problems.append(_DNS1123_MESSAGE)
-        raise AdminError(INVALID, f"invalid project id [{project.id}]: [{' '.join(problems)}]")
-    if len(project.name) > 64:
-        raise AdminError(INVALID, "project_name cannot exceed 64 characters")
-    if len(project.description) > 300:
-        raise AdminError(INVALID, "project_description cannot exceed 300 characters")
     validate_labels(project.labels)
+    problems = dns1123_label(project.id)
+    if problems:
+        raise AdminError(INVALID, f"invalid project id [{project.id}]: {go_list(problems)}")
+    if len(project.name.encode()) > 64:
+        raise AdminError(INVALID, "project_name cannot exceed 64 characters")
+    if len(project.description.encode()) > 300:
+        raise AdminError(INVALID, "project_description cannot exceed 300 characters")
     if len(project.domains):
         raise AdminError(
             INVALID,
@@ -123,14 +119,17 @@ def _validate_project(project: project_pb2.Project) -> None:
 
 
 def validate_labels(labels: Labels) -> None:
+    """At most 16 labels; each key a Kubernetes qualified name and each value a label value (Go ranges over
+    the map in random order, so with several bad labels any one of them may be named)."""
     if len(labels.values) > 16:
         raise AdminError(INVALID, "labels map cannot exceed 16 entries")
     for key, value in labels.values.items():
-        name = key.rsplit("/", 1)[-1]
-        if not name or len(name) > 63 or not _QUALIFIED_NAME.fullmatch(name):
-            raise AdminError(INVALID, f"invalid label key [{key}]: name part must be a qualified name")
-        if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
-            raise AdminError(INVALID, f"invalid label value [{value}]: must be a valid label value")
+        problems = qualified_name(key)
+        if problems:
+            raise AdminError(INVALID, f"invalid label key [{key}]: {go_list(problems)}")
+        problems = label_value(value)
+        if problems:
+            raise AdminError(INVALID, f"invalid label value [{value}]: {go_list(problems)}")
 
 
 def _domains(state: EmulatorState) -> list[project_pb2.Domain]:
@@ -235,6 +234,7 @@ def list_projects(
             implicit=implicit,
             allow_zero_limit=True,
             default_sort="ORDER BY projects.identifier ASC",
+            now=state.now(),
         )
     return project_pb2.Projects(projects=[_row_to_project(r, state) for r in rows], token=token)
 

@@ -43,10 +43,27 @@ def test_rendering() -> None:
         == "value_in(execution.phase,FAILED;FAILED;3)"
     )
     assert str(Filters.ne("state", True)) == "ne(state,true)"
-    assert str(Filters.gt("duration", datetime.timedelta(minutes=1, milliseconds=500))) == "gt(duration,60.5)"
+    assert (
+        str(Filters.gt("duration", datetime.timedelta(minutes=1, milliseconds=500))) == "gt(duration,60.5s)"
+    )
     assert str(Filters.not_like("name", ".flytegen%")) == "not_like(name,.flytegen%)"
     assert str(Filters.contains("launch_plan.name", "nightly")) == "contains(launch_plan.name,nightly)"
     assert str(Filters.lte("created_at", datetime.date(2024, 5, 1))) == "lte(created_at,2024-05-01)"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        # flyteadmin would format the bare number 1000000 as `1e+06s` and refuse it: a unit avoids that
+        (datetime.timedelta(seconds=1_000_000), "1000000s"),
+        (datetime.timedelta(days=30), "2592000s"),
+        (datetime.timedelta(microseconds=1), "0.000001s"),
+        (datetime.timedelta(seconds=-90), "-90s"),
+        (datetime.timedelta(0), "0s"),
+    ],
+)
+def test_durations_are_exact_go_duration_text(value: datetime.timedelta, text: str) -> None:
+    assert str(Filters.gte("duration", value)) == f"gte(duration,{text})"
 
 
 def test_datetimes_become_utc_rfc3339() -> None:
@@ -76,6 +93,8 @@ def test_filter_lists_compose() -> None:
         (lambda: value_in("phase", ["a;b"]), "contains ';'"),
         (lambda: Filters.eq("phase", ["FAILED"]), "eq takes one value, got list"),
         (lambda: Filters.eq("phase", b"x"), "eq takes one value, got bytes"),
+        (lambda: Filters.eq("name", "a;b"), "use value_in for several values"),
+        (lambda: Filters.gt("duration", datetime.timedelta(days=106752)), "longer than a Go duration holds"),
     ],
 )
 def test_validation_errors_name_the_filter_and_the_fault(build: object, message: str) -> None:
