@@ -50,6 +50,7 @@ SEMANTICS_MODULES = (
     "attributes",
     "meta",
     "executions",
+    "execution_metrics",
     "node_executions",
     "task_executions",
     "events",

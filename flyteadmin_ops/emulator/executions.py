@@ -1,4 +1,4 @@
-"""AdminService executions: create, relaunch, recover, terminate, archive, get, list, data and metrics.
+"""AdminService executions: create, relaunch, recover, terminate, archive, get, list and data.
 
 Behaviour follows flyteadmin v1.16 (`execution_manager.go`, `validation/execution_validator.go`,
 `transformers/execution.go`); see section 6 of the semantics reference. Points a naive emulator gets wrong
@@ -6,14 +6,18 @@ and this one does not:
 
 - a new execution is `UNDEFINED` (nothing runs until events arrive, or the simulate executor sends them);
 - the name check lower-cases first, but the name is stored with its original case;
-- a duplicate name is ALREADY_EXISTS *after* the stored inputs of the existing execution were overwritten;
+- a duplicate name is ALREADY_EXISTS *after* the stored inputs of the existing execution were overwritten,
+  naming `execution_tags_pkey` when the new execution's tag rows (its labels and tags, written first and
+  outside the transaction) collide, else `executions_pkey`;
+- lookups are gorm struct queries: empty identifier parts match anything (`take_row`);
 - terminate only marks `ABORTING` (the engine reports `ABORTED`), and refuses terminal executions with an
   `EventFailureReason.already_in_terminal_state` detail;
 - ListExecutions hides archived executions unless a filter mentions `state`, trims error messages to 100
   bytes and clears the deprecated inline inputs;
 - the stored spec is the request's, plus only what flyteadmin resolves into it: principal, namespace, the
   security context and (launch plan executions only) the max parallelism merged from request, launch plan,
-  WORKFLOW_EXECUTION_CONFIG attributes and defaults; other launch plan settings are not copied in;
+  WORKFLOW_EXECUTION_CONFIG attributes and defaults, and the project's labels when the request has labels
+  of its own; other launch plan settings are not copied in;
 - a launch plan's concurrency policy (SKIP) refuses a new execution while `max` of its executions, any
   version, are QUEUED or RUNNING.
 """
@@ -41,7 +45,6 @@ from flyteidl.core import (
     identifier_pb2,
     interface_pb2,
     literals_pb2,
-    metrics_pb2,
     security_pb2,
     types_pb2,
 )
@@ -54,7 +57,6 @@ from flyteadmin_ops.emulator.common import (
     go_text,
     missing,
     not_found_entity,
-    parse_db_time,
     timestamp,
 )
 from flyteadmin_ops.emulator.db import schema
@@ -66,7 +68,7 @@ from flyteadmin_ops.emulator.filters import (
     parse_filters,
     validate_limit,
 )
-from flyteadmin_ops.emulator.launch_plans import LAUNCH_PLANS, get_launch_plan
+from flyteadmin_ops.emulator.launch_plans import LAUNCH_PLANS, get_launch_plan, launch_plan_workflow
 from flyteadmin_ops.emulator.projects import validate_project_and_domain
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.single_task import ensure_single_task_launch_plan
@@ -125,18 +127,53 @@ schema(
     """
 )
 
-_SAME_EXECUTION = (
-    "execution_tags.execution_project = executions.execution_project AND "
-    "execution_tags.execution_domain = executions.execution_domain AND "
-    "execution_tags.execution_name = executions.execution_name"
+# flyteadmin joins execution_tags on the execution name alone (`execution_repo.go`): a tag of a same-named
+# execution in another project or domain matches too, and an execution appears once per matching tag.
+_SAME_EXECUTION = "execution_tags.execution_name = executions.execution_name"
+# `admin_tag.name` reads execution_tags.key (the admin_tags table was migrated away); `execution_tag` filters
+# on the execution_tags model's own columns; `execution_admin_tag` is no entity executions may join.
+_TAG_TYPES = {"key": "character varying(255)", "value": "character varying(255)"}
+_ADMIN_TAG_JOIN = Join(
+    table="execution_tags",
+    on_sql=_SAME_EXECUTION,
+    columns=frozenset({"id", "created_at", "updated_at", "deleted_at", "name"}),
+    renames={"name": "key"},
+    kind="INNER",
+    types=_TAG_TYPES,
 )
 _TAG_JOIN = Join(
     table="execution_tags",
     on_sql=_SAME_EXECUTION,
-    columns=frozenset({"id", "created_at", "updated_at", "deleted_at", "key", "value", "name"}),
-    renames={"name": "key"},
+    columns=frozenset(
+        {
+            "id",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+            "execution_project",
+            "execution_domain",
+            "execution_name",
+            "key",
+            "value",
+        }
+    ),
     kind="INNER",
+    types=_TAG_TYPES,
 )
+# Postgres types of the executions columns that are not text or timestamps (gorm: uint -> bigint,
+# int32 -> integer, time.Duration -> bigint, []byte -> bytea).
+EXECUTION_TYPES = {
+    "launch_plan_id": "bigint",
+    "workflow_id": "bigint",
+    "task_id": "bigint",
+    "source_execution_id": "bigint",
+    "parent_node_execution_id": "bigint",
+    "closure": "bytea",
+    "spec": "bytea",
+    "duration": "bigint",
+    "mode": "integer",
+    "state": "integer",
+}
 
 # Columns every execution-scoped table has (gorm's base model plus the execution key).
 EXECUTION_SCOPED_COLUMNS = frozenset(
@@ -187,18 +224,26 @@ EXECUTIONS = EntityTable(
             f"{LAUNCH_PLANS.table}.id = executions.launch_plan_id",
             LAUNCH_PLANS.columns,
             LAUNCH_PLANS.renames,
+            types=LAUNCH_PLANS.types,
         ),
         "workflow": Join(
             WORKFLOWS.table,
             f"{WORKFLOWS.table}.id = executions.workflow_id",
             WORKFLOWS.columns,
             WORKFLOWS.renames,
+            types=WORKFLOWS.types,
         ),
-        "task": Join(TASKS.table, f"{TASKS.table}.id = executions.task_id", TASKS.columns, TASKS.renames),
-        "admin_tag": _TAG_JOIN,
-        "execution_admin_tag": _TAG_JOIN,
+        "task": Join(
+            TASKS.table,
+            f"{TASKS.table}.id = executions.task_id",
+            TASKS.columns,
+            TASKS.renames,
+            types=TASKS.types,
+        ),
+        "admin_tag": _ADMIN_TAG_JOIN,
         "execution_tag": _TAG_JOIN,
     },
+    types=EXECUTION_TYPES,
 )
 
 # --- names and identifiers -------------------------------------------------------------------------------
@@ -306,6 +351,22 @@ def find_row(conn: sqlite3.Connection, table: str, key: Mapping[str, object]) ->
     return rows[0] if rows else None
 
 
+def take_row(conn: sqlite3.Connection, table: str, example: Mapping[str, object]) -> sqlite3.Row | None:
+    """One row like flyteadmin's repositories find it: `db.Where(&Model{...}).Take(&row)`.
+
+    gorm leaves a struct's zero-valued fields out of the query, so an identifier with empty parts matches any
+    row having the parts it does give, and an empty identifier matches any row at all (a node event without an
+    id updates some node execution). Only empty strings count as zero here: integer key parts such as
+    `retry_attempt` are pointers in flyteadmin's models and always take part. `Take` has no order; Postgres
+    returns the first row of its heap, for a table written in order the oldest, as here.
+    """
+    given = {column: value for column, value in example.items() if value != ""}
+    where = " AND ".join(f"{column} = ?" for column in given) or "1 = 1"
+    sql = f"SELECT * FROM {table} WHERE {where} ORDER BY id LIMIT 1"
+    row: sqlite3.Row | None = conn.execute(sql, tuple(given.values())).fetchone()
+    return row
+
+
 def insert_row(conn: sqlite3.Connection, table: str, columns: Mapping[str, object]) -> int:
     """Insert one row given as column -> value; returns its id."""
     names = ", ".join(columns)
@@ -317,8 +378,9 @@ def insert_row(conn: sqlite3.Connection, table: str, columns: Mapping[str, objec
 def fetch_execution_row(
     conn: sqlite3.Connection, identifier: identifier_pb2.WorkflowExecutionIdentifier
 ) -> sqlite3.Row:
-    """The stored execution, or NOT_FOUND `missing entity of type execution with identifier ...`."""
-    row = find_row(conn, "executions", execution_key(identifier))
+    """The execution `ExecutionRepo.Get` finds (see `take_row`: empty parts match anything), or NOT_FOUND
+    `missing entity of type execution with identifier ...`."""
+    row = take_row(conn, "executions", execution_key(identifier))
     return require_row(row, "execution", execution_id(identifier.project, identifier.domain, identifier.name))
 
 
@@ -704,7 +766,8 @@ def _inherit_from_parent_node(
     conn: sqlite3.Connection, spec: execution_pb2.ExecutionSpec
 ) -> tuple[int | None, int | None]:
     """`getInheritedExecMetadata`: an execution launched by a node (a child launch plan) takes the launching
-    execution's principal and nesting + 1; both records must exist (NOT_FOUND otherwise).
+    execution's principal, nesting + 1 and execution cluster label; both records must exist (NOT_FOUND
+    otherwise, found as the repositories find them: see `take_row`).
 
     Returns the row ids of the parent node execution and of its execution (None, None without a parent).
     """
@@ -712,10 +775,19 @@ def _inherit_from_parent_node(
         return None, None
     parent = spec.metadata.parent_node_execution
     node_key = {**execution_key(parent.execution_id), "node_id": parent.node_id}
-    node = require_row(find_row(conn, "node_executions", node_key), "node execution", parent)
+    model_key = identifier_pb2.NodeExecutionIdentifier(
+        node_id=parent.node_id,
+        execution_id=execution_id(
+            parent.execution_id.project, parent.execution_id.domain, parent.execution_id.name
+        ),
+    )
+    node = require_row(take_row(conn, "node_executions", node_key), "node execution", model_key)
     source = fetch_execution_row(conn, parent.execution_id)
+    source_spec = load_spec(source)
     spec.metadata.principal = source["user"]
-    spec.metadata.nesting = load_spec(source).metadata.nesting + 1
+    spec.metadata.nesting = source_spec.metadata.nesting + 1
+    if source_spec.HasField("execution_cluster_label"):
+        spec.execution_cluster_label.CopyFrom(source_spec.execution_cluster_label)
     return int(node["id"]), int(source["id"])
 
 
@@ -731,7 +803,7 @@ def launch(
     is the row id of the execution a relaunch or recovery copies.
     """
     now = state.now()
-    duplicate = False
+    duplicate = ""
     user_inputs = request.inputs if request.inputs.literals else request.spec.inputs
     with state.db.tx() as conn:
         _validate_create_request(conn, state, request, user_inputs)
@@ -741,7 +813,7 @@ def launch(
         task_row_id: int | None = None
         if is_task:
             task_row_id, _ = get_task_row(conn, reference)
-            lp_row_id, launch_plan = ensure_single_task_launch_plan(conn, state, reference)
+            lp_row_id, launch_plan = ensure_single_task_launch_plan(conn, state, reference, request.spec)
         else:
             lp_row_id, launch_plan = get_launch_plan(conn, reference)
         computed = check_and_fetch_inputs(
@@ -764,10 +836,21 @@ def launch(
             if launch_plan.spec.HasField("concurrency_policy"):
                 _check_concurrency(conn, launch_plan)
         spec.security_context.CopyFrom(config.security_context)
-        spec.metadata.system_metadata.namespace = f"{request.project}-{request.domain}"
-        if find_row(conn, "executions", execution_key(execution_id(request.project, request.domain, name))):
-            # flyteadmin overwrote the stored inputs before the insert failed; keep that effect (commit).
-            duplicate = True
+        # `CreateExecutionModel` replaces the system metadata whole: a relaunch does not keep its original's
+        # cluster (the engine reports its own; the emulator has none to report).
+        spec.metadata.system_metadata.CopyFrom(
+            execution_pb2.SystemMetadata(namespace=f"{request.project}-{request.domain}")
+        )
+        _add_project_labels(conn, request.project, spec)
+        new_id = execution_id(request.project, request.domain, name)
+        # `ExecutionRepo.Create` inserts the tag rows first, then the execution, both outside its transaction:
+        # a duplicate name with tags fails on `execution_tags_pkey`; one without (or with other tags) fails on
+        # `executions_pkey` and leaves the new tag rows behind. The inputs were overwritten before either.
+        pairs = [] if is_task else _tag_pairs(spec)  # single-task executions write no tags
+        if not _insert_tags(conn, new_id, pairs, now):
+            duplicate = "execution_tags_pkey"
+        elif find_row(conn, "executions", execution_key(new_id)):
+            duplicate = "executions_pkey"
         else:
             _insert_execution(
                 conn,
@@ -789,7 +872,7 @@ def launch(
         raise AdminError(
             grpc.StatusCode.ALREADY_EXISTS,
             "value with matching already exists (duplicate key value violates unique constraint "
-            '"executions_pkey")',
+            f'"{duplicate}")',
         )
     notify_engine(state)
     return execution_id(request.project, request.domain, name)
@@ -817,11 +900,13 @@ def _insert_execution(
     uris: tuple[str, str],
 ) -> None:
     lp_spec = launch_plan.spec
+    # The linked workflow's id: for a single-task execution `.flytegen.<task>`, not the spec's bare name.
+    _, workflow = launch_plan_workflow(conn, lp_row_id)
     closure = execution_pb2.ExecutionClosure(
         phase=Phase.UNDEFINED,
         created_at=timestamp(now),
         updated_at=timestamp(now),
-        workflow_id=lp_spec.workflow_id,
+        workflow_id=workflow.id,
         state_change_details=execution_pb2.ExecutionStateChangeDetails(
             state=execution_pb2.ExecutionState.EXECUTION_ACTIVE,
             occurred_at=timestamp(now),
@@ -858,14 +943,50 @@ def _insert_execution(
         "launch_entity": "launch_plan" if links.launch_plan is not None else "task",
     }
     insert_row(conn, "executions", row)
-    if links.launch_plan is None:
-        return  # flyteadmin writes no tags for single-task executions
-    for tag in spec.tags:
-        conn.execute(
-            "INSERT OR IGNORE INTO execution_tags (created_at, updated_at, execution_project, "
-            "execution_domain, execution_name, key, value) VALUES (?, ?, ?, ?, ?, ?, '')",
-            (stamp, stamp, request.project, request.domain, name, tag),
+
+
+def _tag_pairs(spec: execution_pb2.ExecutionSpec) -> list[tuple[str, str]]:
+    """`CreateExecutionTagModel`: one `execution_tags` row per label (key, value) and per tag (tag, "")."""
+    return [*sorted(spec.labels.values.items()), *((tag, "") for tag in spec.tags)]
+
+
+def _insert_tags(
+    conn: sqlite3.Connection,
+    identifier: identifier_pb2.WorkflowExecutionIdentifier,
+    pairs: list[tuple[str, str]],
+    now: datetime,
+) -> bool:
+    """Insert an execution's tag rows as the one multi-row INSERT flyteadmin sends; False when that violates
+    the table's primary key (execution key, key, value), against stored rows or within itself (nothing is
+    inserted then)."""
+    key = execution_key(identifier)
+    stored = {(row["key"], row["value"]) for row in select_rows(conn, "execution_tags", key)}
+    if len(set(pairs)) < len(pairs) or stored.intersection(pairs):
+        return False
+    stamp = db_time(now)
+    for tag_key, value in pairs:
+        insert_row(
+            conn,
+            "execution_tags",
+            {"created_at": stamp, "updated_at": stamp, **key, "key": tag_key, "value": value},
         )
+    return True
+
+
+def _add_project_labels(conn: sqlite3.Connection, project: str, spec: execution_pb2.ExecutionSpec) -> None:
+    """`addProjectLabels`, as far as the stored spec shows it: flyteadmin adds the project's labels (the
+    execution's value wins on the same key) into the labels map its execution config took from the first
+    source that has labels. When that is the request (its labels are not empty), the map is the request spec's
+    own, so the stored spec carries the project labels too; a launch plan's or an attribute's map, or a new
+    one, is not stored."""
+    if not spec.labels.values:
+        return
+    row = conn.execute("SELECT labels FROM projects WHERE identifier = ?", (project,)).fetchone()
+    if row is None or not row["labels"]:
+        return
+    for key, value in common_pb2.Labels.FromString(row["labels"]).values.items():
+        if key not in spec.labels.values:
+            spec.labels.values[key] = value
 
 
 @rpc(ADMIN, "CreateExecution")
@@ -998,6 +1119,14 @@ def update_execution(
 _TRIMMED_ERROR_BYTES = 100
 
 
+def trim_error_message(closure: Any) -> None:
+    """`TrimErrorMessage` of list answers (executions, node executions): the error message cut to 100 bytes,
+    without a broken UTF-8 sequence at the end."""
+    if closure.HasField("error") and closure.error.message:
+        trimmed = closure.error.message.encode("utf-8")[:_TRIMMED_ERROR_BYTES]
+        closure.error.message = trimmed.decode("utf-8", errors="ignore")
+
+
 def execution_from_row(row: sqlite3.Row, *, for_list: bool = False) -> execution_pb2.Execution:
     """`FromExecutionModel`: namespace default, abort metadata for old ABORTED rows, list trimming."""
     spec = load_spec(row)
@@ -1007,9 +1136,7 @@ def execution_from_row(row: sqlite3.Row, *, for_list: bool = False) -> execution
     if row["phase"] == phase_name(Phase.ABORTED) and not closure.HasField("abort_metadata"):
         closure.abort_metadata.cause = row["abort_cause"]
     if for_list:
-        if closure.HasField("error") and closure.error.message:
-            trimmed = closure.error.message.encode("utf-8")[:_TRIMMED_ERROR_BYTES]
-            closure.error.message = trimmed.decode("utf-8", errors="ignore")
+        trim_error_message(closure)
         spec.ClearField("inputs")
         closure.ClearField("computed_inputs")
     return execution_pb2.Execution(id=row_execution_id(row), spec=spec, closure=closure)
@@ -1075,60 +1202,3 @@ def get_execution_data(
         row = fetch_execution_row(conn, request.id)
         response = execution_pb2.WorkflowExecutionGetDataResponse()
         return data_response(response, conn, row["inputs_uri"], load_closure(row))
-
-
-@rpc(ADMIN, "GetExecutionMetrics")
-def get_execution_metrics(
-    state: EmulatorState, request: execution_pb2.WorkflowExecutionGetMetricsRequest, call: CallInfo
-) -> execution_pb2.WorkflowExecutionGetMetricsResponse:
-    validate_execution_id(request.id, request.HasField("id"))
-    with state.db.read() as conn:
-        row = fetch_execution_row(conn, request.id)
-        closure = load_closure(row)
-        span = metrics_pb2.Span(
-            start_time=closure.created_at, end_time=closure.updated_at, workflow_id=row_execution_id(row)
-        )
-        if request.depth != 0:
-            span.spans.extend(_node_spans(conn, row))
-    return execution_pb2.WorkflowExecutionGetMetricsResponse(span=span)
-
-
-def _node_spans(conn: sqlite3.Connection, execution: sqlite3.Row) -> list[metrics_pb2.Span]:
-    """Child spans: one per node execution (up to 50, as flyteadmin fetches), with task attempts below."""
-    key = execution_key(row_execution_id(execution))
-    nodes = select_rows(conn, "node_executions", key, "parent_id IS NULL", "id LIMIT 50")
-    spans = []
-    for node in nodes:
-        node_id = core_execution_node_id(execution, node["node_id"])
-        span = metrics_pb2.Span(
-            start_time=timestamp(parse_db_time(node["node_execution_created_at"])),
-            end_time=timestamp(parse_db_time(node["node_execution_updated_at"])),
-            node_id=node_id,
-        )
-        attempts = select_rows(
-            conn, "task_executions", {**key, "node_id": node["node_id"]}, order_by="retry_attempt"
-        )
-        for attempt in attempts:
-            span.spans.append(
-                metrics_pb2.Span(
-                    start_time=timestamp(parse_db_time(attempt["task_execution_created_at"])),
-                    end_time=timestamp(parse_db_time(attempt["task_execution_updated_at"])),
-                    task_id=identifier_pb2.TaskExecutionIdentifier(
-                        task_id=identifier_pb2.Identifier(
-                            resource_type=identifier_pb2.ResourceType.TASK,
-                            project=attempt["project"],
-                            domain=attempt["domain"],
-                            name=attempt["name"],
-                            version=attempt["version"],
-                        ),
-                        node_execution_id=node_id,
-                        retry_attempt=attempt["retry_attempt"],
-                    ),
-                )
-            )
-        spans.append(span)
-    return spans
-
-
-def core_execution_node_id(execution: sqlite3.Row, node_id: str) -> identifier_pb2.NodeExecutionIdentifier:
-    return identifier_pb2.NodeExecutionIdentifier(execution_id=row_execution_id(execution), node_id=node_id)

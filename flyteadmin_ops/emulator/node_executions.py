@@ -1,8 +1,10 @@
 """AdminService node executions: get, list (top level or under a parent), list for a task, data, dynamic.
 
 Node executions are created and advanced only by node events (`events.py`), as in flyteadmin
-(`node_execution_manager.go`). Quirks kept: Get/GetData ignore identifier validation (a bad id is simply
-NOT_FOUND), ListNodeExecutions without `unique_parent_id` returns top-level nodes only.
+(`node_execution_manager.go`). Quirks kept: Get/GetData only log identifier validation errors, and the
+lookup ignores empty identifier parts (a partial id finds some node execution, see `take_row`);
+ListNodeExecutions without `unique_parent_id` returns top-level nodes only (launched by neither a node nor a
+task); the task-launched ones are listed by ListNodeExecutionsForTask, in `task_executions.py`.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from flyteadmin_ops.emulator.executions import (
     data_response,
     execution_key,
     execution_scope,
-    find_row,
     list_rows,
     require_row,
     row_execution_id,
+    take_row,
+    trim_error_message,
     validate_execution_child_id,
     validate_execution_listing,
 )
-from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate, validate_limit
+from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.storage import get_object
@@ -86,7 +89,33 @@ NODE_EXECUTIONS = EntityTable(
             "internal_data",
         }
     ),
-    joins={"execution": Join(EXECUTIONS.table, _SAME_EXECUTION, EXECUTIONS.columns, EXECUTIONS.renames)},
+    joins={
+        "execution": Join(
+            EXECUTIONS.table,
+            _SAME_EXECUTION,
+            EXECUTIONS.columns,
+            EXECUTIONS.renames,
+            types=EXECUTIONS.types,
+        )
+    },
+    # Postgres types of the columns that are not text or timestamps (gorm: *uint -> bigint, []byte -> bytea).
+    types={
+        "closure": "bytea",
+        "node_execution_metadata": "bytea",
+        "internal_data": "bytea",
+        "duration": "bigint",
+        "parent_id": "bigint",
+        "parent_task_execution_id": "bigint",
+    },
+)
+
+
+# `isParent` map filter of ListNodeExecutions without a parent: nodes launched by neither a node nor a task.
+TOP_LEVEL = (
+    Predicate("node_executions.parent_id IS NULL", (), "node_execution", "parent_id"),
+    Predicate(
+        "node_executions.parent_task_execution_id IS NULL", (), "node_execution", "parent_task_execution_id"
+    ),
 )
 
 
@@ -94,10 +123,24 @@ def node_id_of(row: sqlite3.Row) -> identifier_pb2.NodeExecutionIdentifier:
     return identifier_pb2.NodeExecutionIdentifier(execution_id=row_execution_id(row), node_id=row["node_id"])
 
 
+def node_model_key(
+    identifier: identifier_pb2.NodeExecutionIdentifier,
+) -> identifier_pb2.NodeExecutionIdentifier:
+    """The identifier as flyteadmin's node execution model holds it (no `org`): what NOT_FOUND prints."""
+    execution = identifier.execution_id
+    return identifier_pb2.NodeExecutionIdentifier(
+        node_id=identifier.node_id,
+        execution_id=identifier_pb2.WorkflowExecutionIdentifier(
+            project=execution.project, domain=execution.domain, name=execution.name
+        ),
+    )
+
+
 def find_node_row(
     conn: sqlite3.Connection, identifier: identifier_pb2.NodeExecutionIdentifier
 ) -> sqlite3.Row | None:
-    return find_row(
+    """The node execution `NodeExecutionRepo.Get` finds: empty parts of the identifier match anything."""
+    return take_row(
         conn, "node_executions", {**execution_key(identifier.execution_id), "node_id": identifier.node_id}
     )
 
@@ -106,26 +149,64 @@ def fetch_node_row(
     conn: sqlite3.Connection, identifier: identifier_pb2.NodeExecutionIdentifier
 ) -> sqlite3.Row:
     """The stored node execution, or NOT_FOUND `missing entity of type node execution with identifier ...`."""
-    return require_row(find_node_row(conn, identifier), "node execution", identifier)
+    return require_row(find_node_row(conn, identifier), "node execution", node_model_key(identifier))
 
 
 def load_node_closure(row: sqlite3.Row) -> node_execution_pb2.NodeExecutionClosure:
     return node_execution_pb2.NodeExecutionClosure.FromString(row["closure"])
 
 
-def node_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> node_execution_pb2.NodeExecution:
+def node_from_row(
+    conn: sqlite3.Connection, row: sqlite3.Row, *, for_list: bool = False
+) -> node_execution_pb2.NodeExecution:
+    """`transformNodeExecutionModel` + `FromNodeExecutionModel`.
+
+    Propellers that predate event versions did not say `is_parent`/`is_dynamic`; flyteadmin then infers them
+    from child node executions, which it has loaded for a list, and for a single node only when the node's
+    events carried no event version. Lists trim error messages.
+    """
     metadata = node_execution_pb2.NodeExecutionMetaData()
     if row["node_execution_metadata"]:
         metadata.ParseFromString(row["node_execution_metadata"])
-    if not metadata.is_parent_node:
-        # Older propellers do not say is_parent; flyteadmin then looks for children, as done here.
-        metadata.is_parent_node = (
+    children_loaded = for_list or event_version(row["internal_data"]) == 0
+    if children_loaded and not (metadata.is_parent_node or metadata.is_dynamic):
+        has_children = (
             conn.execute("SELECT 1 FROM node_executions WHERE parent_id = ? LIMIT 1", (row["id"],)).fetchone()
             is not None
         )
+        if has_children:
+            metadata.is_parent_node = True
+            metadata.is_dynamic = bool(row["dynamic_workflow_remote_closure_reference"])
+    closure = load_node_closure(row)
+    if for_list:
+        trim_error_message(closure)
     return node_execution_pb2.NodeExecution(
-        id=node_id_of(row), input_uri=row["input_uri"], closure=load_node_closure(row), metadata=metadata
+        id=node_id_of(row), input_uri=row["input_uri"], closure=closure, metadata=metadata
     )
+
+
+def internal_data(version: int) -> bytes:
+    """flyteadmin's `NodeExecutionInternalData{event_version}` (its own message, field 1, a varint)."""
+    if not version:
+        return b""
+    varint = bytearray()
+    while True:
+        byte, version = version & 0x7F, version >> 7
+        varint.append(byte | (0x80 if version else 0))
+        if not version:
+            return bytes([0x08, *varint])
+
+
+def event_version(data: bytes | None) -> int:
+    """The event version `internal_data` holds (0 when empty)."""
+    if not data or data[0] != 0x08:
+        return 0
+    value = 0
+    for shift, byte in enumerate(data[1:]):
+        value |= (byte & 0x7F) << (7 * shift)
+        if not byte & 0x80:
+            break
+    return value
 
 
 def validate_node_execution_id(identifier: identifier_pb2.NodeExecutionIdentifier, present: bool) -> None:
@@ -139,7 +220,7 @@ def list_node_rows(
 ) -> node_execution_pb2.NodeExecutionList:
     rows, token = list_rows(conn, NODE_EXECUTIONS, request, implicit, "ListNodeExecutions")
     return node_execution_pb2.NodeExecutionList(
-        node_executions=[node_from_row(conn, row) for row in rows], token=token
+        node_executions=[node_from_row(conn, row, for_list=True) for row in rows], token=token
     )
 
 
@@ -170,29 +251,7 @@ def list_node_executions(
                 Predicate("node_executions.parent_id = ?", (parent["id"],), "node_execution", "parent_id")
             )
         else:
-            implicit.append(Predicate("node_executions.parent_id IS NULL", (), "node_execution", "parent_id"))
-        return list_node_rows(implicit, request, conn)
-
-
-@rpc(ADMIN, "ListNodeExecutionsForTask")
-def list_node_executions_for_task(
-    state: EmulatorState, request: node_execution_pb2.NodeExecutionForTaskListRequest, call: CallInfo
-) -> node_execution_pb2.NodeExecutionList:
-    from flyteadmin_ops.emulator.task_executions import fetch_task_row, validate_task_execution_id
-
-    validate_task_execution_id(request.task_execution_id, request.HasField("task_execution_id"))
-    validate_limit(request.limit)
-    implicit = execution_scope(NODE_EXECUTIONS, request.task_execution_id.node_execution_id.execution_id)
-    with state.db.read() as conn:
-        parent = fetch_task_row(conn, request.task_execution_id)
-        implicit.append(
-            Predicate(
-                "node_executions.parent_task_execution_id = ?",
-                (parent["id"],),
-                "node_execution",
-                "parent_task_execution_id",
-            )
-        )
+            implicit.extend(TOP_LEVEL)
         return list_node_rows(implicit, request, conn)
 
 

@@ -1,14 +1,15 @@
 """AdminService task executions (attempts of a task node): get, list, data.
 
 Task executions are created and advanced only by task events (`events.py`), as in flyteadmin
-(`task_execution_manager.go`). GetTaskExecutionData ignores identifier validation; a bad id is NOT_FOUND.
+(`task_execution_manager.go`). GetTaskExecutionData validates the identifier (it goes through
+GetTaskExecution), and its flyte URLs name the attempt's retry.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-from flyteidl.admin import task_execution_pb2
+from flyteidl.admin import common_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import identifier_pb2
 
 from flyteadmin_ops.emulator.common import INVALID, go_text, missing
@@ -20,13 +21,18 @@ from flyteadmin_ops.emulator.executions import (
     data_response,
     execution_key,
     execution_scope,
-    find_row,
     list_rows,
     require_row,
     row_execution_id,
+    take_row,
 )
-from flyteadmin_ops.emulator.filters import EntityTable, Join, validate_limit
-from flyteadmin_ops.emulator.node_executions import NODE_EXECUTIONS, validate_node_execution_id
+from flyteadmin_ops.emulator.filters import EntityTable, Join, Predicate, validate_limit
+from flyteadmin_ops.emulator.node_executions import (
+    NODE_EXECUTIONS,
+    list_node_rows,
+    node_model_key,
+    validate_node_execution_id,
+)
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 from flyteadmin_ops.emulator.tasks import TASKS
@@ -86,20 +92,27 @@ TASK_EXECUTIONS = EntityTable(
             ),
             TASKS.columns,
             TASKS.renames,
+            types=TASKS.types,
         ),
         "execution": Join(
             EXECUTIONS.table,
             " AND ".join(f"executions.{c} = task_executions.{c}" for c in _EXECUTION_KEY),
             EXECUTIONS.columns,
             EXECUTIONS.renames,
+            types=EXECUTIONS.types,
         ),
         "node_execution": Join(
             NODE_EXECUTIONS.table,
             " AND ".join(f"node_executions.{c} = task_executions.{c}" for c in (*_EXECUTION_KEY, "node_id")),
             NODE_EXECUTIONS.columns,
             NODE_EXECUTIONS.renames,
+            types=NODE_EXECUTIONS.types,
         ),
     },
+    # flyteadmin's `customizeField`: on task executions, project/domain/name mean the execution's.
+    renames={"project": "execution_project", "domain": "execution_domain", "name": "execution_name"},
+    # Postgres types of the columns that are not text or timestamps (gorm: uint32 -> bigint, []byte -> bytea).
+    types={"retry_attempt": "bigint", "phase_version": "bigint", "closure": "bytea", "duration": "bigint"},
 )
 
 
@@ -112,7 +125,11 @@ def validate_task_execution_id(identifier: identifier_pb2.TaskExecutionIdentifie
     validate_node_execution_id(identifier.node_execution_id, True)
     if not identifier.HasField("task_id"):
         raise missing("task_id")
-    task = identifier.task_id
+    validate_task_id(identifier.task_id)
+
+
+def validate_task_id(task: identifier_pb2.Identifier) -> None:
+    """`ValidateIdentifier(id, Task)`: a TASK identifier with project, domain, name and version."""
     if task.resource_type != identifier_pb2.ResourceType.TASK:
         kind = identifier_pb2.ResourceType.Name(task.resource_type).lower()
         raise AdminError(
@@ -138,17 +155,32 @@ def task_key(identifier: identifier_pb2.TaskExecutionIdentifier) -> dict[str, ob
     }
 
 
+def task_model_key(
+    identifier: identifier_pb2.TaskExecutionIdentifier,
+) -> identifier_pb2.TaskExecutionIdentifier:
+    """The identifier NOT_FOUND prints: the model's key fields only, so no task `resource_type`, no `org` and
+    no `retry_attempt` (flyteadmin's repository rebuilds the identifier without them)."""
+    task = identifier.task_id
+    return identifier_pb2.TaskExecutionIdentifier(
+        task_id=identifier_pb2.Identifier(
+            project=task.project, domain=task.domain, name=task.name, version=task.version
+        ),
+        node_execution_id=node_model_key(identifier.node_execution_id),
+    )
+
+
 def find_task_row(
     conn: sqlite3.Connection, identifier: identifier_pb2.TaskExecutionIdentifier
 ) -> sqlite3.Row | None:
-    return find_row(conn, "task_executions", task_key(identifier))
+    """The attempt `TaskExecutionRepo.Get` finds (see `take_row`: empty parts match anything)."""
+    return take_row(conn, "task_executions", task_key(identifier))
 
 
 def fetch_task_row(
     conn: sqlite3.Connection, identifier: identifier_pb2.TaskExecutionIdentifier
 ) -> sqlite3.Row:
     """The stored attempt, or NOT_FOUND `missing entity of type task execution with identifier ...`."""
-    return require_row(find_task_row(conn, identifier), "task execution", identifier)
+    return require_row(find_task_row(conn, identifier), "task execution", task_model_key(identifier))
 
 
 def task_execution_id_of(row: sqlite3.Row) -> identifier_pb2.TaskExecutionIdentifier:
@@ -186,13 +218,20 @@ def task_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> task_execution_
     )
 
 
+def validated_task_row(
+    conn: sqlite3.Connection, identifier: identifier_pb2.TaskExecutionIdentifier, present: bool
+) -> sqlite3.Row:
+    """`GetTaskExecution`'s lookup, which GetTaskExecutionData goes through too: validate, then fetch."""
+    validate_task_execution_id(identifier, present)
+    return fetch_task_row(conn, identifier)
+
+
 @rpc(ADMIN, "GetTaskExecution")
 def get_task_execution(
     state: EmulatorState, request: task_execution_pb2.TaskExecutionGetRequest, call: CallInfo
 ) -> task_execution_pb2.TaskExecution:
-    validate_task_execution_id(request.id, request.HasField("id"))
     with state.db.read() as conn:
-        return task_from_row(conn, fetch_task_row(conn, request.id))
+        return task_from_row(conn, validated_task_row(conn, request.id, request.HasField("id")))
 
 
 @rpc(ADMIN, "ListTaskExecutions")
@@ -210,11 +249,45 @@ def list_task_executions(
         )
 
 
+def task_flyte_urls(identifier: identifier_pb2.TaskExecutionIdentifier) -> common_pb2.FlyteURLs:
+    """`FlyteURLsFromTaskExecutionID` of the request's id: `flyte://v1/<p>/<d>/<exec>/<node>/<retry>/{i,o}`;
+    flyteadmin never sets the deck URL of an attempt."""
+    node = identifier.node_execution_id
+    execution = node.execution_id
+    base = (
+        f"flyte://v1/{execution.project}/{execution.domain}/{execution.name}/{node.node_id}/"
+        f"{identifier.retry_attempt}"
+    )
+    return common_pb2.FlyteURLs(inputs=f"{base}/i", outputs=f"{base}/o")
+
+
 @rpc(ADMIN, "GetTaskExecutionData")
 def get_task_execution_data(
     state: EmulatorState, request: task_execution_pb2.TaskExecutionGetDataRequest, call: CallInfo
 ) -> task_execution_pb2.TaskExecutionGetDataResponse:
     with state.db.read() as conn:
-        row = fetch_task_row(conn, request.id)
-        response = task_execution_pb2.TaskExecutionGetDataResponse()
+        row = validated_task_row(conn, request.id, request.HasField("id"))
+        response = task_execution_pb2.TaskExecutionGetDataResponse(flyte_urls=task_flyte_urls(request.id))
         return data_response(response, conn, row["input_uri"], load_task_closure(row))
+
+
+@rpc(ADMIN, "ListNodeExecutionsForTask")
+def list_node_executions_for_task(
+    state: EmulatorState, request: node_execution_pb2.NodeExecutionForTaskListRequest, call: CallInfo
+) -> node_execution_pb2.NodeExecutionList:
+    """Node executions a task attempt launched (dynamic tasks): served here, beside the attempts, so that node
+    executions need not know about task executions."""
+    validate_task_execution_id(request.task_execution_id, request.HasField("task_execution_id"))
+    validate_limit(request.limit)
+    implicit = execution_scope(NODE_EXECUTIONS, request.task_execution_id.node_execution_id.execution_id)
+    with state.db.read() as conn:
+        parent = fetch_task_row(conn, request.task_execution_id)
+        implicit.append(
+            Predicate(
+                "node_executions.parent_task_execution_id = ?",
+                (parent["id"],),
+                "node_execution",
+                "parent_task_execution_id",
+            )
+        )
+        return list_node_rows(implicit, request, conn)

@@ -207,7 +207,13 @@ def test_child_nodes_are_listed_under_their_parent(admin: Any, clock: Clock) -> 
 def test_task_events_phase_versions_and_terminal_refusal(admin: Any, clock: Clock) -> None:
     admin.CreateExecution(create_request("ev"))
     orphan = refusal(admin.CreateTaskEvent, task_event(clock, "n0", TaskPhase.RUNNING))
-    assert orphan.code == grpc.StatusCode.INTERNAL  # a plain Go error upstream
+    # `NodeExecutionRepo.Exists` fails with gorm's record-not-found (the semantics notes said INTERNAL; the
+    # real server answered NOT_FOUND, reference entry 98, and observed beats read).
+    assert (orphan.code, orphan.message) == (
+        grpc.StatusCode.NOT_FOUND,
+        'Failed to get existing node execution id: [node_id:"n0" execution_id:{project:"flytesnacks" '
+        'domain:"development" name:"ev"}] with err: entry not found',
+    )
     admin.CreateNodeEvent(node_event(clock, "n0", NodePhase.RUNNING))
     log_a = core_execution_pb2.TaskLog(uri="https://logs/a", name="a")
     admin.CreateTaskEvent(task_event(clock, "n0", TaskPhase.RUNNING, logs=[log_a], input_uri="s3://b/in.pb"))
@@ -219,7 +225,7 @@ def test_task_events_phase_versions_and_terminal_refusal(admin: Any, clock: Cloc
     clock.advance(seconds=7)
     admin.CreateTaskEvent(task_event(clock, "n0", TaskPhase.SUCCEEDED, output_data=literal_map(o0=1)))
     got = admin.GetTaskExecution(task_execution_pb2.TaskExecutionGetRequest(id=attempt("n0")))
-    assert [log.name for log in got.closure.logs] == ["a", "b"]
+    assert [log.name for log in got.closure.logs] == ["b", "a"]  # `mergeLogs`: the latest event's logs first
     assert (got.closure.phase, got.closure.duration.seconds, got.input_uri) == (
         TaskPhase.SUCCEEDED,
         7,
@@ -310,6 +316,8 @@ def test_dynamic_workflow_closure_is_kept_and_served(admin: Any, clock: Clock) -
             id=dynamic_id, compiled_workflow=compiled, dynamic_job_spec_uri="s3://b/futures.pb"
         )
     )
+    # The job spec URI is kept from an update only (`UpdateNodeExecutionModel`), so the node starts first.
+    admin.CreateNodeEvent(node_event(clock, "n0", NodePhase.RUNNING))
     admin.CreateNodeEvent(node_event(clock, "n0", NodePhase.DYNAMIC_RUNNING, task_node_metadata=metadata))
     served = admin.GetDynamicNodeWorkflow(node_execution_pb2.GetDynamicNodeWorkflowRequest(id=node_id("n0")))
     assert served.compiled_workflow == compiled

@@ -253,10 +253,10 @@ def test_list_pages_filters_sorts_and_validates(admin: Any) -> None:
     for request, message in [
         (list_request(limit=0), "invalid value for limit"),
         (list_request(token="abc"), "invalid pagination token abc for ListExecutions"),
-        (list_request(filters="eq(project,flytesnacks)"), "'execution.project' is invalid filter"),
+        (list_request(filters="eq(project,flytesnacks)"), "'e.project' is invalid filter"),
         (
             list_request(filters="eq(node_execution.phase,x)"),
-            "'node_execution' entity is not allowed in filters",
+            "'ne' entity is not allowed in filters",
         ),
         (list_request(filters="bogus"), "invalid value for filters"),
         (list_request(sort_by=common_pb2.Sort(key="name")), "invalid sort key 'name'"),

@@ -226,9 +226,19 @@ def test_metrics_have_node_and_attempt_spans(simulated: tuple[Emulator, Stubs]) 
     run(emu, calls.admin, create_request("timed"))
     request = execution_pb2.WorkflowExecutionGetMetricsRequest(id=exec_id("timed"), depth=2)
     span = calls.admin.GetExecutionMetrics(request).span
-    by_node = {child.node_id.node_id: child for child in span.spans}
-    assert set(by_node) == {"start-node", "n0", "n1", "end-node"}
-    assert [attempt.task_id.task_id for attempt in by_node["n0"].spans] == [TASK]
+    # flyteadmin's metrics manager: WORKFLOW_SETUP, the workflow's nodes (not start/end), WORKFLOW_TEARDOWN.
+    assert [child.operation_id or child.node_id.node_id for child in span.spans] == [
+        "WORKFLOW_SETUP",
+        "n0",
+        "n1",
+        "WORKFLOW_TEARDOWN",
+    ]
+    n0 = span.spans[1]
+    assert [child.operation_id for child in n0.spans] == ["NODE_TRANSITION", "NODE_SETUP", "NODE_TEARDOWN"]
+    deep = calls.admin.GetExecutionMetrics(
+        execution_pb2.WorkflowExecutionGetMetricsRequest(id=exec_id("timed"), depth=3)
+    ).span.spans[1]
+    assert [child.task_id.task_id for child in deep.spans if child.HasField("task_id")] == [TASK]
     shallow = calls.admin.GetExecutionMetrics(
         execution_pb2.WorkflowExecutionGetMetricsRequest(id=exec_id("timed"))
     )
