@@ -8,6 +8,12 @@ One table keyed by (project, domain, workflow, launch_plan, resource_type) with 
   deletes that project-domain's workflow records, and deleting a project record deletes every record of
   that project and type;
 - GetProjectAttributes(WORKFLOW_EXECUTION_CONFIG) answers the server default (max_parallelism 25) when absent.
+- Each scope gates its project its own way: Project updates/deletes need it registered and ACTIVE (no
+  InactiveProject detail), Project gets only registered; ProjectDomain/Workflow pass
+  `ValidateProjectAndDomain`;
+- PLUGIN_OVERRIDE updates merge with the stored record read through `GetRaw`, which refuses an empty domain,
+  so every project-level one fails with INTERNAL, and whose gorm struct query drops the empty workflow, so a
+  project-domain one can land in (merge into) a workflow record of that project-domain.
 The three scopes are described by :class:`Scope` and served by one set of handler factories.
 """
 
@@ -28,7 +34,7 @@ from flyteidl.admin import (
 )
 from google.protobuf.message import Message
 
-from flyteadmin_ops.emulator.common import GORM_MODEL_DDL, INVALID, db_time, missing
+from flyteadmin_ops.emulator.common import GORM_MODEL_DDL, INVALID, db_time, invalid, missing
 from flyteadmin_ops.emulator.db import schema
 from flyteadmin_ops.emulator.projects import project_state, validate_project_and_domain
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
@@ -108,53 +114,122 @@ def _key(scope: Scope, source: Any) -> dict[str, str]:
     return {name: values.get(name, "") for name in ("project", "domain", "workflow")}
 
 
+def type_name(resource_type: int) -> str:
+    """`MatchableResource.String()` in Go: the enum name, or the bare number for a value it doesn't know."""
+    try:
+        return MatchableResource.Name(resource_type)
+    except ValueError:
+        return str(resource_type)
+
+
+def _resource_id(key: dict[str, str], resource_type: int) -> str:
+    """Go's `%v` of a `ResourceID` (`{p d w  TYPE}`: values only, one space between fields)."""
+    return f"{{{key['project']} {key['domain']} {key['workflow']}  {type_name(resource_type)}}}"
+
+
+def _unexpected_invalid_input(text: str) -> AdminError:
+    """A repository's "invalid input" error passed through the Postgres error transformer, which knows only
+    Postgres and gorm errors and so wraps any other as INTERNAL."""
+    return AdminError(
+        grpc.StatusCode.INTERNAL, f"unexpected error type for: missing and/or invalid parameters: {text}"
+    )
+
+
+def _resource_model_text(key: dict[str, str], resource_type: int, priority: int, attributes: bytes) -> str:
+    """Go's `%v` of an unsaved `models.Resource` (zero id and times, nil DeletedAt, bytes as a list)."""
+    zero_time = "0001-01-01 00:00:00 +0000 UTC"
+    fields = [
+        "0",
+        zero_time,
+        zero_time,
+        "<nil>",
+        key["project"],
+        key["domain"],
+        key["workflow"],
+        "",
+        type_name(resource_type),
+        str(priority),
+        "[" + " ".join(str(b) for b in attributes) + "]",
+    ]
+    return "{" + " ".join(fields) + "}"
+
+
+def _validate_project_for_update(conn: sqlite3.Connection, project: str) -> None:
+    """`ValidateProjectForUpdate`: registered (the repository's own NOT_FOUND text in the message) and ACTIVE,
+    without the InactiveProject detail `ValidateProjectAndDomain` adds."""
+    current = project_state(conn, project)
+    if current is None:
+        raise AdminError(
+            INVALID,
+            f"failed to validate that project [{project}] is registered, "
+            f"err: [project [{project}] not found]",
+        )
+    if current != project_pb2.Project.ACTIVE:
+        raise AdminError(INVALID, f"project [{project}] is not active")
+
+
+def _validate_project_exists(conn: sqlite3.Connection, project: str) -> None:
+    """`ValidateProjectExists`: registered, any state (project attributes stay readable once archived)."""
+    if project_state(conn, project) is None:
+        raise AdminError(
+            INVALID,
+            f"failed to validate that project [{project}] exists, err: [project [{project}] not found]",
+        )
+
+
 def _validate_scope(
     conn: sqlite3.Connection, state: EmulatorState, scope: Scope, key: dict[str, str], write: bool
 ) -> None:
-    """ProjectDomain/Workflow: project ACTIVE and domain configured; Project: exists (Get) or
-    ACTIVE (writes)."""
+    """The project gate of each scope (`validation/attributes_validator.go`); no scope checks for an empty
+    project id first, so "" goes to the project repository as it is."""
     if scope is PROJECT:
-        project = key["project"]
-        if not project:
-            raise missing("project")
-        current = project_state(conn, project)
-        if current is None:
-            verb = "is registered" if write else "exists"
-            raise AdminError(INVALID, f"failed to validate that project [{project}] {verb}")
-        if write and current != project_pb2.Project.ACTIVE:
-            raise AdminError(
-                INVALID, f"project [{project}] is not active", [project_pb2.InactiveProject(id=project)]
-            )
+        if write:
+            _validate_project_for_update(conn, key["project"])
+        else:
+            _validate_project_exists(conn, key["project"])
         return
     validate_project_and_domain(conn, state, key["project"], key["domain"])
     if scope is WORKFLOW and not key["workflow"]:
         raise missing("name")
 
 
-def _resource_type(matching: matchable_resource_pb2.MatchingAttributes) -> int:
+def _resource_type(
+    matching: matchable_resource_pb2.MatchingAttributes, key: dict[str, str], scope: Scope
+) -> int:
+    """The type of the oneof that is set; QUALITY_OF_SERVICE_SPECIFICATION has no case in flyteadmin's
+    validator, so it is "unrecognized" like an empty oneof. The message names the request by its key fields
+    joined with '-' (`p`, `p-d`, `p-d-w`)."""
     kind = matching.WhichOneof("target")
     if kind not in _RESOURCE_OF_ONEOF:
-        raise AdminError(INVALID, "Unrecognized matching attributes type")
+        identifier = "-".join(key[name] for name in scope.keys)
+        raise AdminError(INVALID, f"Unrecognized matching attributes type for request {identifier}")
     return _RESOURCE_OF_ONEOF[kind]
 
 
 def _not_found(key: dict[str, str], resource_type: int) -> AdminError:
+    """`Resource [%+v] not found` of a `ResourceID` (v1.16.8's has no Org field)."""
     return AdminError(
         grpc.StatusCode.NOT_FOUND,
         f"Resource [{{Project:{key['project']} Domain:{key['domain']} Workflow:{key['workflow']} LaunchPlan: "
-        f"ResourceType:{MatchableResource.Name(resource_type)} Org:}}] not found",
+        f"ResourceType:{type_name(resource_type)}}}] not found",
     )
 
 
 def lookup(
     conn: sqlite3.Connection, key: dict[str, str], resource_type: int, *, exact_domain: bool = False
 ) -> sqlite3.Row | None:
-    """The most specific record that applies to `key` (flyteadmin's fallback query)."""
-    domain_clause = "domain = ?" if exact_domain else "domain IN ('', ?)"
+    """The most specific record that applies to `key` (flyteadmin's fallback query); with `exact_domain`,
+    the project-level record only (`GetProjectLevel`)."""
+    if exact_domain:
+        return conn.execute(
+            "SELECT * FROM resources WHERE resource_type = ? AND domain = '' AND project = ?"
+            " AND workflow = '' AND launch_plan = '' ORDER BY priority DESC, id LIMIT 1",
+            (type_name(resource_type), key["project"]),
+        ).fetchone()
     return conn.execute(
-        f"SELECT * FROM resources WHERE {domain_clause} AND project IN ('', ?) AND workflow IN ('', ?)"
-        " AND launch_plan = '' AND resource_type = ? ORDER BY priority DESC LIMIT 1",
-        (key["domain"], key["project"], key["workflow"], MatchableResource.Name(resource_type)),
+        "SELECT * FROM resources WHERE resource_type = ? AND domain IN ('', ?) AND project IN ('', ?)"
+        " AND workflow IN ('', ?) AND launch_plan = '' ORDER BY priority DESC, id LIMIT 1",
+        (type_name(resource_type), key["domain"], key["project"], key["workflow"]),
     ).fetchone()
 
 
@@ -180,6 +255,83 @@ def _default_execution_config(state: EmulatorState) -> matchable_resource_pb2.Wo
     return matchable_resource_pb2.WorkflowExecutionConfig(max_parallelism=state.config.max_parallelism)
 
 
+def _create_or_update(
+    conn: sqlite3.Connection,
+    state: EmulatorState,
+    key: dict[str, str],
+    resource_type: int,
+    priority: int,
+    attributes: bytes,
+) -> None:
+    """`ResourceRepo.CreateOrUpdate`: refuse a record scoped to no project and no domain, else upsert."""
+    if not key["project"] and not key["domain"]:
+        text = _resource_model_text(key, resource_type, priority, attributes)
+        raise AdminError(INVALID, f"missing and/or invalid parameters: {text}")
+    now = db_time(state.now())
+    conn.execute(
+        "INSERT INTO resources (created_at, updated_at, project, domain, workflow, resource_type, priority,"
+        " attributes) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (project, domain, workflow, launch_plan,"
+        " resource_type) DO UPDATE SET attributes = excluded.attributes, updated_at = excluded.updated_at",
+        (
+            now,
+            now,
+            key["project"],
+            key["domain"],
+            key["workflow"],
+            type_name(resource_type),
+            priority,
+            attributes,
+        ),
+    )
+
+
+def _existing_raw(conn: sqlite3.Connection, key: dict[str, str], resource_type: int) -> sqlite3.Row | None:
+    """`ResourceRepo.GetRaw`: refuses an empty domain; its gorm struct query drops the empty fields, so the
+    project-domain key also matches that project-domain's workflow records (the oldest row wins)."""
+    if not key["domain"]:
+        raise _unexpected_invalid_input(_resource_id(key, resource_type))
+    conditions = {name: key[name] for name in ("project", "domain", "workflow") if key[name]}
+    where = " AND ".join(f"{name} = ?" for name in conditions)
+    return conn.execute(
+        f"SELECT * FROM resources WHERE {where} AND resource_type = ? ORDER BY id LIMIT 1",
+        [*conditions.values(), type_name(resource_type)],
+    ).fetchone()
+
+
+def _merge_plugin_overrides(
+    existing: bytes, incoming: matchable_resource_pb2.MatchingAttributes
+) -> matchable_resource_pb2.MatchingAttributes:
+    """One override per task type, the incoming one winning (flyteadmin keys them by task_type in a map)."""
+    by_task_type: dict[str, matchable_resource_pb2.PluginOverride] = {}
+    stored = matchable_resource_pb2.MatchingAttributes.FromString(existing).plugin_overrides.overrides
+    for override in [*stored, *incoming.plugin_overrides.overrides]:
+        by_task_type[override.task_type] = override
+    merged = matchable_resource_pb2.MatchingAttributes()
+    merged.plugin_overrides.overrides.extend(by_task_type.values())
+    return merged
+
+
+def _update_plugin_overrides(
+    conn: sqlite3.Connection,
+    state: EmulatorState,
+    scope: Scope,
+    key: dict[str, str],
+    matching: matchable_resource_pb2.MatchingAttributes,
+) -> None:
+    """`createOrMerge...`: a new record when none is found, else the found record (which may be a narrower
+    one, see `_existing_raw`) rewritten with the merged overrides."""
+    resource_type = MatchableResource.PLUGIN_OVERRIDE
+    existing = _existing_raw(conn, key, resource_type)
+    if existing is None:
+        _create_or_update(conn, state, key, resource_type, scope.priority, matching.SerializeToString())
+        return
+    merged = _merge_plugin_overrides(existing["attributes"], matching)
+    conn.execute(
+        "UPDATE resources SET attributes = ?, updated_at = ? WHERE id = ?",
+        (merged.SerializeToString(), db_time(state.now()), existing["id"]),
+    )
+
+
 def _make_update(scope: Scope) -> Callable[[EmulatorState, Any, CallInfo], Message]:
     def update(state: EmulatorState, request: Any, call: CallInfo) -> Message:
         if not request.HasField("attributes"):
@@ -190,55 +342,16 @@ def _make_update(scope: Scope) -> Callable[[EmulatorState, Any, CallInfo], Messa
             if not request.attributes.HasField("matching_attributes"):
                 raise missing("matching_attributes")
             matching = request.attributes.matching_attributes
-            resource_type = _resource_type(matching)
+            resource_type = _resource_type(matching, key, scope)
             if resource_type == MatchableResource.PLUGIN_OVERRIDE:
-                if scope is PROJECT:
-                    # flyteadmin reads the existing record with an empty domain here, which always fails.
-                    raise AdminError(
-                        grpc.StatusCode.INTERNAL, "failed to get existing plugin overrides: entry not found"
-                    )
-                matching = _merge_plugin_overrides(conn, key, matching)
-            now = db_time(state.now())
-            conn.execute(
-                "INSERT INTO resources (created_at, updated_at, project, domain, workflow, "
-                "resource_type, priority,"
-                " attributes) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (project, domain, workflow, launch_plan,"
-                " resource_type) DO UPDATE SET attributes = excluded.attributes, updated_at = "
-                "excluded.updated_at",
-                (
-                    now,
-                    now,
-                    key["project"],
-                    key["domain"],
-                    key["workflow"],
-                    MatchableResource.Name(resource_type),
-                    scope.priority,
-                    matching.SerializeToString(),
-                ),
-            )
+                _update_plugin_overrides(conn, state, scope, key, matching)
+            else:
+                _create_or_update(
+                    conn, state, key, resource_type, scope.priority, matching.SerializeToString()
+                )
         return scope.update_response()
 
     return update
-
-
-def _merge_plugin_overrides(
-    conn: sqlite3.Connection, key: dict[str, str], matching: matchable_resource_pb2.MatchingAttributes
-) -> matchable_resource_pb2.MatchingAttributes:
-    row = conn.execute(
-        "SELECT attributes FROM resources WHERE project=? AND domain=? AND workflow=? AND launch_plan='' AND"
-        " resource_type='PLUGIN_OVERRIDE'",
-        (key["project"], key["domain"], key["workflow"]),
-    ).fetchone()
-    if row is None:
-        return matching
-    existing = matchable_resource_pb2.MatchingAttributes.FromString(
-        row["attributes"]
-    ).plugin_overrides.overrides
-    incoming = {o.task_type for o in matching.plugin_overrides.overrides}
-    merged = matchable_resource_pb2.MatchingAttributes()
-    merged.plugin_overrides.overrides.extend([o for o in existing if o.task_type not in incoming])
-    merged.plugin_overrides.overrides.extend(matching.plugin_overrides.overrides)
-    return merged
 
 
 def _make_get(scope: Scope) -> Callable[[EmulatorState, Any, CallInfo], Message]:
@@ -247,6 +360,9 @@ def _make_get(scope: Scope) -> Callable[[EmulatorState, Any, CallInfo], Message]
         resource_type = request.resource_type
         with state.db.read() as conn:
             _validate_scope(conn, state, scope, key, write=False)
+            if scope is PROJECT and not key["project"]:
+                # GetProjectLevel refuses an empty project (after the lenient project check let it through).
+                raise _unexpected_invalid_input(_resource_id(key, resource_type))
             row = lookup(conn, key, resource_type, exact_domain=scope is PROJECT)
         if row is None and scope is PROJECT and resource_type == MatchableResource.WORKFLOW_EXECUTION_CONFIG:
             matching = matchable_resource_pb2.MatchingAttributes(
@@ -275,7 +391,7 @@ def _make_delete(scope: Scope) -> Callable[[EmulatorState, Any, CallInfo], Messa
             _validate_scope(conn, state, scope, key, write=True)
             # gorm struct conditions drop empty fields: broader deletes remove narrower records too.
             conditions = {name: key[name] for name in scope.keys if key[name]}
-            conditions["resource_type"] = MatchableResource.Name(request.resource_type)
+            conditions["resource_type"] = type_name(request.resource_type)
             where = " AND ".join(f"{name} = ?" for name in conditions)
             conn.execute(f"DELETE FROM resources WHERE {where}", list(conditions.values()))
         return scope.delete_response()
@@ -293,10 +409,12 @@ for _scope in (PROJECT, PROJECT_DOMAIN, WORKFLOW):
 def list_matchable_attributes(
     state: EmulatorState, request: matchable_resource_pb2.ListMatchableAttributesRequest, call: CallInfo
 ) -> matchable_resource_pb2.ListMatchableAttributesResponse:
+    if request.resource_type not in MatchableResource.values():
+        raise invalid("resource_type")
     with state.db.read() as conn:
         rows = conn.execute(
             "SELECT * FROM resources WHERE resource_type = ? ORDER BY priority DESC, id",
-            (MatchableResource.Name(request.resource_type),),
+            (type_name(request.resource_type),),
         ).fetchall()
     return matchable_resource_pb2.ListMatchableAttributesResponse(
         configurations=[

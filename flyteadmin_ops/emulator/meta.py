@@ -1,7 +1,9 @@
 """GetVersion, IdentityService and AuthMetadataService: what clients ask before doing real work.
 
 GetPublicClientConfig tells clients to send the token in the `authorization` header (flytekit reads the key
-from here), and GetOAuth2Metadata points them at the emulator's own HTTP token endpoint.
+from here), and GetOAuth2Metadata points them at the emulator's own HTTP token endpoint. Both services, and
+IdentityService, exist only when the emulator runs with auth options; without, `server.py` answers them as
+grpc-go answers an unregistered service.
 """
 
 from __future__ import annotations

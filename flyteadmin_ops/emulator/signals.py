@@ -1,17 +1,22 @@
 """SignalService: gate-node signals (approve/input) that a workflow waits on and a user sets.
 
-Enough of flyteadmin's `signal_manager.go` and `validation/signal_validator.go` to behave: GetOrCreate is
-idempotent on (execution, signal_id) and keeps the first type; List pages with the shared filter grammar
-(entity `signal`); Set checks that the signal exists (INVALID_ARGUMENT, not NOT_FOUND, as upstream) and that
-the value fits the declared type.
+Enough of flyteadmin's `signal_manager.go` and `validation/signal_validator.go` to behave:
+- GetOrCreate is gorm's `FirstOrCreate` with the id *and* the type as conditions: the same type finds the
+  signal, another type tries to insert a second row with the same key and hits the primary key
+  (ALREADY_EXISTS with Postgres' text), an empty type included;
+- List pages with the shared filter grammar (entity `signal`);
+- Set checks that the signal exists (INVALID_ARGUMENT quoting the repository's "signal does not exist"),
+  that the value has a type propeller can infer, and that it fits the declared type (the message prints the
+  value as Go's compact proto text and the stored type as its raw bytes).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
+import grpc
 from flyteidl.admin import signal_pb2
-from flyteidl.core import identifier_pb2, types_pb2
+from flyteidl.core import identifier_pb2, literals_pb2, types_pb2
 
 from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing
 from flyteadmin_ops.emulator.db import schema
@@ -24,6 +29,7 @@ from flyteadmin_ops.emulator.executions import (
     insert_row,
     list_rows,
     literal_fits,
+    take_row,
     validate_execution_child_id,
     validate_execution_listing,
 )
@@ -53,6 +59,7 @@ SIGNALS = EntityTable(
             "value",
         }
     ),
+    types={"type": "bytea", "value": "bytea"},  # Postgres types ([]byte), for filter values
 )
 
 
@@ -86,12 +93,21 @@ def get_or_create_signal(
     validate_execution_child_id(request.id, request.HasField("id"), "signal_id")
     if not request.HasField("type"):
         raise missing("type")
+    type_bytes = request.type.SerializeToString()
     with state.db.tx() as conn:
-        row = _find(conn, request.id)
+        # golang/protobuf marshals even an empty type to a non-nil (so non-zero for gorm) slice: the type is
+        # always a condition
+        row = take_row(conn, "signals", {**_key(request.id), "type": type_bytes})
         if row is None:
+            if _find(conn, request.id) is not None:
+                raise AdminError(
+                    grpc.StatusCode.ALREADY_EXISTS,
+                    "value with matching already exists "
+                    '(duplicate key value violates unique constraint "signals_pkey")',
+                )
             stamp = db_time(state.now())
             columns = {"created_at": stamp, "updated_at": stamp, **_key(request.id)}
-            insert_row(conn, "signals", {**columns, "type": request.type.SerializeToString()})
+            insert_row(conn, "signals", {**columns, "type": type_bytes})
             row = _find(conn, request.id)
         assert row is not None
         return _signal(row)
@@ -114,6 +130,22 @@ def _go_key(identifier: identifier_pb2.SignalIdentifier) -> str:
     return f"{{{{{project} {domain} {name}}} {signal_id}}}"
 
 
+def _untyped(literal: literals_pb2.Literal) -> bool:
+    """Whether propeller infers no type for the value (`LiteralTypeForLiteral` gives nil), which
+    `ValidateLiteralType` refuses: a literal or scalar with nothing set, a blob without metadata, an
+    offloaded literal without an inferred type, or a collection/map whose elements are all such."""
+    kind = literal.WhichOneof("value")
+    if kind is None:
+        return True
+    if kind == "offloaded_metadata":
+        return not literal.offloaded_metadata.HasField("inferred_type")
+    if kind in ("collection", "map"):
+        items = list(literal.collection.literals if kind == "collection" else literal.map.literals.values())
+        return bool(items) and all(_untyped(item) for item in items)
+    scalar_kind = literal.scalar.WhichOneof("value")
+    return scalar_kind is None or (scalar_kind == "blob" and not literal.scalar.blob.HasField("metadata"))
+
+
 @rpc(SIGNAL, "SetSignal")
 def set_signal(
     state: EmulatorState, request: signal_pb2.SignalSetRequest, call: CallInfo
@@ -126,7 +158,15 @@ def set_signal(
         if row is None:
             raise AdminError(
                 INVALID,
-                f"failed to validate that signal [{_go_key(request.id)}] exists, err: [entry not found]",
+                f"failed to validate that signal [{_go_key(request.id)}] exists, "
+                "err: [signal does not exist]",
+            )
+        if _untyped(request.value):
+            raise AdminError(
+                INVALID,
+                "Failed to validate literal type for [] with err: got unknown literal type: [<nil>].\n"
+                "Suggested solution: Please update all your Flyte deployment images to the latest version "
+                "and try again",
             )
         declared = types_pb2.LiteralType.FromString(row["type"])
         if not literal_fits(request.value, declared):

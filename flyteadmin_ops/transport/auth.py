@@ -275,6 +275,9 @@ class ServerAuthConfig:
     token_endpoint: str | None = None
     scopes: tuple[str, ...] = ()
     audience: str | None = None
+    serves_auth: bool = True
+    """False when the server answered discovery UNIMPLEMENTED: flyteadmin registers AuthMetadataService only
+    with auth on, so such a server takes calls without a token."""
 
 
 PUBLIC_CLIENT_CONFIG = RpcSpec(
@@ -300,8 +303,8 @@ Call = Callable[[RpcSpec, Message], Message]
 def discover(settings: AdminSettings, call: Call) -> ServerAuthConfig:
     """Ask the server (without a token) for the header name, scopes, audience and token endpoint.
 
-    Only what the settings leave open is asked for; a server without AuthMetadataService (UNIMPLEMENTED)
-    gets the defaults, as flytectl does.
+    Only what the settings leave open is asked for; a server without AuthMetadataService (UNIMPLEMENTED: a
+    flyteadmin with auth off) gets the defaults, as flytectl does, and is marked `serves_auth=False`.
     """
     header_key, scopes, audience, token_endpoint = (
         settings.auth_header_key,
@@ -310,6 +313,7 @@ def discover(settings: AdminSettings, call: Call) -> ServerAuthConfig:
         settings.token_endpoint,
     )
     wants_oauth = settings.auth_mode == "client_credentials"
+    serves_auth = True
     if header_key is None or (wants_oauth and not scopes):
         try:
             public = cast(
@@ -321,20 +325,45 @@ def discover(settings: AdminSettings, call: Call) -> ServerAuthConfig:
             audience = audience or public.audience or None
         except FlyteUnimplementedException:
             logger.debug("server has no GetPublicClientConfig; using the default header key")
+            serves_auth = False
     if wants_oauth and token_endpoint is None:
         try:
             metadata = cast(
                 auth_pb2.OAuth2MetadataResponse, call(OAUTH2_METADATA, auth_pb2.OAuth2MetadataRequest())
             )
         except FlyteUnimplementedException:
-            metadata = auth_pb2.OAuth2MetadataResponse()
-        if not metadata.token_endpoint:
+            metadata, serves_auth = auth_pb2.OAuth2MetadataResponse(), False
+        if not metadata.token_endpoint and serves_auth:
             raise SettingsError(
                 "auth_mode 'client_credentials': the server does not name a token endpoint "
                 "(AuthMetadataService.GetOAuth2Metadata); set token_endpoint"
             )
-        token_endpoint = metadata.token_endpoint
-    return ServerAuthConfig((header_key or DEFAULT_HEADER_KEY).lower(), token_endpoint, scopes, audience)
+        token_endpoint = metadata.token_endpoint or None
+    header = (header_key or DEFAULT_HEADER_KEY).lower()
+    return ServerAuthConfig(header, token_endpoint, scopes, audience, serves_auth)
+
+
+class UnservedTokenProvider:
+    """Client credentials for a server that does not serve AuthMetadataService, with no token endpoint
+    configured: there is nowhere to get a token from. The transport sends calls without one (the server
+    has auth off) and asks this provider only if the server answers UNAUTHENTICATED after all."""
+
+    def __init__(self, endpoint: str) -> None:
+        self._endpoint = endpoint
+
+    def token(self) -> str:
+        raise FlyteAuthenticationException(
+            "client credentials",
+            grpc.StatusCode.UNAUTHENTICATED,
+            f"{self._endpoint} asks for a token but does not serve AuthMetadataService to name its token "
+            "endpoint; set token_endpoint (FLYTEADMIN_TOKEN_ENDPOINT)",
+        )
+
+    def invalidate(self, token: str | None = None) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "UnservedTokenProvider()"
 
 
 def provider_from_settings(settings: AdminSettings, server: ServerAuthConfig) -> TokenProvider | None:
@@ -342,6 +371,8 @@ def provider_from_settings(settings: AdminSettings, server: ServerAuthConfig) ->
     if settings.auth_mode == "static" and settings.token is not None:
         return StaticTokenProvider(settings.token)
     if settings.auth_mode == "client_credentials" and settings.client_id and settings.client_secret:
+        if not server.token_endpoint and not server.serves_auth:
+            return UnservedTokenProvider(settings.endpoint)
         if not server.token_endpoint:
             raise SettingsError("auth_mode 'client_credentials' needs a token endpoint; set token_endpoint")
         return ClientCredentialsTokenProvider(

@@ -18,7 +18,12 @@ from pydantic import SecretStr
 
 from flyteadmin_ops.errors import FlyteAdminError, from_rpc_error
 from flyteadmin_ops.settings import AdminSettings
-from flyteadmin_ops.transport.auth import TokenProvider, discover, provider_from_settings
+from flyteadmin_ops.transport.auth import (
+    TokenProvider,
+    UnservedTokenProvider,
+    discover,
+    provider_from_settings,
+)
 from flyteadmin_ops.transport.channel import create_channel
 from flyteadmin_ops.transport.retry import RetryPolicy
 from flyteadmin_ops.transport.rpc import RpcSpec
@@ -37,11 +42,17 @@ class _Outgoing(tuple[tuple[str, str], ...]):
 
 
 class _Auth:
-    """The header name and provider, settled on the first call (discovery is an RPC itself)."""
+    """The header name and provider, settled on the first call (discovery is an RPC itself).
 
-    def __init__(self, header_key: str, provider: TokenProvider) -> None:
+    A `deferred` auth sends no token until the server answers UNAUTHENTICATED (then `demanded` turns on for
+    good), as flytectl and flytekit do; it is used for a server whose auth is off (no AuthMetadataService).
+    """
+
+    def __init__(self, header_key: str, provider: TokenProvider, *, deferred: bool = False) -> None:
         self.header_key = header_key
         self.provider = provider
+        self.deferred = deferred
+        self.demanded = False
 
     def metadata(self, base: Metadata, token: SecretStr) -> _Outgoing:
         return _Outgoing([*base, (self.header_key, f"Bearer {token.get_secret_value()}")])
@@ -58,6 +69,11 @@ def settle_auth(
     provider = custom or provider_from_settings(settings, server)
     if provider is None:
         return None
+    if isinstance(provider, UnservedTokenProvider):
+        logger.info(
+            "%s does not serve AuthMetadataService (auth is off): calls go without a token", settings.endpoint
+        )
+        return _Auth(server.header_key, provider, deferred=True)
     logger.debug("authenticating with %r in metadata %r", provider, server.header_key)
     return _Auth(server.header_key, provider)
 
@@ -87,17 +103,21 @@ class CallPlan:
     def headers(self) -> tuple[_Outgoing, SecretStr | None]:
         """The metadata for an attempt, and the token in it (kept wrapped, so frame-capturing error
         reporters such as Sentry see no value)."""
-        if self.auth is None:
+        if self.auth is None or (self.auth.deferred and not self.auth.demanded):
             return _Outgoing(self.base), None
         token = SecretStr(self.auth.provider.token())
         return self.auth.metadata(self.base, token), token
 
     def after_rejection(self, error: FlyteAdminError, token: SecretStr | None) -> _Outgoing | None:
-        """The metadata for the one resend after the server rejected `token`, or None when `error` stands."""
-        if self.auth is None or token is None or self.refreshed:
+        """The metadata for the one resend after the server rejected `token` (or, for a deferred auth, asked
+        for one), or None when `error` stands."""
+        if self.auth is None or self.refreshed or error.code is not grpc.StatusCode.UNAUTHENTICATED:
             return None
-        if error.code is not grpc.StatusCode.UNAUTHENTICATED:
-            return None
+        if token is None:
+            if not self.auth.deferred:
+                return None
+            self.refreshed = self.auth.demanded = True
+            return self.auth.metadata(self.base, SecretStr(self.auth.provider.token()))
         self.refreshed = True
         self.auth.provider.invalidate(token.get_secret_value())
         fresh = SecretStr(self.auth.provider.token())

@@ -254,12 +254,23 @@ def test_jwt_expiry_schedules_the_refresh_of_command_tokens() -> None:
     assert _jwt_lifetime("opaque-token") is None
 
 
-def test_client_credentials_against_a_server_without_auth_metadata_asks_for_token_endpoint() -> None:
+def test_client_credentials_against_a_server_without_auth_metadata_send_no_token() -> None:
+    """No AuthMetadataService is a flyteadmin with auth off (it registers the service only with auth on):
+    calls go without a token, as flytectl's do until a server asks for one (tests/client_core/
+    test_no_auth_server.py has the rest)."""
     with serve(services=(ADMIN,)) as admin:
         admin.on("ListProjects", PROJECTS)
-        with (
-            client_credentials(admin.port) as transport,
-            pytest.raises(ValueError, match="set token_endpoint"),
-        ):
-            list_projects(transport)
-        assert admin.calls("ListProjects") == []
+        with client_credentials(admin.port) as transport:
+            assert list_projects(transport) == PROJECTS
+        assert [call.metadata.get("authorization") for call in admin.calls("ListProjects")] == [None]
+
+
+def test_client_credentials_against_a_server_naming_no_token_endpoint_asks_for_one(
+    admin: ScriptedAdmin,
+) -> None:
+    admin.on("GetPublicClientConfig", auth_pb2.PublicClientAuthConfigResponse())
+    admin.on("GetOAuth2Metadata", auth_pb2.OAuth2MetadataResponse())
+    admin.on("ListProjects", PROJECTS)
+    with client_credentials(admin.port) as transport, pytest.raises(ValueError, match="set token_endpoint"):
+        list_projects(transport)
+    assert admin.calls("ListProjects") == []

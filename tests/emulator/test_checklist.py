@@ -13,7 +13,7 @@ Where each item is checked:
 - ListExecutions hides archived executions: here; ListProjects hides archived projects and ListNamedEntities
   `.flytegen` names: test_conformance.
 - attribute fallback and deletes without NOT_FOUND: test_conformance.
-- principal "" without auth: here (execution metadata) and test_server (UserInfo).
+- principal "" without auth: here (execution metadata); without auth UserInfo is UNIMPLEMENTED (test_server).
 """
 
 from __future__ import annotations
@@ -167,7 +167,10 @@ def test_an_archived_project_is_invalid_argument_with_an_inactive_project_detail
     failure = caller.fails(
         rpc, _gated_requests("old")[rpc], Code.INVALID_ARGUMENT, "project [old] is not active"
     )
-    assert [d.id for d in failure.details] == ["old"]  # type: ignore[attr-defined]
+    # Project-level attributes go through ValidateProjectForUpdate, whose error has no detail (observed on a
+    # real flyteadmin v1.16.8: tests/emulator/real/test_attributes.py, entry 158).
+    expected = [] if rpc.endswith("ProjectAttributes") else ["old"]
+    assert [d.id for d in failure.details] == expected  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("rpc", sorted(_gated_requests("x")))

@@ -251,9 +251,14 @@ def test_serve_prints_the_endpoint_first_and_exits_0_on_sigterm() -> None:
             process.kill()
 
 
-def test_principal_is_empty_without_auth(emulator: Emulator) -> None:
+def test_identity_service_is_absent_without_auth(emulator: Emulator) -> None:
+    """flyteadmin registers IdentityService only with auth on (the principal "" without auth shows in
+    execution metadata instead: test_checklist)."""
     identity = identity_pb2_grpc.IdentityServiceStub(grpc.insecure_channel(emulator.endpoint))
-    assert identity.UserInfo(identity_pb2.UserInfoRequest()).subject == ""
+    with pytest.raises(grpc.RpcError) as refused:
+        identity.UserInfo(identity_pb2.UserInfoRequest())
+    assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert refused.value.details() == "unknown service flyteidl.service.IdentityService"
 
 
 def test_serve_reports_an_unusable_database(tmp_path: Path) -> None:
