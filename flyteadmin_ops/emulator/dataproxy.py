@@ -1,28 +1,21 @@
-"""DataProxyService: signed upload/download URLs served by the emulator itself, and `flyte://` data lookups.
+"""DataProxyService: signed upload/download URLs, and `flyte://` data lookups.
 
-flyteadmin signs URLs of its object store (S3, GCS); the emulator's object store is a table (`storage.py`)
-and its signed URLs point at the emulator's own HTTP frontend:
-
-    <http_base_url>/data/<scheme>/<bucket>/<key>?X-Expires=<unix>&X-Content-MD5=<base64>&X-Signature=<hex>
-
-The signature is an HMAC-SHA256 (key `state.signing_key`) over method, path, expiry and the bound
-Content-MD5, so a PUT with a tampered URL, an expired URL, or a body whose MD5 differs from the one signed is
-refused like S3 refuses it (403 SignatureDoesNotMatch / AccessDenied, 400 BadDigest). `native_url` has
-flyteadmin's content-addressed layout (section 8 of the semantics reference):
-`<scheme>://<bucket>/[<prefix>/][<org>/]<project>/<domain>/<base32(md5) or filename_root>/<filename>`.
+flyteadmin signs URLs of its object store; the emulator's store is a table (`storage.py`) served over its own
+HTTP frontend like S3 (`object_http.py`), and its URLs are signed like flyteadmin's S3 signer signs them
+(`presign.py`: path-style URLs, SigV4-shaped queries, and the `headers` stow returns, `Content-Length` of the
+MD5 text included). References are split and joined with Go's URL rules (`go_url.py`), so `native_url` has
+flyteadmin's content-addressed layout (section 8 of the semantics reference),
+`<scheme>://<bucket>/[<prefix>/][<org>/]<project>/<domain>/<base32(md5) or filename_root>/<filename>`, and a
+reference the SDK cannot sign fails with the SDK's own validation text.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
-import hmac
 import re
 import secrets
-import urllib.parse
 from datetime import timedelta
-from typing import cast
+from typing import TypeAlias, cast
 
 import grpc
 from flyteidl.admin import node_execution_pb2, task_execution_pb2
@@ -31,21 +24,21 @@ from flyteidl.service import dataproxy_pb2
 from google.protobuf.duration_pb2 import Duration
 
 from flyteadmin_ops.emulator.common import INVALID, go_text, timestamp
-from flyteadmin_ops.emulator.http import HttpFrontend, HttpRequest, HttpResponse
+from flyteadmin_ops.emulator.go_url import GoURLError, construct_reference, split_reference
+from flyteadmin_ops.emulator.go_url import parse as parse_url
+from flyteadmin_ops.emulator.http import HttpFrontend
 from flyteadmin_ops.emulator.node_executions import get_node_execution, get_node_execution_data
+from flyteadmin_ops.emulator.object_http import register_object_routes
+from flyteadmin_ops.emulator.presign import PresignError, presign, put_signed_headers, upload_headers
 from flyteadmin_ops.emulator.registry import DATA_PROXY, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
-from flyteadmin_ops.emulator.storage import (
-    get_object,
-    head_object,
-    join_uri,
-    md5_base64,
-    put_object,
-    split_uri,
-)
+from flyteadmin_ops.emulator.storage import head_object
 from flyteadmin_ops.emulator.task_executions import get_task_execution_data, list_task_executions
 
-ROUTE_PREFIX = "/data/"
+INTERNAL = grpc.StatusCode.INTERNAL
+DownloadRequest: TypeAlias = (
+    dataproxy_pb2.CreateDownloadLocationRequest | dataproxy_pb2.CreateDownloadLinkRequest
+)
 UPLOAD_STORAGE_PREFIX = ""  # flyteadmin `server.dataProxy.upload.storagePrefix` default
 _RANDOM_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_DURATION_SECONDS = 315_576_000_000  # protobuf Duration range
@@ -112,106 +105,57 @@ def validate_expiry(duration: Duration | None, maximum: timedelta) -> timedelta:
     return value
 
 
-# --- signing ---------------------------------------------------------------------------------------------
-
-
-def _signature(state: EmulatorState, method: str, path: str, expires: int, content_md5: str) -> str:
-    payload = f"{method}\n{path}\n{expires}\n{content_md5}".encode()
-    return hmac.new(state.signing_key, payload, hashlib.sha256).hexdigest()
-
-
-def _object_path(native_url: str) -> str:
-    scheme, bucket, key = split_uri(native_url)
-    return ROUTE_PREFIX + "/".join(urllib.parse.quote(part, safe="/") for part in (scheme, bucket, key))
-
-
-def signed_url(
-    state: EmulatorState, method: str, native_url: str, expires_in: timedelta, content_md5: str = ""
-) -> str:
-    """A URL on the emulator's HTTP frontend allowing `method` on `native_url` until now + `expires_in`."""
-    path = _object_path(native_url)
-    expires = int((state.now() + expires_in).timestamp())
-    query = {"X-Expires": str(expires), "X-Signature": _signature(state, method, path, expires, content_md5)}
-    if content_md5:
-        query["X-Content-MD5"] = content_md5
-    return f"{state.http_base_url}{path}?{urllib.parse.urlencode(query)}"
-
-
-def _native_from_path(path: str) -> str:
-    parts = urllib.parse.unquote(path[len(ROUTE_PREFIX) :]).split("/", 2)
-    if len(parts) < 3 or not parts[0] or not parts[1]:
-        raise ValueError(path)
-    return f"{parts[0]}://{parts[1]}/{parts[2]}"
-
-
-def _s3_error(status: int, code: str, message: str) -> HttpResponse:
-    body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message>'
-    body += "</Error>"
-    return HttpResponse(status, body.encode(), {"Content-Type": "application/xml"})
-
-
-def _authorize(state: EmulatorState, request: HttpRequest) -> tuple[str, str] | HttpResponse:
-    """Check a signed URL; returns (native_url, bound Content-MD5) or the S3-style refusal."""
-    query = {key: values[0] for key, values in request.query.items() if values}
-    try:
-        expires = int(query.get("X-Expires", ""))
-        native = _native_from_path(request.path)
-    except ValueError:
-        return _s3_error(403, "AccessDenied", "Request is not signed")
-    content_md5 = query.get("X-Content-MD5", "")
-    expected = _signature(state, request.method, request.path, expires, content_md5)
-    if not hmac.compare_digest(expected, query.get("X-Signature", "")):
-        return _s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")
-    if state.now().timestamp() > expires:
-        return _s3_error(403, "AccessDenied", "Request has expired")
-    return native, content_md5
+# --- object store ----------------------------------------------------------------------------------------
 
 
 def register_http_routes(frontend: HttpFrontend, state: EmulatorState) -> None:
     """PUT and GET on signed object URLs (emulator-core calls this when it starts the HTTP frontend)."""
-
-    def put(request: HttpRequest) -> HttpResponse:
-        checked = _authorize(state, request)
-        if isinstance(checked, HttpResponse):
-            return checked
-        native, bound_md5 = checked
-        sent_md5 = request.headers.get("content-md5", "")
-        if bound_md5 and sent_md5 != bound_md5:
-            return _s3_error(403, "SignatureDoesNotMatch", "Content-MD5 differs from the signed Content-MD5")
-        actual = md5_base64(request.body)
-        if sent_md5 and sent_md5 != actual:
-            return _s3_error(400, "BadDigest", "The Content-MD5 you specified did not match what we received")
-        with state.db.tx() as conn:
-            put_object(conn, native, request.body, state.now())
-        etag = binascii.hexlify(base64.b64decode(actual)).decode()
-        return HttpResponse(200, b"", {"ETag": f'"{etag}"'})
-
-    def get(request: HttpRequest) -> HttpResponse:
-        checked = _authorize(state, request)
-        if isinstance(checked, HttpResponse):
-            return checked
-        native, _ = checked
-        with state.db.read() as conn:
-            data = get_object(conn, native)
-        if data is None:
-            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        return HttpResponse(
-            200, data, {"Content-Type": "application/octet-stream", "Content-MD5": md5_base64(data)}
-        )
-
-    frontend.add_route("PUT", ROUTE_PREFIX, put)
-    frontend.add_route("GET", ROUTE_PREFIX, get)
+    register_object_routes(frontend, state)
 
 
-# --- RPCs ------------------------------------------------------------------------------------------------
+def stored_uri(reference: str) -> str:
+    """The object a reference names in the store, keyed as S3 keys it (bucket, unescaped key)."""
+    scheme, bucket, key = split_reference(reference)
+    return f"{scheme}://{bucket}/{key}"
+
+
+def _go_quote(text: str) -> str:
+    """Go's `%q` of a string (enough for URLs: quotes, backslashes and control characters escaped)."""
+    out = text.replace("\\", "\\\\").replace('"', '\\"')
+    named = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    out = "".join(c if c.isprintable() else named.get(c, f"\\x{ord(c):02x}") for c in out)
+    return f'"{out}"'
 
 
 def upload_location(
     state: EmulatorState, project: str, domain: str, prefix: str, filename: str, org: str = ""
 ) -> str:
-    return join_uri(
-        state.config.storage_prefix, UPLOAD_STORAGE_PREFIX, org, project, domain, prefix, filename
-    )
+    """`createStorageLocation`: the non-empty parts under the upload storage prefix, joined and resolved
+    the way flytestdlib's ConstructReference does it (Go URL rules); raises ValueError with its error."""
+    keys = [UPLOAD_STORAGE_PREFIX, *(part for part in (org, project, domain, prefix, filename) if part)]
+    joined = "/".join(key.strip("/") for key in keys)
+    try:
+        return construct_reference(state.config.storage_prefix, *keys)
+    except GoURLError as error:
+        raise ValueError(
+            "failed to construct datastore reference. Error: Reference is of an invalid format "
+            f"[{state.config.storage_prefix}]: {_parse_error(joined, error)}"
+        ) from None
+
+
+def _parse_error(raw: str, error: GoURLError) -> str:
+    """Go's `*url.Error` text, `parse "<url>": <reason>`, naming the URL without its fragment unless it
+    was the fragment that failed."""
+    named = raw.partition("#")[0]
+    try:
+        parse_url(named)
+        named = raw
+    except GoURLError:
+        pass
+    return f"parse {_go_quote(named)}: {error}"
+
+
+# --- RPCs ------------------------------------------------------------------------------------------------
 
 
 @rpc(DATA_PROXY, "CreateUploadLocation")
@@ -222,13 +166,16 @@ def create_upload_location(
         raise AdminError(INVALID, "project and domain are required parameters")
     if not request.filename_root and not request.content_md5:
         raise AdminError(INVALID, "content_md5 or filename_root is a required parameter")
-    md5_b64 = base64.b64encode(request.content_md5).decode() if request.content_md5 else ""
+    md5_b64 = base64.b64encode(request.content_md5).decode()
     if request.filename and request.filename_root:
-        known = upload_location(
-            state, request.project, request.domain, request.filename_root, request.filename, request.org
-        )
+        try:
+            known = upload_location(
+                state, request.project, request.domain, request.filename_root, request.filename, request.org
+            )
+        except ValueError as error:
+            raise AdminError(INTERNAL, f"failed to create storage location, Error: {error}") from None
         with state.db.read() as conn:
-            existing = head_object(conn, known)
+            existing = head_object(conn, stored_uri(known))
         if existing is not None and (not md5_b64 or md5_b64 != existing.content_md5):
             raise AdminError(
                 grpc.StatusCode.ALREADY_EXISTS,
@@ -250,35 +197,44 @@ def create_upload_location(
     length = state.config.upload_filename_length
     filename = request.filename or "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(length))
     prefix = request.filename_root or base64.b32encode(request.content_md5).decode()
-    native = upload_location(state, request.project, request.domain, prefix, filename, request.org)
-    response = dataproxy_pb2.CreateUploadLocationResponse(
-        signed_url=signed_url(state, "PUT", native, expires_in, md5_b64),
+    try:
+        native = upload_location(state, request.project, request.domain, prefix, filename, request.org)
+    except ValueError as error:
+        raise AdminError(INTERNAL, f"failed to create shardedStorageLocation, Error: {error}") from None
+    add_metadata = request.add_content_md5_metadata
+    url = _sign(state, "PUT", native, expires_in, put_signed_headers(md5_b64, add_metadata))
+    return dataproxy_pb2.CreateUploadLocationResponse(
+        signed_url=url,
         native_url=native,
         expires_at=timestamp(state.now() + expires_in),
+        headers=upload_headers(md5_b64, add_metadata),
     )
-    if md5_b64:
-        response.headers["Content-MD5"] = md5_b64
-        if request.add_content_md5_metadata:
-            response.headers["x-amz-meta-flytecontentmd5"] = request.content_md5.hex()
-    return response
 
 
-def _download_expiry(state: EmulatorState, request: object, prefix: str) -> timedelta:
-    duration = request.expires_in if request.HasField("expires_in") else None  # type: ignore[attr-defined]
+def _download_expiry(state: EmulatorState, request: DownloadRequest, prefix: str) -> timedelta:
+    """`validateDuration`, which also writes the defaulted expiry back into the request (flyteadmin prints
+    the request, expiry included, in later messages)."""
+    duration = request.expires_in if request.HasField("expires_in") else None
     try:
-        return validate_expiry(duration, state.config.download_max_expiry)
+        expires_in = validate_expiry(duration, state.config.download_max_expiry)
     except ValueError as error:
         raise AdminError(INVALID, f"{prefix}expiresIn is invalid. Error: {error}") from None
+    if duration is None:
+        request.expires_in.FromTimedelta(expires_in)
+    return expires_in
 
 
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-
-
-def _sign_download(state: EmulatorState, native_url: str, expires_in: timedelta) -> str:
+def _sign(
+    state: EmulatorState,
+    method: str,
+    reference: str,
+    expires_in: timedelta,
+    signed_headers: dict[str, str] | None = None,
+) -> str:
     try:
-        return signed_url(state, "GET", native_url, expires_in)
-    except ValueError as error:
-        raise AdminError(grpc.StatusCode.INTERNAL, f"failed to create a signed url. Error: {error}") from None
+        return presign(state, method, reference, expires_in, signed_headers)
+    except (PresignError, GoURLError) as error:
+        raise AdminError(INTERNAL, f"failed to create a signed url. Error: {error}") from None
 
 
 @rpc(DATA_PROXY, "CreateDownloadLocation")
@@ -286,14 +242,14 @@ def create_download_location(
     state: EmulatorState, request: dataproxy_pb2.CreateDownloadLocationRequest, call: CallInfo
 ) -> dataproxy_pb2.CreateDownloadLocationResponse:
     expires_in = _download_expiry(state, request, "error while validating request: ")
-    if _BAD_ESCAPE.search(request.native_url) or any(
-        ord(c) < 0x20 or ord(c) == 0x7F for c in request.native_url
-    ):
+    try:
+        parse_url(request.native_url)
+    except GoURLError:
         raise AdminError(
             INVALID, f"error while validating request: failed to parse native_url [{request.native_url}]"
-        )
+        ) from None
     return dataproxy_pb2.CreateDownloadLocationResponse(
-        signed_url=_sign_download(state, request.native_url, expires_in),
+        signed_url=_sign(state, "GET", request.native_url, expires_in),
         expires_at=timestamp(state.now() + expires_in),
     )
 
@@ -302,7 +258,9 @@ def create_download_location(
 def create_download_link(
     state: EmulatorState, request: dataproxy_pb2.CreateDownloadLinkRequest, call: CallInfo
 ) -> dataproxy_pb2.CreateDownloadLinkResponse:
-    expires_in = _download_expiry(state, request, "error while validating request. Error: ")
+    validated = dataproxy_pb2.CreateDownloadLinkRequest()
+    validated.CopyFrom(request)
+    expires_in = _download_expiry(state, validated, "error while validating request. Error: ")
     if request.artifact_type == dataproxy_pb2.ArtifactType.ARTIFACT_TYPE_UNDEFINED:
         raise AdminError(
             INVALID, "error while validating request. Error: invalid artifact type [ARTIFACT_TYPE_UNDEFINED]"
@@ -323,12 +281,18 @@ def create_download_link(
         ) from None
     deck_uri = node.closure.deck_uri
     if not deck_uri:
-        raise AdminError(grpc.StatusCode.NOT_FOUND, f"no deckUrl found for request [{go_text(request)}]")
+        raise AdminError(grpc.StatusCode.NOT_FOUND, f"no deckUrl found for request [{go_text(validated)}]")
+    try:
+        key = stored_uri(deck_uri)
+    except GoURLError as error:
+        raise AdminError(
+            INTERNAL, f"failed to head object before signing url. Error: {_parse_error(deck_uri, error)}"
+        ) from None
     with state.db.read() as conn:
-        exists = head_object(conn, deck_uri) is not None
+        exists = head_object(conn, key) is not None
     if not exists:
         raise AdminError(grpc.StatusCode.NOT_FOUND, "object not found")
-    url = _sign_download(state, deck_uri, expires_in)
+    url = _sign(state, "GET", deck_uri, expires_in)
     expires_at = timestamp(state.now() + expires_in)
     return dataproxy_pb2.CreateDownloadLinkResponse(
         signed_url=[url],

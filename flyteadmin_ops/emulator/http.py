@@ -3,6 +3,11 @@
 flyteadmin serves HTTP beside gRPC (port 8088 in the sandbox); clients fetch OAuth2 tokens there, and signed
 URLs point at object storage. Here one threaded `http.server` on the same host serves both: `add_route`
 lets the data proxy register its signed-URL PUT/GET handlers without this module knowing about them.
+
+A request body is read as an HTTP server reads it: exactly `Content-Length` bytes. A sender whose body is
+longer than it declares has the rest left unread (it is not part of this request); one whose body is
+shorter (it closed, or went quiet for `BODY_TIMEOUT_SECONDS`) gets what arrived, with the declared length in
+`HttpRequest.content_length` so that a route can refuse the short read; the connection is then closed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from flyteadmin_ops.emulator.state import EmulatorState
 
 log = logging.getLogger(__name__)
 
+BODY_TIMEOUT_SECONDS = 20.0  # an idle connection (or a stalled body) is dropped after this long
+_CHUNK = 1 << 16
+
 
 @dataclass
 class HttpRequest:
@@ -27,7 +35,8 @@ class HttpRequest:
     path: str  # without the query string
     query: dict[str, list[str]]
     headers: dict[str, str]  # header names lower-cased
-    body: bytes
+    body: bytes  # what arrived, at most `content_length` bytes
+    content_length: int | None = None  # as declared; None when the request had no Content-Length
 
 
 @dataclass
@@ -53,16 +62,29 @@ class HttpFrontend:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = BODY_TIMEOUT_SECONDS
 
             def _serve(self) -> None:
                 parsed = urllib.parse.urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
+                declared = self.headers.get("Content-Length")
+                try:
+                    length = None if declared is None else int(declared)
+                except ValueError:
+                    length = -1
+                if length is not None and length < 0:
+                    self.close_connection = True
+                    self.send_error(400, "Bad Content-Length")
+                    return
+                body = self._read_body(length or 0)
+                if (length is not None and len(body) < length) or "transfer-encoding" in self.headers:
+                    self.close_connection = True  # the rest of this body must not be read as a request
                 request = HttpRequest(
                     method=self.command,
                     path=parsed.path,
-                    query=urllib.parse.parse_qs(parsed.query),
+                    query=urllib.parse.parse_qs(parsed.query, keep_blank_values=True),
                     headers={k.lower(): v for k, v in self.headers.items()},
-                    body=self.rfile.read(length) if length else b"",
+                    body=body,
+                    content_length=length,
                 )
                 response = frontend.dispatch(request)
                 self.send_response(response.status)
@@ -72,6 +94,21 @@ class HttpFrontend:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(response.body)
+
+            def _read_body(self, length: int) -> bytes:
+                """Up to `length` bytes: fewer when the sender closes or stalls before sending them all."""
+                chunks: list[bytes] = []
+                remaining = length
+                while remaining > 0:
+                    try:
+                        chunk = self.rfile.read1(min(remaining, _CHUNK))
+                    except OSError:  # timed out or reset: keep what arrived
+                        break
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    remaining -= len(chunk)
+                return b"".join(chunks)
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _serve
 
@@ -118,7 +155,20 @@ class HttpFrontend:
 def register_oauth_routes(
     frontend: HttpFrontend, state: EmulatorState, issue: Callable[[str], tuple[str, int]]
 ) -> None:
-    """OAuth2 client credentials (`POST /oauth2/token`, Basic or form credentials) and discovery documents."""
+    """OAuth2 client credentials (`POST /oauth2/token`, Basic or form credentials) and discovery documents.
+
+    Without auth options flyteadmin mounts no OAuth2 handler; its gateway forwards the discovery document to
+    the unregistered gRPC AuthMetadataService: HTTP 501 with the gRPC status as JSON."""
+    if not state.config.auth_enabled:
+        unserved = {
+            "code": 12,
+            "message": "unknown service flyteidl.service.AuthMetadataService",
+            "details": [],
+        }
+        frontend.add_route(
+            "GET", "/.well-known/oauth-authorization-server", lambda _: HttpResponse.json(unserved, 501)
+        )
+        return
 
     def token(request: HttpRequest) -> HttpResponse:
         client_id = client_secret = ""

@@ -64,6 +64,10 @@ class EmulatorConfig:
     upload_max_expiry: timedelta = timedelta(hours=1)
     download_max_expiry: timedelta = timedelta(hours=1)
     upload_filename_length: int = 20
+    # Where signed URLs point (flyteadmin `storage.signedUrl.stowConfigOverride.endpoint`); "" = own HTTP.
+    signed_url_endpoint: str = ""
+    # AWS S3 checks a PUT's Content-MD5 (400 BadDigest); some S3-compatible stores keep the bytes unchecked.
+    object_store_verifies_md5: bool = True
     # flyteadmin `task_resources.limits` defaults (pkg/runtime/task_resource_provider.go).
     task_resource_limits: tuple[tuple[str, str], ...] = (("cpu", "2"), ("memory", "1Gi"), ("gpu", "1"))
     # None: every task type is allowed (flyteadmin's default whitelist is empty = allow all).

@@ -242,7 +242,10 @@ def test_waves_run_concurrently_up_to_the_limit_and_in_dependency_order(
         with SynchronousFlyteClient(endpoint=proxy.endpoint, insecure=True) as c:
             result = register_package(c, pyflyte_package, PROJECT, DOMAIN, "v1", max_concurrency=limit)
         calls = [
-            call for call in proxy.calls if call.method.startswith("Create") and "Upload" not in call.method
+            call
+            for call in proxy.calls
+            if call.method.startswith("Create")
+            and call.method not in ("CreateUploadLocation", "CreateDownloadLocation")
         ]
 
     assert result.ok

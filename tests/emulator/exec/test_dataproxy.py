@@ -61,7 +61,7 @@ def test_flytekit_upload_then_signed_download(served: tuple[Emulator, Stubs], tm
     link = calls.data.CreateDownloadLocation(
         dataproxy_pb2.CreateDownloadLocationRequest(native_url=native_url)
     )
-    assert link.signed_url.startswith(emu.http_url + "/data/s3/my-s3-bucket/")
+    assert link.signed_url.startswith(emu.http_url + "/my-s3-bucket/")
     downloaded = requests.get(link.signed_url, timeout=10)
     assert downloaded.status_code == 200
     assert downloaded.content == archive.read_bytes()
@@ -82,7 +82,7 @@ def test_signed_urls_refuse_tampering_bad_digests_and_expiry(
     assert put(tampered, body).status_code == 403
     parts = urllib.parse.urlsplit(location.signed_url)
     query = dict(urllib.parse.parse_qsl(parts.query))
-    query["X-Expires"] = str(int(query["X-Expires"]) + 86400)  # a later expiry than the one signed
+    query["X-Amz-Expires"] = str(int(query["X-Amz-Expires"]) + 86400)  # a later expiry than the one signed
     tampered.signed_url = parts._replace(query=urllib.parse.urlencode(query)).geturl()
     extended = put(tampered, body)
     assert (extended.status_code, "SignatureDoesNotMatch" in extended.text) == (403, True)
@@ -194,6 +194,6 @@ def test_deck_download_link_and_get_data(served: tuple[Emulator, Stubs], clock: 
 
 def test_unsigned_requests_are_refused(served: tuple[Emulator, Stubs]) -> None:
     emu, _ = served
-    path = "/data/s3/my-s3-bucket/" + urllib.parse.quote("any/key")
+    path = "/my-s3-bucket/" + urllib.parse.quote("any/key")
     assert requests.get(emu.http_url + path, timeout=10).status_code == 403
     assert requests.put(emu.http_url + path, data=b"x", timeout=10).status_code == 403
