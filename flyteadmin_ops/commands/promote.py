@@ -5,7 +5,9 @@ version cannot be verified as active, what was active before is re-activated and
 Promoting a version that is already active changes nothing (`unchanged`).
 
 With --from-domain, the launch plan and everything it refers to in that domain (workflow, subworkflows,
-tasks, launch plans it calls) are registered in the target domain at the same versions before activation.
+tasks, launch plans it calls) are registered in the target domain at the same versions before activation;
+a version already there with a different structure is a conflict naming the fields that differ, as in
+`register`, and nothing is activated.
 
 Examples:
   flyteadmin-ops promote ops_demo.nightly --version v7 -p flytesnacks -d development

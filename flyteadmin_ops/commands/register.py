@@ -2,9 +2,11 @@
 
 Entities are registered in dependency waves, each wave concurrently (--max-concurrency). An identical
 entity already on the server counts as success (`exists`); a different one under the same version is a
-`conflict`, shown with the server's diff. By default nothing after a conflict or failure is attempted, so no
-launch plan is created from a broken package; --continue-on-error goes on. The fast-register source archive
-(fast*.tar.gz) is uploaded through the data proxy first and its URL put into the task args.
+`conflict`, shown as the fields that differ, one per line (`node n1 (maybe_fail): metadata.retries: 0 -> 3`);
+`-o json` lists them under `changes` (path, old, new) and keeps flyteadmin's own message in `server_message`.
+By default nothing after a conflict or failure is attempted, so no launch plan is created from a broken
+package; --continue-on-error goes on. The fast-register source archive (fast*.tar.gz) is uploaded through
+the data proxy first and its URL put into the task args.
 
 Examples:
   flyteadmin-ops register pkg.tgz -p flytesnacks -d development --version v1 --dry-run

@@ -11,9 +11,10 @@ Why each step:
   version active in the target domain was registered there with everything it refers to.
 - Across domains (`from_domain`), the launch plan and everything it refers to in the source domain
   (its workflow with subworkflows, their tasks, launch plans called from the workflow, recursively) are read
-  back from the server and re-targeted to the target domain, then registered with register's wave
-  machinery. Identifiers in other projects or domains are left as they are: they are references, not
-  things to copy. Nothing is activated when any copy conflicts or fails.
+  back from the server (workflows decompiled back to what a client registers, `ops.decompile`) and
+  re-targeted to the target domain, then registered with register's wave machinery; a conflict names the
+  fields that differ, as in register. Identifiers in other projects or domains are left as they are:
+  they are references, not things to copy. Nothing is activated when any copy conflicts or fails.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from flyteidl.core import identifier_pb2
 from flyteadmin_ops.client.identifiers import launch_plan_id, named_entity_id
 from flyteadmin_ops.errors import FlyteAdminError, FlyteEntityNotExistException
 from flyteadmin_ops.ops import protowalk
+from flyteadmin_ops.ops.decompile import spec_from_closure
 from flyteadmin_ops.ops.package import (
     LAUNCH_PLAN,
     TASK,
@@ -272,11 +274,10 @@ def _launch_plan_request(
 def _workflow_request(
     client: SynchronousFlyteClient, ident: identifier_pb2.Identifier
 ) -> workflow_pb2.WorkflowCreateRequest:
+    """What registered the workflow: flyteadmin stores it compiled (start and end nodes, renamed branch
+    nodes), and re-registering that as is would not give the same workflow (`ops.decompile`)."""
     compiled = client.get_workflow(ident).closure.compiled_workflow
-    spec = workflow_pb2.WorkflowSpec(
-        template=compiled.primary.template, sub_workflows=[sub.template for sub in compiled.sub_workflows]
-    )
-    return workflow_pb2.WorkflowCreateRequest(id=ident, spec=spec)
+    return workflow_pb2.WorkflowCreateRequest(id=ident, spec=spec_from_closure(compiled))
 
 
 def _task_request(

@@ -11,9 +11,13 @@ The steps, and why they are in this order:
    to the same object, which changes nothing. There is no "already there, same hash" answer to skip on:
    flyteadmin signs a fresh URL whenever the MD5 matches (it only HEADs the target when a `filename_root`
    is given), and ALREADY_EXISTS only ever means a *different* file occupies a fixed location (or no MD5
-   was sent). So the PUT always happens, and ALREADY_EXISTS is reported as the failure it is.
+   was sent). So the PUT always happens, and ALREADY_EXISTS is reported as the failure it is. The PUT
+   sends the archive's own length (never the server's `Content-Length`, which is that of the MD5 text) and
+   the stored object is read back and compared before anything is registered (`ops.upload`).
 4. Register wave by wave (`dependency_waves`): each wave concurrently, up to `max_concurrency` calls in
-   flight. Identical entities are `exists`, different structure is `conflict` with the server's diff.
+   flight. Identical entities are `exists`, different structure is `conflict` with the fields that differ
+   (`ops.conflicts`: read from the server's diff for tasks and launch plans, by comparing with the
+   registered workflow for workflows, whose server diff lists nearly everything).
    Unless `continue_on_error`, the first wave with a problem is the last one attempted, and inside a wave
    launch plans are only created once everything else in that wave succeeded: a broken task or workflow
    never leaves a launch plan (or a schedule) behind.
@@ -24,9 +28,6 @@ The steps, and why they are in this order:
 
 from __future__ import annotations
 
-import base64
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,12 +43,12 @@ from flyteadmin_ops.errors import (
     FlyteEntityConflictException,
     FlyteEntityNotExistException,
 )
+from flyteadmin_ops.ops.conflicts import explain_conflict
 from flyteadmin_ops.ops.package import (
     LAUNCH_PLAN,
     TASK,
     WORKFLOW,
     Entity,
-    FastArchive,
     Package,
     PackageError,
     Source,
@@ -56,13 +57,12 @@ from flyteadmin_ops.ops.package import (
     load_package,
 )
 from flyteadmin_ops.ops.results import OperationInputError, Outcome, OutcomeCallback, Result, Status
+from flyteadmin_ops.ops.upload import UPLOAD_KIND, upload_fast_archive
 
 if TYPE_CHECKING:
     from flyteadmin_ops.client import SynchronousFlyteClient
 
 OPERATION = "register"
-UPLOAD_KIND = "source archive"
-UPLOAD_TIMEOUT_SECONDS = 300.0
 NOT_ATTEMPTED = "not attempted: an earlier entity conflicted or failed"
 
 KIND_NAMES = {TASK: "task", WORKFLOW: "workflow", LAUNCH_PLAN: "launch_plan"}
@@ -221,50 +221,6 @@ def check_target(client: SynchronousFlyteClient, project: str, domain: str) -> N
         raise OperationInputError(f"domain {domain!r} does not exist (the server has {', '.join(domains)})")
 
 
-# ------------------------------------------------------------------------------------------ upload
-
-
-class Upload:
-    """The upload step's outcome, and the URL to substitute (None when the upload failed)."""
-
-    def __init__(self, outcome: Outcome, native_url: str | None) -> None:
-        self.outcome = outcome
-        self.native_url = native_url
-
-
-def upload_fast_archive(
-    client: SynchronousFlyteClient, project: str, domain: str, archive: FastArchive
-) -> Upload:
-    """Upload the source archive through the data proxy; see step 3 of the module docstring."""
-    try:
-        location = client.get_upload_signed_url(
-            project, domain, content_md5=archive.md5, filename=archive.name
-        )
-    except FlyteEntityAlreadyExistsException as exc:
-        detail = f"a different file already occupies the upload location: {exc.server_message}"
-        return Upload(Outcome(UPLOAD_KIND, archive.name, Status.FAILED, detail), None)
-    except FlyteAdminError as exc:
-        return Upload(Outcome(UPLOAD_KIND, archive.name, Status.FAILED, str(exc)), None)
-    headers = {
-        "Content-MD5": base64.b64encode(archive.md5).decode(),
-        "Content-Length": str(len(archive.data)),
-        **dict(location.headers),
-    }
-    request = urllib.request.Request(location.signed_url, data=archive.data, method="PUT", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=UPLOAD_TIMEOUT_SECONDS) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        body = exc.read(500).decode(errors="replace")
-        detail = f"PUT to the signed URL answered HTTP {exc.code} {exc.reason}: {body}".strip()
-        return Upload(Outcome(UPLOAD_KIND, archive.name, Status.FAILED, detail), None)
-    except (urllib.error.URLError, OSError) as exc:
-        return Upload(Outcome(UPLOAD_KIND, archive.name, Status.FAILED, f"PUT failed: {exc}"), None)
-    return Upload(
-        Outcome(UPLOAD_KIND, archive.name, Status.UPLOADED, location.native_url), location.native_url
-    )
-
-
 # ------------------------------------------------------------------------------------------ waves
 
 
@@ -278,10 +234,25 @@ def create_entity(client: SynchronousFlyteClient, entity: Entity) -> Outcome:
     except FlyteEntityAlreadyExistsException:
         return _outcome(entity, Status.EXISTS, "identical structure already registered")
     except FlyteEntityConflictException as exc:
-        return _outcome(entity, Status.CONFLICT, exc.diff or exc.server_message)
+        return conflict_outcome(client, entity, exc)
     except FlyteAdminError as exc:
         return _outcome(entity, Status.FAILED, str(exc))
     return _outcome(entity, Status.CREATED)
+
+
+def conflict_outcome(
+    client: SynchronousFlyteClient, entity: Entity, error: FlyteEntityConflictException
+) -> Outcome:
+    """A `conflict` naming the fields that differ (see `ops.conflicts`), the server's text kept aside."""
+    report = explain_conflict(client, entity.request, error)
+    return Outcome(
+        KIND_NAMES[entity.resource_type],
+        identifier_text(entity.id),
+        Status.CONFLICT,
+        report.detail,
+        changes=report.changes,
+        server_message=report.server_message,
+    )
 
 
 WaveRunner = Callable[[Sequence[Entity]], list[Outcome]]

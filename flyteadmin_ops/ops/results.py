@@ -47,16 +47,71 @@ _PROBLEMS = frozenset({Status.CONFLICT, Status.FAILED})
 
 
 @dataclass(frozen=True)
+class FieldChange:
+    """One field that differs between what the server holds (`old`) and what was sent (`new`).
+
+    `path` locates it exactly and stays stable for scripts (`/nodes/n0/metadata/retries/retries`);
+    `label` and `field` say the same for people ("node n0 (normalize)", "metadata.retries"). `old` or
+    `new` is None when the field is absent on that side."""
+
+    path: str
+    old: Any
+    new: Any
+    label: str = ""
+    field: str = ""
+
+    def text(self) -> str:
+        """One line, e.g. `node n0 (normalize): metadata.retries: 2 -> 7`."""
+        where = ": ".join(part for part in (self.label, self.field) if part)
+        if isinstance(self.old, dict) and self.new is None:
+            change = "removed"
+        elif isinstance(self.new, dict) and self.old is None:
+            change = "added"
+        else:
+            change = f"{render_value(self.old)} -> {render_value(self.new)}"
+        return f"{where or self.path}: {change}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "old": self.old, "new": self.new, "text": self.text()}
+
+
+_MAX_VALUE = 100
+
+
+def render_value(value: Any) -> str:
+    """A value for one line of text: absent as `(none)`, strings bare, anything else as compact JSON,
+    cut to a readable length (the JSON output keeps it whole)."""
+    if value is None:
+        return "(none)"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 3] + "..."
+
+
+@dataclass(frozen=True)
 class Outcome:
     """One entity's fate. `name` is the identifier as text (e.g. `proj:dom:wf.name:v1`); `detail` carries
-    whatever explains the status, such as the server's diff for a conflict."""
+    whatever explains the status, for people (for a conflict: one line per field that differs).
+
+    A conflict also carries its `changes` one by one, and the server's own words in `server_message`
+    (flyteadmin's workflow diff lists nearly the whole workflow, so it is kept, not shown)."""
 
     kind: str
     name: str
     status: Status
     detail: str = ""
+    changes: tuple[FieldChange, ...] = ()
+    server_message: str = ""
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, Any]:
+        """Every key always present, so scripts can rely on the shape."""
+        return {
+            **self.to_row(),
+            "changes": [change.to_json() for change in self.changes],
+            "server_message": self.server_message,
+        }
+
+    def to_row(self) -> dict[str, str]:
+        """The flat part, for tables and Prefect table artifacts."""
         return {"kind": self.kind, "name": self.name, "status": self.status.value, "detail": self.detail}
 
 
@@ -107,7 +162,7 @@ class Result:
 
     def to_rows(self) -> list[dict[str, str]]:
         """Flat rows (one per outcome) for tables and Prefect table artifacts."""
-        return [o.to_json() for o in self.outcomes]
+        return [o.to_row() for o in self.outcomes]
 
 
 # ---- rendering, for the CLI and for logs -------------------------------------------------------------
