@@ -29,14 +29,17 @@ from flyteidl.admin import (
     matchable_resource_pb2,
     project_attributes_pb2,
     project_domain_attributes_pb2,
-    project_pb2,
     workflow_attributes_pb2,
 )
 from google.protobuf.message import Message
 
 from flyteadmin_ops.emulator.common import GORM_MODEL_DDL, INVALID, db_time, invalid, missing
 from flyteadmin_ops.emulator.db import schema
-from flyteadmin_ops.emulator.projects import project_state, validate_project_and_domain
+from flyteadmin_ops.emulator.projects import (
+    validate_project_and_domain,
+    validate_project_exists,
+    validate_project_for_update,
+)
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
@@ -154,29 +157,6 @@ def _resource_model_text(key: dict[str, str], resource_type: int, priority: int,
     return "{" + " ".join(fields) + "}"
 
 
-def _validate_project_for_update(conn: sqlite3.Connection, project: str) -> None:
-    """`ValidateProjectForUpdate`: registered (the repository's own NOT_FOUND text in the message) and ACTIVE,
-    without the InactiveProject detail `ValidateProjectAndDomain` adds."""
-    current = project_state(conn, project)
-    if current is None:
-        raise AdminError(
-            INVALID,
-            f"failed to validate that project [{project}] is registered, "
-            f"err: [project [{project}] not found]",
-        )
-    if current != project_pb2.Project.ACTIVE:
-        raise AdminError(INVALID, f"project [{project}] is not active")
-
-
-def _validate_project_exists(conn: sqlite3.Connection, project: str) -> None:
-    """`ValidateProjectExists`: registered, any state (project attributes stay readable once archived)."""
-    if project_state(conn, project) is None:
-        raise AdminError(
-            INVALID,
-            f"failed to validate that project [{project}] exists, err: [project [{project}] not found]",
-        )
-
-
 def _validate_scope(
     conn: sqlite3.Connection, state: EmulatorState, scope: Scope, key: dict[str, str], write: bool
 ) -> None:
@@ -184,9 +164,9 @@ def _validate_scope(
     project id first, so "" goes to the project repository as it is."""
     if scope is PROJECT:
         if write:
-            _validate_project_for_update(conn, key["project"])
+            validate_project_for_update(conn, key["project"])
         else:
-            _validate_project_exists(conn, key["project"])
+            validate_project_exists(conn, key["project"])
         return
     validate_project_and_domain(conn, state, key["project"], key["domain"])
     if scope is WORKFLOW and not key["workflow"]:

@@ -17,17 +17,32 @@ What a client reads back from GetWorkflow is the compiler's output, so its shape
   identifier. Launch plans are looked up for their interfaces but not listed.
 
 Findings are collected as a set and reported sorted by code, then text, in propeller's `Collected Errors`
-form. Types of bindings are not checked.
+form. Bindings are type-checked as propeller checks them (`validators/bindings.go`, with the cast rules of
+`literal_types`): a promise's output must exist and cast to the input, a constant's inferred type must
+cast (and an enum input take only its values), lists and maps bind item by item, and a list or map bound
+to a union must fit exactly one variant.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
 from flyteidl.admin import launch_plan_pb2
-from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, literals_pb2, workflow_pb2
+from flyteidl.core import (
+    compiler_pb2,
+    condition_pb2,
+    identifier_pb2,
+    interface_pb2,
+    literals_pb2,
+    types_pb2,
+    workflow_pb2,
+)
+
+from flyteadmin_ops.emulator.common import go_text
+from flyteadmin_ops.emulator.literal_types import castable, scalar_type_of, type_text
 
 START_NODE = "start-node"
 END_NODE = "end-node"
@@ -49,11 +64,8 @@ class CompileError(Exception):
 
 
 def _id_text(identifier: identifier_pb2.Identifier) -> str:
-    return (
-        f"resource_type:{identifier_pb2.ResourceType.Name(identifier.resource_type)} "
-        f'project:"{identifier.project}"'
-        f' domain:"{identifier.domain}" name:"{identifier.name}" version:"{identifier.version}"'
-    )
+    """`%v` of an identifier in propeller's texts, which shares flyteadmin's prototext."""
+    return go_text(identifier)
 
 
 def version_key(identifier: identifier_pb2.Identifier) -> Key:
@@ -159,6 +171,12 @@ class _Builder:
             graph = _id_text(template.id)
             self.inputs.find("NoNodesFound", graph, f"Can't find any nodes in workflow [{graph}].")
             return
+        # `ValidateInterface` of the workflow's own interface: the compiled template always has one, with
+        # inputs and outputs; a bad variable stops the compile here.
+        template.interface.inputs.SetInParent()
+        template.interface.outputs.SetInParent()
+        if not self.validate_interface(START_NODE, template.interface):
+            return
         checkpoint = [_copy(node) for node in template.nodes]
         start = workflow_pb2.Node(id=START_NODE)
         end = workflow_pb2.Node(id=END_NODE, inputs=template.outputs)
@@ -243,6 +261,7 @@ class _Builder:
         node.upstream_node_ids.sort()
         kind = node.WhichOneof("target")
         if kind == "branch_node":
+            self.validate_branch(node)
             children = _branch_children(node)
             valid = [child for child in children if self.validate_node(child)]
             if len(self.inputs.findings) == before:
@@ -271,6 +290,85 @@ class _Builder:
                     "TaskReferenceNotFound", node.id, f"Referenced Task [{_id_text(ref)}] not found."
                 )
         return len(self.inputs.findings) == before
+
+    def validate_branch(self, node: workflow_pb2.Node) -> None:
+        """`ValidateBranchNode`: each case has a condition (validated) and a node, and there is an else node
+        or an error to fail with."""
+        if_else = node.branch_node.if_else
+        if not if_else.HasField("case"):
+            self._no_condition(node)
+        blocks = ([if_else.case] if if_else.HasField("case") else []) + list(if_else.other)
+        for block in blocks:
+            self.validate_condition(node, block.condition if block.HasField("condition") else None)
+            if not block.HasField("then_node"):
+                self.inputs.find("BranchNodeIDNotFound", node.id, "BranchNode not assigned")
+        if not if_else.HasField("else_node") and not if_else.HasField("error"):
+            text = "Branch Node must have either the else case set or a default error."
+            self.inputs.find("BranchNodeHasNoDefault", node.id, text)
+
+    def _no_condition(self, node: workflow_pb2.Node) -> None:
+        text = "One of the branches on the node doesn't have a condition."
+        self.inputs.find("BranchNodeHasNoCondition", node.id, text)
+
+    def validate_condition(
+        self, node: workflow_pb2.Node, expression: condition_pb2.BooleanExpression | None
+    ) -> None:
+        """`ValidateBooleanExpression`: operands are primitives or variables the branch binds, and the two
+        sides of a comparison have the same type (its text: an integer is no float)."""
+        if expression is None:
+            self._no_condition(node)
+            return
+        kind = expression.WhichOneof("expr")
+        if kind == "comparison":
+            comparison = expression.comparison
+            right = self._operand(node, "RightValue", comparison, "right_value")
+            left = self._operand(node, "LeftValue", comparison, "left_value")
+            right_type = right[0] if right else None
+            left_type = left[0] if left else None
+            if (
+                right_type is not None
+                and left_type is not None
+                and type_text(right_type) != type_text(left_type)
+            ):
+                text = (
+                    f"Variable [RightValue] (type [{_type_str(right_type)}]) doesn't match expected type "
+                    f"[{_type_str(left_type)}]."
+                )
+                self.inputs.find("MismatchingTypes", node.id, text)
+        elif kind == "conjunction":
+            conjunction = expression.conjunction
+            for side in ("left_expression", "right_expression"):
+                self.validate_condition(
+                    node, getattr(conjunction, side) if conjunction.HasField(side) else None
+                )
+        else:
+            self.inputs.find("ValueRequired", node.id, "Value required [Expr].")
+
+    def _operand(
+        self, node: workflow_pb2.Node, side: str, comparison: condition_pb2.ComparisonExpression, field: str
+    ) -> tuple[types_pb2.LiteralType | None] | None:
+        """`validateOperand`: (its type, or None where it has none) when valid, else None. Only a primitive or
+        a variable counts: a scalar operand (flytekit's `is_none()`) is a missing value to v1.16.8."""
+        before = len(self.inputs.findings)
+        found: types_pb2.LiteralType | None = None
+        operand = getattr(comparison, field)
+        if not comparison.HasField(field):
+            self.inputs.find("ValueRequired", node.id, f"Value required [{side}].")
+        elif operand.HasField("primitive"):
+            found = scalar_type_of(literals_pb2.Scalar(primitive=operand.primitive))
+        elif operand.var:
+            node_interface = self.interfaces.get(node.id)
+            if node_interface is None:
+                self.inputs.find("ValueRequired", node.id, f"Value required [{operand.var}].")
+            elif operand.var in node_interface.inputs.variables:
+                variable = node_interface.inputs.variables[operand.var]
+                found = variable.type if variable.HasField("type") else None
+            elif not any(binding.var == operand.var for binding in node.inputs):
+                text = f"Variable [{operand.var}] not found on node [{node.id}]."
+                self.inputs.find("VariableNameNotFound", node.id, text)
+        else:
+            self.inputs.find("ValueRequired", node.id, f"Value required [{side}.Val].")
+        return (found,) if len(self.inputs.findings) == before else None
 
     def interface(self, node: workflow_pb2.Node, key: str = "") -> interface_pb2.TypedInterface | None:
         """`ValidateUnderlyingInterface`: the node's interface, remembered once found without errors."""
@@ -311,10 +409,23 @@ class _Builder:
             found = self.interface(node.array_node.node, f"{key}/array")
         else:
             self.inputs.find("ValueRequired", node.id, "Value required [Target].")
+        if found is not None:
+            self.validate_interface(node.id, found)
         if found is not None and len(self.inputs.findings) == before:
             self.interfaces[key] = found
             return found
         return None
+
+    def validate_interface(self, node_id: str, interface: interface_pb2.TypedInterface) -> bool:
+        """`ValidateInterface`: every input and output variable is named and typed."""
+        before = len(self.inputs.findings)
+        for variables in (interface.inputs.variables, interface.outputs.variables):
+            for name in sorted(variables):
+                if not name:
+                    self.inputs.find("ValueRequired", node_id, "Value required [paramName].")
+                if not variables[name].HasField("type"):
+                    self.inputs.find("ValueRequired", node_id, "Value required [param.Type].")
+        return len(self.inputs.findings) == before
 
     def _workflow_node_interface(self, node: workflow_pb2.Node) -> interface_pb2.TypedInterface | None:
         workflow_node = node.workflow_node
@@ -330,6 +441,10 @@ class _Builder:
                 if parameter.required or name in bound:
                     exposed.variables[name].CopyFrom(parameter.var)
             return interface_pb2.TypedInterface(inputs=exposed, outputs=plan.closure.expected_outputs)
+        if not workflow_node.HasField("sub_workflow_ref"):  # neither reference: Go prints both nil pointers
+            text = "Referenced Workflow [<nil>/<nil>] not found."
+            self.inputs.find("WorkflowReferenceNotFound", node.id, text)
+            return None
         sub = self.inputs.subs.get(version_key(workflow_node.sub_workflow_ref))
         if sub is None:
             text = f"Referenced Workflow [{_id_text(workflow_node.sub_workflow_ref)}] not found."
@@ -338,11 +453,16 @@ class _Builder:
         return sub.template.interface
 
     def _branch_interface(self, node: workflow_pb2.Node) -> interface_pb2.TypedInterface | None:
-        """`validateBranchInterface`: renames the children, takes the outputs they share."""
+        """`validateBranchInterface`: renames the children, takes the outputs they share, which must have the
+        same type in every case (compared with the first case that has an interface)."""
         if_else = node.branch_node.if_else
-        if not if_else.HasField("case") or not if_else.case.HasField("then_node"):
-            self.inputs.find("ValueRequired", node.id, "Value required [Branch.IfElse.Case.ThenNode].")
-            return None
+        for missing_part, present in (
+            ("Branch.IfElse.Case", if_else.HasField("case")),
+            ("Branch.IfElse.Case.ThenNode", if_else.case.HasField("then_node")),
+        ):
+            if not present:
+                self.inputs.find("ValueRequired", node.id, f"Value required [{missing_part}].")
+                return None
         outputs: dict[str, interface_pb2.Variable] | None = None
         for child in _branch_children(node):
             child.id = f"{node.id}-{child.id}"
@@ -350,7 +470,18 @@ class _Builder:
             if child_interface is None:
                 continue
             variables = dict(child_interface.outputs.variables)
-            outputs = variables if outputs is None else {k: v for k, v in outputs.items() if k in variables}
+            if outputs is None:
+                outputs = variables
+                continue
+            outputs = {name: variable for name, variable in outputs.items() if name in variables}
+            for name in sorted(outputs):
+                first, other = outputs[name].type, variables[name].type
+                if type_text(first) != type_text(other):
+                    text = (
+                        f"Variable [{name}] (type [{_type_str(first)}]) doesn't match expected type "
+                        f"[{_type_str(other)}]."
+                    )
+                    self.inputs.find("MismatchingTypes", child.id, text)
         bound = self.validate_bindings(node, None, _Edges.UPSTREAM)
         if outputs is None:
             return None
@@ -380,8 +511,10 @@ class _Builder:
     def validate_bindings(
         self, node: workflow_pb2.Node, params: interface_pb2.VariableMap | None, direction: _Edges
     ) -> interface_pb2.VariableMap:
-        """`ValidateBindings`: fills promise node ids, adds edges, reports unknown and unbound variables
-        (`params` None: the node's own bindings define its inputs, nothing is required)."""
+        """`ValidateBindings`: fills promise node ids, adds edges, reports unknown and unbound variables and
+        (with `params`) bindings whose types do not cast; `params` None: the node's own bindings define its
+        inputs (branch and gate nodes), nothing is required and types are not checked, each binding being
+        read as of type NONE."""
         resolved = interface_pb2.VariableMap()
         provided: set[str] = set()
         for binding in node.inputs:
@@ -395,47 +528,234 @@ class _Builder:
                 self.inputs.find("ParameterBoundMoreThanOnce", node.id, text)
             else:
                 provided.add(binding.var)
-                upstream = self._binding_nodes(node, binding.var, binding.binding)
-                if upstream is not None:
+                expected = (
+                    params.variables[binding.var].type
+                    if params is not None
+                    else types_pb2.LiteralType(simple=types_pb2.SimpleType.NONE)
+                )
+                found = self._binding(node, binding.var, binding.binding, expected, params is not None)
+                if found is not None:
+                    resolved_type, upstream = found
                     for provider in upstream:
                         self.add_edge(provider, node.id, direction)
-                    if params is not None:
-                        resolved.variables[binding.var].CopyFrom(params.variables[binding.var])
-                    else:
-                        resolved.variables[binding.var].SetInParent()
+                    variable = resolved.variables[binding.var]
+                    variable.SetInParent()
+                    if resolved_type is not None:
+                        variable.type.CopyFrom(resolved_type)
         if params is not None:
             for name in sorted(params.variables):
                 if name not in provided and not _optional(params.variables[name]):
                     self.inputs.find("ParameterNotBound", node.id, f"Parameter not bound [{name}].")
         return resolved
 
-    def _binding_nodes(
-        self, node: workflow_pb2.Node, var: str, data: literals_pb2.BindingData
-    ) -> list[str] | None:
-        """The nodes a binding reads from (its promises' node ids, filled in), None when one is unknown."""
+    def _binding(
+        self,
+        node: workflow_pb2.Node,
+        var: str,
+        data: literals_pb2.BindingData,
+        expected: types_pb2.LiteralType,
+        check_types: bool,
+    ) -> tuple[types_pb2.LiteralType | None, list[str]] | None:
+        """`validateBinding`: the binding's type and the nodes it reads from (promise node ids filled in), or
+        None when it reported a finding."""
+        before = len(self.inputs.findings)
         kind = data.WhichOneof("value")
-        if kind == "promise":
-            source = data.promise.node_id or START_NODE
-            if source not in self.nodes:
-                self.inputs.find("NodeReferenceNotFound", source, f"Referenced node [{source}] not found.")
-                self.inputs.find("ParameterNotBound", node.id, f"Parameter not bound [{var}].")
+        if kind in ("collection", "map") and expected.HasField("union_type"):
+            return self._union_binding(node, var, data, expected, check_types)
+        if kind in ("collection", "map"):
+            field = "collection_type" if kind == "collection" else "map_value_type"
+            if not expected.HasField(field):
+                received = go_text(data.collection if kind == "collection" else data.map)
+                self._mismatching_bindings(node, var, expected, received)
                 return None
-            data.promise.node_id = source
-            return [source]
-        items: Iterable[literals_pb2.BindingData] = ()
-        if kind == "collection":
-            items = data.collection.bindings
-        elif kind == "map":
-            items = [data.map.bindings[key] for key in data.map.bindings]
-        found: list[str] = []
-        ok = True
-        for item in items:
-            nested = self._binding_nodes(node, var, item)
-            if nested is None:
-                ok = False
-            else:
-                found.extend(nested)
-        return found if ok else None
+            items = (
+                list(data.collection.bindings)
+                if kind == "collection"
+                else [data.map.bindings[key] for key in sorted(data.map.bindings)]
+            )
+            element: types_pb2.LiteralType | None = None
+            upstream: list[str] = []
+            for item in items:
+                found = self._binding(node, var, item, getattr(expected, field), check_types)
+                if found is not None:
+                    element = found[0]
+                    upstream.extend(found[1])
+            if len(self.inputs.findings) != before:
+                return None
+            container = types_pb2.LiteralType()
+            getattr(container, field).CopyFrom(element or types_pb2.LiteralType())
+            return container, upstream
+        if kind == "promise":
+            return self._promise(node, var, data.promise, expected, check_types)
+        if kind == "scalar":
+            return self._scalar(node, var, data.scalar, expected, check_types)
+        self._mismatching_bindings(node, var, expected, "")
+        return None
+
+    def _union_binding(
+        self,
+        node: workflow_pb2.Node,
+        var: str,
+        data: literals_pb2.BindingData,
+        expected: types_pb2.LiteralType,
+        check_types: bool,
+    ) -> tuple[types_pb2.LiteralType | None, list[str]] | None:
+        """A collection or map bound to a union: exactly one variant must take it (each is tried without
+        reporting)."""
+        matching: types_pb2.LiteralType | None = None
+        result: tuple[types_pb2.LiteralType | None, list[str]] | None = None
+        where = f"Input [{var}] on node [{node.id}] expects bindings of union type [{type_text(expected)}]."
+        for variant in expected.union_type.variants:
+            kept, self.inputs.findings = self.inputs.findings, []
+            try:
+                attempt = self._binding(node, var, data, variant, check_types)
+            finally:
+                self.inputs.findings = kept
+            if attempt is None:
+                continue
+            if matching is not None:
+                text = (
+                    f"{where}  Received [{go_text(data)}] which is ambiguous as both variants "
+                    f"[{type_text(matching)}] and [{type_text(variant)}] match."
+                )
+                self.inputs.find("AmbiguousBindingUnionValue", node.id, text)
+                return None
+            matching, result = variant, attempt
+        if result is None:
+            text = f"{where}  Received [{go_text(data)}] which does not match any of the variants."
+            self.inputs.find("IncompatibleBindingUnionValue", node.id, text)
+        return result
+
+    def _promise(
+        self,
+        node: workflow_pb2.Node,
+        var: str,
+        promise: types_pb2.OutputReference,
+        expected: types_pb2.LiteralType,
+        check_types: bool,
+    ) -> tuple[types_pb2.LiteralType | None, list[str]] | None:
+        """A promise: the node it names exists, its output exists (an `[i].name` index reads an item of a
+        list, an attribute path a field), and that output's type casts to the input's."""
+        source = promise.node_id or START_NODE
+        if source not in self.nodes:
+            self.inputs.find("NodeReferenceNotFound", source, f"Referenced node [{source}] not found.")
+            self.inputs.find("ParameterNotBound", node.id, f"Parameter not bound [{var}].")
+            return None
+        parsed = _VAR_NAME.findall(promise.var)
+        if len(parsed) != 1:
+            self.inputs.find("SyntaxError", node.id, f"Failed to parse element [{promise.var}].")
+            return None
+        _, index, name = parsed[0]
+        provider = self.nodes[source]
+        input_var = f"{node.metadata.name}.{var}" if node.HasField("metadata") else var
+        output_var = (
+            f"{provider.metadata.name}.{promise.var}" if provider.HasField("metadata") else promise.var
+        )
+        provider_interface = self.interfaces.get(source)
+        outputs = provider_interface.outputs.variables if provider_interface is not None else {}
+        if name not in outputs:
+            self.inputs.find(
+                "VariableNameNotFound", source, f"Variable [{name}] not found on node [{source}]."
+            )
+            self.inputs.find("ParameterNotBound", node.id, f"Parameter not bound [{var}].")
+            return None
+        param = outputs[name]
+        source_type = param.type
+        if index and not param.type.HasField("collection_type"):
+            self._mismatching_variables(node, output_var, param.type, input_var, expected)
+        elif index:
+            source_type = param.type.collection_type
+        for attr in promise.attr_path:
+            if source_type.HasField("collection_type"):
+                source_type = source_type.collection_type
+            elif source_type.HasField("map_value_type"):
+                source_type = source_type.map_value_type
+            elif source_type.structure.dataclass_type:
+                key = attr.string_value
+                if key not in source_type.structure.dataclass_type:
+                    shown = type_text(source_type)
+                    text = f"Variable [{promise.var}] (type [{shown}]) doesn't have field [{key}]."
+                    self.inputs.find("FieldNotFound", node.id, text)
+                    return None
+                source_type = source_type.structure.dataclass_type[key]
+        if not check_types or castable(source_type, expected):
+            promise.node_id = source
+            return param.type, [source]
+        self._mismatching_variables(node, output_var, source_type, input_var, expected)
+        return None
+
+    def _scalar(
+        self,
+        node: workflow_pb2.Node,
+        var: str,
+        scalar: literals_pb2.Scalar,
+        expected: types_pb2.LiteralType,
+        check_types: bool,
+    ) -> tuple[types_pb2.LiteralType | None, list[str]] | None:
+        """A constant: its inferred type casts to the input's, and an enum input takes only its values."""
+        before = len(self.inputs.findings)
+        literal_type = scalar_type_of(scalar)
+        if literal_type is None:
+            kind = scalar.WhichOneof("value")
+            go_type = f"*core.Scalar_{_GO_SCALAR_KINDS.get(kind or '', '')}" if kind else "<nil>"
+            self.inputs.find("UnrecognizedValue", node.id, f"Unrecognized value [{go_type}].")
+        elif check_types and not castable(literal_type, expected):
+            text = (
+                f"Variable [{var}] (type [{_type_str(literal_type)}]) doesn't match expected type "
+                f"[{_type_str(expected)}]."
+            )
+            self.inputs.find("MismatchingTypes", node.id, text)
+        if expected.HasField("enum_type"):
+            value = scalar.primitive.string_value
+            values = expected.enum_type.values
+            if value not in values:
+                text = (
+                    f"Input [{var}] on node [{node.id}] is an Enum and expects value to be one of "
+                    f"[[{' '.join(values)}]].  Received [{value}]"
+                )
+                self.inputs.find("IllegalEnumValue", node.id, text)
+        return (literal_type, []) if len(self.inputs.findings) == before else None
+
+    def _mismatching_bindings(
+        self, node: workflow_pb2.Node, var: str, expected: types_pb2.LiteralType, received: str
+    ) -> None:
+        text = (
+            f"Input [{var}] on node [{node.id}] expects bindings of type [{type_text(expected)}].  "
+            f"Received [{received}]"
+        )
+        self.inputs.find("MismatchingBindings", node.id, text)
+
+    def _mismatching_variables(
+        self,
+        node: workflow_pb2.Node,
+        output_var: str,
+        output_type: types_pb2.LiteralType,
+        input_var: str,
+        input_type: types_pb2.LiteralType,
+    ) -> None:
+        text = (
+            f"The output variable '{output_var}' has type [{_type_str(output_type)}], but it's assigned to "
+            f"the input variable '{input_var}' which has type type [{_type_str(input_type)}]."
+        )
+        self.inputs.find("MismatchingTypes", node.id, text)
+
+
+# `typing.ParseVarName`: an output name, optionally `[index].` first; anything else that does not match
+# exactly once (`a.b`, `a-b`) is a syntax error.
+_VAR_NAME = re.compile(r"(\[(\d+)\]\.)?(\w+)", re.ASCII)  # RE2: \w is ASCII
+# Go's type names of the scalar kinds propeller cannot type (`reflect.TypeOf(...).String()`).
+_GO_SCALAR_KINDS = {"blob": "Blob"}
+
+
+def _type_str(literal_type: types_pb2.LiteralType) -> str:
+    """`LiteralTypeToStr`: a type's text, except STRUCT, printed with its dataclass fields."""
+    if literal_type.simple != types_pb2.SimpleType.STRUCT:
+        return type_text(literal_type)
+    fields = literal_type.structure.dataclass_type
+    structure = ", ".join(
+        f"dataclass_type:{{key:{key} value:{{{_type_str(fields[key])}}}" for key in sorted(fields)
+    )
+    return f"simple: STRUCT structure{{{structure}}}"
 
 
 def _copy(node: workflow_pb2.Node) -> workflow_pb2.Node:

@@ -27,7 +27,7 @@ from typing import Any
 import grpc
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.admin import node_execution_pb2, task_execution_pb2
-from flyteidl.core import catalog_pb2, identifier_pb2, literals_pb2
+from flyteidl.core import catalog_pb2, identifier_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -48,7 +48,6 @@ from flyteadmin_ops.emulator.node_executions import (
     find_node_row,
     internal_data,
     load_node_closure,
-    validate_node_execution_id,
 )
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
@@ -66,7 +65,7 @@ from flyteadmin_ops.emulator.task_closures import (
 from flyteadmin_ops.emulator.task_executions import (
     find_task_row,
     load_task_closure,
-    validate_task_id,
+    validate_task_execution_id,
     validated_task_row,
 )
 
@@ -135,12 +134,31 @@ def _offload_inputs(conn: sqlite3.Connection, state: EmulatorState, event: Any, 
     return ""
 
 
-def _offload_outputs(
-    conn: sqlite3.Connection, state: EmulatorState, outputs: literals_pb2.LiteralMap, *parts: str
-) -> str:
-    """Inline `output_data` written to `.../offloaded_outputs` (the default InlineEventDataPolicy)."""
-    uri = join_uri(state.config.storage_prefix, state.config.metadata_prefix, *parts, "offloaded_outputs")
-    return put_literal_map(conn, uri, outputs, state.now())
+def _record_outcome(
+    conn: sqlite3.Connection,
+    state: EmulatorState,
+    event: Any,
+    holder: Message,
+    uri_field: str,
+    closure: Any,
+    parts: tuple[str, ...],
+    columns: dict[str, object] | None,
+) -> None:
+    """What a terminal event carries, the first of: `output_uri`, inline `output_data` (written to
+    `<parts>/offloaded_outputs`, the default InlineEventDataPolicy), `error`. The URI goes to
+    `holder.<uri_field>` (executions keep it in `closure.outputs.uri`, nodes and tasks in
+    `closure.output_uri`); executions and nodes also mirror the error in `columns`, tasks have no such
+    columns (None)."""
+    if event.output_uri:
+        setattr(holder, uri_field, event.output_uri)
+    elif event.HasField("output_data"):
+        uri = join_uri(state.config.storage_prefix, state.config.metadata_prefix, *parts, "offloaded_outputs")
+        setattr(holder, uri_field, put_literal_map(conn, uri, event.output_data, state.now()))
+    elif event.HasField("error"):
+        closure.error.CopyFrom(event.error)
+        if columns is not None:
+            columns["error_kind"] = core_execution_pb2.ExecutionError.ErrorKind.Name(event.error.kind)
+            columns["error_code"] = event.error.code
 
 
 # --- workflow events -------------------------------------------------------------------------------------
@@ -217,15 +235,8 @@ def _apply_workflow_event(
         columns["duration"] = _nanos(elapsed)
         closure.duration.FromTimedelta(elapsed)
     execution = event.execution_id
-    if event.output_uri:
-        closure.outputs.uri = event.output_uri
-    elif event.HasField("output_data"):
-        parts = (execution.project, execution.domain, execution.name)
-        closure.outputs.uri = _offload_outputs(conn, state, event.output_data, *parts)
-    elif event.HasField("error"):
-        closure.error.CopyFrom(event.error)
-        columns["error_kind"] = core_execution_pb2.ExecutionError.ErrorKind.Name(event.error.kind)
-        columns["error_code"] = event.error.code
+    parts = (execution.project, execution.domain, execution.name)
+    _record_outcome(conn, state, event, closure.outputs, "uri", closure, parts, columns)
     return columns
 
 
@@ -359,14 +370,7 @@ def _node_terminal_state(
         elapsed = occurred - parse_db_time(started_at)
         columns["duration"] = _nanos(elapsed)
         closure.duration.FromTimedelta(elapsed)
-    if event.output_uri:
-        closure.output_uri = event.output_uri
-    elif event.HasField("output_data"):
-        closure.output_uri = _offload_outputs(conn, state, event.output_data, *_node_parts(event))
-    elif event.HasField("error"):
-        closure.error.CopyFrom(event.error)
-        columns["error_kind"] = core_execution_pb2.ExecutionError.ErrorKind.Name(event.error.kind)
-        columns["error_code"] = event.error.code
+    _record_outcome(conn, state, event, closure, "output_uri", closure, _node_parts(event), columns)
     closure.deck_uri = event.deck_uri
 
 
@@ -525,20 +529,18 @@ def _validate_task_event(request: admin_event_pb2.TaskExecutionEventRequest) -> 
     if not event.HasField("occurred_at"):
         raise missing("occurred_at")
     _check_output_size(event)
-    if not event.HasField("parent_node_execution_id"):
-        raise missing("node_execution_id")
-    validate_node_execution_id(event.parent_node_execution_id, True)
-    if not event.HasField("task_id"):
-        raise missing("task_id")
-    validate_task_id(event.task_id)
+    validate_task_execution_id(_task_execution_id(event), True)
 
 
 def _task_execution_id(event: Any) -> identifier_pb2.TaskExecutionIdentifier:
-    return identifier_pb2.TaskExecutionIdentifier(
-        task_id=event.task_id,
-        node_execution_id=event.parent_node_execution_id,
-        retry_attempt=event.retry_attempt,
-    )
+    """The attempt an event is about, as flyteadmin assembles it: parts the event left out stay unset (so
+    validation still says which is missing)."""
+    identifier = identifier_pb2.TaskExecutionIdentifier(retry_attempt=event.retry_attempt)
+    if event.HasField("task_id"):
+        identifier.task_id.CopyFrom(event.task_id)
+    if event.HasField("parent_node_execution_id"):
+        identifier.node_execution_id.CopyFrom(event.parent_node_execution_id)
+    return identifier
 
 
 @rpc(ADMIN, "CreateTaskEvent")
@@ -598,12 +600,7 @@ def _task_terminal_state(
         closure.started_at.FromDatetime(start)
         columns["duration"] = _nanos(elapsed)
         closure.duration.FromTimedelta(elapsed)
-    if event.output_uri:
-        closure.output_uri = event.output_uri
-    elif event.HasField("output_data"):
-        closure.output_uri = _offload_outputs(conn, state, event.output_data, *_task_parts(identifier))
-    elif event.HasField("error"):
-        closure.error.CopyFrom(event.error)
+    _record_outcome(conn, state, event, closure, "output_uri", closure, _task_parts(identifier), None)
 
 
 def _task_reasons(closure: task_execution_pb2.TaskExecutionClosure, event: Any, first: bool) -> None:

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timezone
+from typing import Any
 
 import grpc
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, metrics_pb2, workflow_pb2
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from flyteadmin_ops.emulator.common import go_text
@@ -59,8 +61,9 @@ def _field(message: object, name: str) -> Timestamp | None:
     return getattr(message, name) if message.HasField(name) else None  # type: ignore[attr-defined]
 
 
-def _unset(stamp: Timestamp | None) -> bool:
-    """nil or the zero timestamp, which flyteadmin treats alike (`emptyTimestamp`)."""
+def _unset(stamp: Timestamp | Duration | None) -> bool:
+    """nil or the zero timestamp or duration, which flyteadmin treats alike (`emptyTimestamp`,
+    `emptyDuration`)."""
     return stamp is None or (stamp.seconds == 0 and stamp.nanos == 0)
 
 
@@ -73,10 +76,32 @@ def _operation(start: Timestamp | None, end: Timestamp | None, operation: str) -
     return span
 
 
-def _ended(start: Timestamp, duration: object) -> Timestamp:
-    end = Timestamp()
-    end.FromDatetime(start.ToDatetime(tzinfo=timezone.utc) + duration.ToTimedelta())  # type: ignore[attr-defined]
-    return end
+def _teardown(
+    closure: Any, last: Timestamp, spans: list[metrics_pb2.Span], operation: str = "NODE_TEARDOWN"
+) -> None:
+    """The overhead after what a record ran (`last`): flyteadmin adds it only when the record (an execution,
+    node or attempt closure) was updated at or after `last`."""
+    if _at(closure.updated_at) >= _at(last):
+        spans.append(_operation(last, closure.updated_at, operation))
+
+
+def _setup_and_run(closure: Any, spans: list[metrics_pb2.Span], setup: str, running: str) -> Timestamp | None:
+    """How attempts and gate nodes begin: `setup` until it started (the whole record while it has not),
+    `running` from then until started + duration (until its last update while it has no duration); returns
+    that end, or None when there is none."""
+    started = _field(closure, "started_at")
+    if started is None or _unset(started):
+        spans.append(_operation(closure.created_at, closure.updated_at, setup))
+        return None
+    spans.append(_operation(closure.created_at, started, setup))
+    duration = closure.duration if closure.HasField("duration") else None
+    if duration is None or _unset(duration):
+        spans.append(_operation(started, closure.updated_at, running))
+        return None
+    ended = Timestamp()
+    ended.FromDatetime(started.ToDatetime(tzinfo=timezone.utc) + duration.ToTimedelta())
+    spans.append(_operation(started, ended, running))
+    return ended
 
 
 class _Breakdown:
@@ -141,12 +166,8 @@ class _Breakdown:
                 spans.append(_operation(closure.created_at, start_updated, "WORKFLOW_SETUP"))
                 self.nodes(nodes, compiled, spans, depth - 1)
                 latest = _latest_upstream(END_NODE, compiled, nodes)
-                if latest is not None and _at(closure.updated_at) >= _at(
-                    _field(latest.closure, "updated_at")
-                ):
-                    spans.append(
-                        _operation(latest.closure.updated_at, closure.updated_at, "WORKFLOW_TEARDOWN")
-                    )
+                if latest is not None:
+                    _teardown(closure, latest.closure.updated_at, spans, "WORKFLOW_TEARDOWN")
         return metrics_pb2.Span(
             start_time=closure.created_at, end_time=closure.updated_at, workflow_id=execution.id, spans=spans
         )
@@ -214,16 +235,48 @@ class _Breakdown:
         self, node_execution: node_execution_pb2.NodeExecution, spans: list[metrics_pb2.Span], depth: int
     ) -> None:
         """`parseTaskNodeExecution`."""
+        attempts = self.attempts(node_execution, spans, depth)
+        if attempts:
+            _teardown(node_execution.closure, attempts[-1].closure.updated_at, spans)
+
+    def attempts(
+        self, node_execution: node_execution_pb2.NodeExecution, spans: list[metrics_pb2.Span], depth: int
+    ) -> list[task_execution_pb2.TaskExecution]:
+        """How task and dynamic nodes begin: NODE_SETUP (the whole node while it has no attempt, else until
+        the first attempt), then the attempts; returns them in creation order."""
         closure = node_execution.closure
         attempts = self.task_executions(node_execution)
         if not attempts:
             spans.append(_operation(closure.created_at, closure.updated_at, "NODE_SETUP"))
-            return
+            return []
         spans.append(_operation(closure.created_at, attempts[0].closure.created_at, "NODE_SETUP"))
-        attempts = _attempts(attempts, spans, depth)
-        last = attempts[-1].closure
-        if _at(closure.updated_at) >= _at(last.updated_at):
-            spans.append(_operation(last.updated_at, closure.updated_at, "NODE_TEARDOWN"))
+        return _attempts(attempts, spans, depth)
+
+    def children_or_setup(
+        self, node_execution: node_execution_pb2.NodeExecution, spans: list[metrics_pb2.Span]
+    ) -> NodeExecutions:
+        """A branch's or subworkflow's child node executions; while it has none, the whole node is
+        NODE_SETUP (appended here) and the result is empty."""
+        children = self.node_executions(node_execution.id.execution_id, node_execution.id.node_id)
+        if not children:
+            closure = node_execution.closure
+            spans.append(_operation(closure.created_at, closure.updated_at, "NODE_SETUP"))
+        return children
+
+    def children(
+        self,
+        node_execution: node_execution_pb2.NodeExecution,
+        children: NodeExecutions,
+        compiled: compiler_pb2.CompiledWorkflowClosure,
+        spans: list[metrics_pb2.Span],
+        depth: int,
+    ) -> None:
+        """The nodes a subworkflow or dynamic node ran, then NODE_TEARDOWN from the last one before its end
+        node."""
+        self.nodes(children, compiled, spans, depth)
+        latest = _latest_upstream(END_NODE, compiled, children)
+        if latest is not None:
+            _teardown(node_execution.closure, latest.closure.updated_at, spans)
 
     def branch(
         self,
@@ -234,9 +287,8 @@ class _Breakdown:
     ) -> None:
         """`parseBranchNodeExecution`: the one node the branch ran."""
         closure = node_execution.closure
-        children = self.node_executions(node_execution.id.execution_id, node_execution.id.node_id)
+        children = self.children_or_setup(node_execution, spans)
         if not children:
-            spans.append(_operation(closure.created_at, closure.updated_at, "NODE_SETUP"))
             return
         if len(children) != 1:
             raise AdminError(
@@ -253,25 +305,19 @@ class _Breakdown:
             )
         spans.append(_operation(closure.created_at, child.closure.created_at, "NODE_SETUP"))
         spans.append(self.node(child, node, depth))
-        if _at(closure.updated_at) >= _at(child.closure.updated_at):
-            spans.append(_operation(child.closure.updated_at, closure.updated_at, "NODE_TEARDOWN"))
+        _teardown(closure, child.closure.updated_at, spans)
 
     def dynamic(
         self, node_execution: node_execution_pb2.NodeExecution, spans: list[metrics_pb2.Span], depth: int
     ) -> None:
         """`parseDynamicNodeExecution`: the task that produced the workflow, then the nodes it ran."""
-        closure = node_execution.closure
-        attempts = self.task_executions(node_execution)
+        attempts = self.attempts(node_execution, spans, depth)
         if not attempts:
-            spans.append(_operation(closure.created_at, closure.updated_at, "NODE_SETUP"))
             return
-        spans.append(_operation(closure.created_at, attempts[0].closure.created_at, "NODE_SETUP"))
-        attempts = _attempts(attempts, spans, depth)
         children = self.node_executions(node_execution.id.execution_id, node_execution.id.node_id)
         last = attempts[-1].closure
         if not children:
-            if _at(closure.updated_at) >= _at(last.updated_at):
-                spans.append(_operation(last.updated_at, closure.updated_at, "NODE_RESET"))
+            _teardown(node_execution.closure, last.updated_at, spans, "NODE_RESET")
             return
         start = children.get(START_NODE)
         spans.append(
@@ -284,10 +330,7 @@ class _Breakdown:
             if reference
             else compiler_pb2.CompiledWorkflowClosure()
         )
-        self.nodes(children, compiled, spans, depth)
-        latest = _latest_upstream(END_NODE, compiled, children)
-        if latest is not None and _at(closure.updated_at) >= _at(_field(latest.closure, "updated_at")):
-            spans.append(_operation(latest.closure.updated_at, closure.updated_at, "NODE_TEARDOWN"))
+        self.children(node_execution, children, compiled, spans, depth)
 
     def subworkflow(
         self,
@@ -298,9 +341,8 @@ class _Breakdown:
     ) -> None:
         """`parseSubworkflowNodeExecution`: the subworkflow's nodes, from its registered definition."""
         closure = node_execution.closure
-        children = self.node_executions(node_execution.id.execution_id, node_execution.id.node_id)
+        children = self.children_or_setup(node_execution, spans)
         if not children:
-            spans.append(_operation(closure.created_at, closure.updated_at, "NODE_SETUP"))
             return
         start = children.get(START_NODE)
         spans.append(
@@ -308,11 +350,7 @@ class _Breakdown:
                 closure.created_at, _field(start.closure, "updated_at") if start else None, "NODE_SETUP"
             )
         )
-        compiled = self.compiled_workflow(workflow_id)
-        self.nodes(children, compiled, spans, depth)
-        latest = _latest_upstream(END_NODE, compiled, children)
-        if latest is not None and _at(closure.updated_at) >= _at(_field(latest.closure, "updated_at")):
-            spans.append(_operation(latest.closure.updated_at, closure.updated_at, "NODE_TEARDOWN"))
+        self.children(node_execution, children, self.compiled_workflow(workflow_id), spans, depth)
 
     def launch_plan_node(
         self, node_execution: node_execution_pb2.NodeExecution, spans: list[metrics_pb2.Span], depth: int
@@ -327,8 +365,7 @@ class _Breakdown:
         child = execution_from_row(fetch_execution_row(self.conn, child_id))
         spans.append(_operation(closure.created_at, child.closure.created_at, "NODE_SETUP"))
         spans.append(self.execution(child, depth))
-        if _at(closure.updated_at) >= _at(child.closure.updated_at):
-            spans.append(_operation(child.closure.updated_at, closure.updated_at, "NODE_TEARDOWN"))
+        _teardown(closure, child.closure.updated_at, spans)
 
 
 def _latest_upstream(
@@ -382,39 +419,21 @@ def _attempt(attempt: task_execution_pb2.TaskExecution) -> metrics_pb2.Span:
     """`parseTaskExecution`: TASK_SETUP until it started, TASK_RUNTIME, TASK_TEARDOWN after it ended."""
     closure = attempt.closure
     spans: list[metrics_pb2.Span] = []
-    started = _field(closure, "started_at")
-    if started is None or _unset(started):
-        spans.append(_operation(closure.created_at, closure.updated_at, "TASK_SETUP"))
-    else:
-        spans.append(_operation(closure.created_at, started, "TASK_SETUP"))
-        duration = closure.duration if closure.HasField("duration") else None
-        if duration is None or (duration.seconds == 0 and duration.nanos == 0):
-            spans.append(_operation(started, closure.updated_at, "TASK_RUNTIME"))
-        else:
-            ended = _ended(started, duration)
-            spans.append(_operation(started, ended, "TASK_RUNTIME"))
-            if _at(closure.updated_at) >= _at(ended):
-                spans.append(_operation(ended, closure.updated_at, "TASK_TEARDOWN"))
+    ended = _setup_and_run(closure, spans, "TASK_SETUP", "TASK_RUNTIME")
+    if ended is not None:
+        _teardown(closure, ended, spans, "TASK_TEARDOWN")
     return metrics_pb2.Span(
         start_time=closure.created_at, end_time=closure.updated_at, task_id=attempt.id, spans=spans
     )
 
 
 def _gate(node_execution: node_execution_pb2.NodeExecution, spans: list[metrics_pb2.Span]) -> None:
-    """`parseGateNodeExecution`: NODE_SETUP until it started, NODE_IDLE while it waited, NODE_TEARDOWN."""
+    """`parseGateNodeExecution`: NODE_SETUP until it started, NODE_IDLE while it waited, NODE_TEARDOWN
+    (always, unlike an attempt's TASK_TEARDOWN)."""
     closure = node_execution.closure
-    started = _field(closure, "started_at")
-    if started is None or _unset(started):
-        spans.append(_operation(closure.created_at, closure.updated_at, "NODE_SETUP"))
-        return
-    spans.append(_operation(closure.created_at, started, "NODE_SETUP"))
-    duration = closure.duration if closure.HasField("duration") else None
-    if duration is None or (duration.seconds == 0 and duration.nanos == 0):
-        spans.append(_operation(started, closure.updated_at, "NODE_IDLE"))
-        return
-    ended = _ended(started, duration)
-    spans.append(_operation(started, ended, "NODE_IDLE"))
-    spans.append(_operation(ended, closure.updated_at, "NODE_TEARDOWN"))
+    ended = _setup_and_run(closure, spans, "NODE_SETUP", "NODE_IDLE")
+    if ended is not None:
+        spans.append(_operation(ended, closure.updated_at, "NODE_TEARDOWN"))
 
 
 @rpc(ADMIN, "GetExecutionMetrics")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,7 +46,6 @@ from flyteidl.core import (
     interface_pb2,
     literals_pb2,
     security_pb2,
-    types_pb2,
 )
 from google.protobuf.message import Message
 
@@ -54,7 +53,6 @@ from flyteadmin_ops.emulator.attributes import lookup
 from flyteadmin_ops.emulator.common import (
     INVALID,
     db_time,
-    go_text,
     missing,
     not_found_entity,
     timestamp,
@@ -68,8 +66,15 @@ from flyteadmin_ops.emulator.filters import (
     parse_filters,
     validate_limit,
 )
-from flyteadmin_ops.emulator.launch_plans import LAUNCH_PLANS, get_launch_plan, launch_plan_workflow
-from flyteadmin_ops.emulator.projects import validate_project_and_domain
+from flyteadmin_ops.emulator.launch_plans import (
+    LAUNCH_PLANS,
+    get_launch_plan,
+    launch_plan_workflow,
+    validate_literal_map,
+    validate_notifications,
+)
+from flyteadmin_ops.emulator.literal_types import castable, literal_type_error, literal_type_of, type_text
+from flyteadmin_ops.emulator.projects import validate_labels, validate_project_and_domain
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.single_task import ensure_single_task_launch_plan
 from flyteadmin_ops.emulator.state import EmulatorState
@@ -127,6 +132,19 @@ schema(
     """
 )
 
+# Columns every execution-scoped table has (gorm's base model plus the execution key).
+EXECUTION_SCOPED_COLUMNS = frozenset(
+    {
+        "id",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "execution_project",
+        "execution_domain",
+        "execution_name",
+    }
+)
+
 # flyteadmin joins execution_tags on the execution name alone (`execution_repo.go`): a tag of a same-named
 # execution in another project or domain matches too, and an execution appears once per matching tag.
 _SAME_EXECUTION = "execution_tags.execution_name = executions.execution_name"
@@ -144,19 +162,7 @@ _ADMIN_TAG_JOIN = Join(
 _TAG_JOIN = Join(
     table="execution_tags",
     on_sql=_SAME_EXECUTION,
-    columns=frozenset(
-        {
-            "id",
-            "created_at",
-            "updated_at",
-            "deleted_at",
-            "execution_project",
-            "execution_domain",
-            "execution_name",
-            "key",
-            "value",
-        }
-    ),
+    columns=EXECUTION_SCOPED_COLUMNS | {"key", "value"},
     kind="INNER",
     types=_TAG_TYPES,
 )
@@ -174,19 +180,6 @@ EXECUTION_TYPES = {
     "mode": "integer",
     "state": "integer",
 }
-
-# Columns every execution-scoped table has (gorm's base model plus the execution key).
-EXECUTION_SCOPED_COLUMNS = frozenset(
-    {
-        "id",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-        "execution_project",
-        "execution_domain",
-        "execution_name",
-    }
-)
 
 EXECUTIONS = EntityTable(
     entity="execution",
@@ -465,119 +458,6 @@ def data_response(response: Any, conn: sqlite3.Connection, inputs_uri: str, clos
     return response
 
 
-# --- literal typing (propeller's LiteralTypeForLiteral + AreTypesCastable, the cases clients send) --------
-
-_PRIMITIVE_TYPES = {
-    "integer": types_pb2.SimpleType.INTEGER,
-    "float_value": types_pb2.SimpleType.FLOAT,
-    "string_value": types_pb2.SimpleType.STRING,
-    "boolean": types_pb2.SimpleType.BOOLEAN,
-    "datetime": types_pb2.SimpleType.DATETIME,
-    "duration": types_pb2.SimpleType.DURATION,
-}
-
-
-def literal_fits(literal: literals_pb2.Literal, expected: types_pb2.LiteralType) -> bool:
-    """Whether a literal may be passed where `expected` is declared.
-
-    Exact for primitives, none, structs, collections, maps, enums and unions (including Optional); lenient
-    (accepts) for opaque kinds the emulator cannot inspect (offloaded literals, binary/msgpack values).
-    """
-    kind = expected.WhichOneof("type")
-    if kind == "union_type":
-        inner = literal.scalar.union.value if literal.scalar.HasField("union") else literal
-        return any(literal_fits(inner, variant) for variant in expected.union_type.variants)
-    value_kind = literal.WhichOneof("value")
-    if value_kind == "collection":
-        return kind == "collection_type" and all(
-            literal_fits(item, expected.collection_type) for item in literal.collection.literals
-        )
-    if value_kind == "map":
-        return kind == "map_value_type" and all(
-            literal_fits(item, expected.map_value_type) for item in literal.map.literals.values()
-        )
-    if value_kind != "scalar":
-        return True  # offloaded_metadata and future kinds: the engine resolves them
-    return _scalar_fits(literal.scalar, kind, expected)
-
-
-def _scalar_fits(scalar: literals_pb2.Scalar, kind: str | None, expected: types_pb2.LiteralType) -> bool:
-    scalar_kind = scalar.WhichOneof("value")
-    if scalar_kind == "primitive":
-        primitive_kind = scalar.primitive.WhichOneof("value")
-        if kind == "enum_type":
-            return (
-                primitive_kind == "string_value"
-                and scalar.primitive.string_value in expected.enum_type.values
-            )
-        return kind == "simple" and _PRIMITIVE_TYPES.get(primitive_kind or "") == expected.simple
-    if scalar_kind == "none_type":
-        return kind == "simple" and expected.simple == types_pb2.SimpleType.NONE
-    if scalar_kind == "generic":
-        return kind == "simple" and expected.simple == types_pb2.SimpleType.STRUCT
-    if scalar_kind == "error":
-        return kind == "simple" and expected.simple == types_pb2.SimpleType.ERROR
-    if scalar_kind == "blob":
-        return kind == "blob"
-    if scalar_kind == "schema":
-        return kind == "schema"
-    if scalar_kind == "structured_dataset":
-        return kind == "structured_dataset_type"
-    if scalar_kind == "union":
-        return literal_fits(scalar.union.value, expected)
-    return True  # binary (msgpack dataclasses, pickles) is accepted for any declared type
-
-
-def literal_type_of(literal: literals_pb2.Literal) -> types_pb2.LiteralType:
-    """The type propeller infers for a value (`LiteralTypeForLiteral`), for the wrong-type message.
-
-    A collection or map takes its elements' type (NONE when empty, a union when they differ).
-    """
-    kind = literal.WhichOneof("value")
-    if kind == "collection":
-        return types_pb2.LiteralType(collection_type=_common_type(literal.collection.literals))
-    if kind == "map":
-        return types_pb2.LiteralType(map_value_type=_common_type(literal.map.literals.values()))
-    if kind == "offloaded_metadata":
-        return literal.offloaded_metadata.inferred_type
-    scalar = literal.scalar
-    scalar_kind = scalar.WhichOneof("value")
-    simple = {
-        "none_type": types_pb2.SimpleType.NONE,
-        "error": types_pb2.SimpleType.ERROR,
-        "generic": types_pb2.SimpleType.STRUCT,
-        "binary": types_pb2.SimpleType.STRUCT
-        if scalar.binary.tag == "msgpack"
-        else types_pb2.SimpleType.BINARY,
-        "primitive": _PRIMITIVE_TYPES.get(scalar.primitive.WhichOneof("value") or ""),
-    }.get(scalar_kind or "")
-    if simple is not None:
-        return types_pb2.LiteralType(simple=simple)
-    if scalar_kind == "blob":
-        return types_pb2.LiteralType(blob=scalar.blob.metadata.type)
-    if scalar_kind == "schema":
-        return types_pb2.LiteralType(schema=scalar.schema.type)
-    if scalar_kind == "structured_dataset":
-        dataset_type = scalar.structured_dataset.metadata.structured_dataset_type
-        return types_pb2.LiteralType(structured_dataset_type=dataset_type)
-    if scalar_kind == "union":
-        return scalar.union.type
-    return types_pb2.LiteralType()
-
-
-def _common_type(literals: Iterable[literals_pb2.Literal]) -> types_pb2.LiteralType:
-    distinct: dict[str, types_pb2.LiteralType] = {}
-    for item in literals:
-        inferred = literal_type_of(item)
-        distinct.setdefault(go_text(inferred), inferred)
-    if not distinct:
-        return types_pb2.LiteralType(simple=types_pb2.SimpleType.NONE)
-    if len(distinct) == 1:
-        return next(iter(distinct.values()))
-    variants = [distinct[key] for key in sorted(distinct)]
-    return types_pb2.LiteralType(union_type=types_pb2.UnionType(variants=variants))
-
-
 def check_and_fetch_inputs(
     user_inputs: literals_pb2.LiteralMap,
     fixed_inputs: literals_pb2.LiteralMap,
@@ -601,12 +481,17 @@ def check_and_fetch_inputs(
                 raise AdminError(INVALID, f"expected_inputs {name} missing")
             if parameter.HasField("default"):
                 computed.literals[name].CopyFrom(parameter.default)
-        elif not literal_fits(computed.literals[name], parameter.var.type):
-            raise AdminError(
-                INVALID,
-                f"invalid {name} input wrong type. Expected {go_text(parameter.var.type)}, "
-                f"but got {go_text(literal_type_of(computed.literals[name]))}",
-            )
+        else:
+            inferred = literal_type_of(computed.literals[name])
+            problem = literal_type_error(inferred)
+            if problem is not None:
+                raise AdminError(INVALID, f"Failed to validate literal type for [{name}] with err: {problem}")
+            if inferred is not None and not castable(inferred, parameter.var.type):
+                raise AdminError(
+                    INVALID,
+                    f"invalid {name} input wrong type. Expected {type_text(parameter.var.type)}, "
+                    f"but got {type_text(inferred)}",
+                )
     for name in sorted(fixed_inputs.literals):
         if name in computed.literals:
             raise AdminError(INVALID, f"fixed_inputs {name} cannot be overridden")
@@ -652,11 +537,9 @@ def _validate_create_request(
             f"Invalid reference entity resource type [{kind}], only [map[TASK:<nil> LAUNCH_PLAN:<nil>]] "
             "allowed",
         )
-    for name, literal in inputs.literals.items():
-        if not name:
-            raise AdminError(INVALID, "missing key in inputs")
-        if literal.WhichOneof("value") is None:
-            raise AdminError(INVALID, f"missing valid literal in inputs {name}")
+    validate_literal_map(inputs, "inputs")
+    validate_notifications(request.spec.notifications.notifications)
+    validate_labels(request.spec.labels)
 
 
 def _names_an_identity(context: security_pb2.SecurityContext) -> bool:
@@ -812,8 +695,10 @@ def launch(
         is_task = reference.resource_type == identifier_pb2.ResourceType.TASK
         task_row_id: int | None = None
         if is_task:
-            task_row_id, _ = get_task_row(conn, reference)
-            lp_row_id, launch_plan = ensure_single_task_launch_plan(conn, state, reference, request.spec)
+            task_row_id, task = get_task_row(conn, reference)
+            lp_row_id, launch_plan = ensure_single_task_launch_plan(
+                conn, state, reference, request.spec, task
+            )
         else:
             lp_row_id, launch_plan = get_launch_plan(conn, reference)
         computed = check_and_fetch_inputs(

@@ -73,13 +73,13 @@ from flyteadmin_ops.emulator.events import create_node_event, create_task_event,
 from flyteadmin_ops.emulator.executions import (
     execution_key,
     fetch_execution_row,
-    literal_fits,
     load_spec,
     read_outputs,
     row_execution_id,
     select_rows,
 )
 from flyteadmin_ops.emulator.launch_plans import get_launch_plan, launch_plan_workflow
+from flyteadmin_ops.emulator.literal_types import literal_fits
 from flyteadmin_ops.emulator.node_executions import load_node_closure
 from flyteadmin_ops.emulator.registry import AdminError, CallInfo
 from flyteadmin_ops.emulator.single_task import ensure_single_task_launch_plan

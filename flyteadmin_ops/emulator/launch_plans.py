@@ -11,16 +11,18 @@ expected_outputs}}`. Activation deactivates the previously active version of the
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import grpc
-from flyteidl.admin import launch_plan_pb2, schedule_pb2
+from flyteidl.admin import common_pb2, launch_plan_pb2, schedule_pb2
 from flyteidl.core import execution_pb2, identifier_pb2, interface_pb2, literals_pb2, types_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 
-from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing, require, timestamp
+from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, invalid, missing, require, timestamp
 from flyteadmin_ops.emulator.cron import validate_cron_expression
 from flyteadmin_ops.emulator.filters import Join, Predicate, identifier_predicates, page_of_request
+from flyteadmin_ops.emulator.literal_types import castable, literal_type_error, literal_type_of, type_text
 from flyteadmin_ops.emulator.projects import validate_labels, validate_project_and_domain
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
@@ -104,37 +106,6 @@ def launch_plan_workflow(conn: sqlite3.Connection, launch_plan_row_id: int) -> t
 # --- validation ---------------------------------------------------------------------------------------------
 
 
-def _castable(source: types_pb2.LiteralType, target: types_pb2.LiteralType) -> bool:
-    """A lenient `AreTypesCastable`: same kind (and same simple type), anything into a union holding it."""
-    if target.HasField("union_type"):
-        return any(_castable(source, variant) for variant in target.union_type.variants) or source == target
-    if source.WhichOneof("type") != target.WhichOneof("type"):
-        return source.simple == types_pb2.NONE and target.WhichOneof("type") is None
-    kind = source.WhichOneof("type")
-    if kind == "simple":
-        return source.simple == target.simple
-    if kind == "collection_type":
-        return _castable(source.collection_type, target.collection_type)
-    if kind == "map_value_type":
-        return _castable(source.map_value_type, target.map_value_type)
-    return True
-
-
-def _literal_type(literal: literals_pb2.Literal) -> types_pb2.LiteralType | None:
-    """The simple type of a scalar primitive literal (None when it is something richer: not checked)."""
-    if literal.WhichOneof("value") != "scalar" or literal.scalar.WhichOneof("value") != "primitive":
-        return None
-    simple = {
-        "integer": types_pb2.INTEGER,
-        "float_value": types_pb2.FLOAT,
-        "string_value": types_pb2.STRING,
-        "boolean": types_pb2.BOOLEAN,
-        "datetime": types_pb2.DATETIME,
-        "duration": types_pb2.DURATION,
-    }[literal.scalar.primitive.WhichOneof("value") or "integer"]
-    return types_pb2.LiteralType(simple=simple)
-
-
 def expected_inputs(
     workflow_inputs: interface_pb2.VariableMap,
     fixed: literals_pb2.LiteralMap,
@@ -156,21 +127,22 @@ def expected_inputs(
     for name in sorted(defaults.parameters):
         if name not in variables:
             raise AdminError(INVALID, f"unexpected default_input {name}")
-        if not _castable(defaults.parameters[name].var.type, variables[name].type):
+        if not castable(defaults.parameters[name].var.type, variables[name].type):
             raise AdminError(
                 INVALID,
                 f"invalid default_input wrong type {name}, expected "
-                f"{go_text(defaults.parameters[name].var.type)}, got {go_text(variables[name].type)} instead",
+                f"{type_text(defaults.parameters[name].var.type)}, got {type_text(variables[name].type)} "
+                "instead",
             )
     for name in sorted(fixed.literals):
         if name not in variables:
             raise AdminError(INVALID, f"unexpected fixed_input {name}")
-        literal_type = _literal_type(fixed.literals[name])
-        if literal_type is not None and not _castable(literal_type, variables[name].type):
+        literal_type = _checked_type(fixed.literals[name], name)
+        if not castable(literal_type, variables[name].type):
             raise AdminError(
                 INVALID,
-                f"invalid fixed_input wrong type {name}, expected {go_text(variables[name].type)}, got "
-                f"{go_text(literal_type)} instead",
+                f"invalid fixed_input wrong type {name}, expected {type_text(variables[name].type)}, got "
+                f"{type_text(literal_type)} instead",
             )
     result = interface_pb2.ParameterMap()
     for name, variable in variables.items():
@@ -186,26 +158,93 @@ def expected_inputs(
     return result
 
 
-def _validate_parameters(defaults: interface_pb2.ParameterMap, fixed: literals_pb2.LiteralMap) -> None:
-    for name, literal in fixed.literals.items():
+# `Timestamp.CheckValid`'s bounds: 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z in Unix seconds.
+_MIN_SECONDS, _MAX_SECONDS = -62135596800, 253402300799
+# Go's protobuf errors start "proto:" and a space that, in the same per-binary choice that doubles the
+# spaces of printed messages (see `common.go_text`), is a no-break space.
+_PROTO_ERROR_PREFIX = "proto:\u00a0"
+
+
+def validate_literal_map(literals: literals_pb2.LiteralMap, field_name: str) -> None:
+    """`validateLiteralMap` (launch plan fixed inputs, execution inputs): every entry named and holding a
+    value (or offloaded data). The first datetime met decides the rest: flyteadmin returns its
+    `ValidateDatetime` result straight away, so entries after a valid datetime are not looked at."""
+    for name, literal in literals.literals.items():
         if not name:
-            raise AdminError(INVALID, "missing key in fixed_inputs")
-        if literal.WhichOneof("value") is None:
-            raise AdminError(INVALID, f"missing valid literal in fixed_inputs {name}")
+            raise AdminError(INVALID, f"missing key in {field_name}")
+        if literal.WhichOneof("value") is None:  # offloaded data is one of the values
+            raise AdminError(INVALID, f"missing valid literal in {field_name} {name}")
+        scalar = literal.scalar
+        if scalar.HasField("primitive") and scalar.primitive.HasField("datetime"):
+            _validate_datetime(scalar.primitive.datetime)
+            return
+
+
+def _validate_datetime(stamp: Timestamp, literal: literals_pb2.Literal | None = None) -> None:
+    """`ValidateDatetime`: `Timestamp.CheckValid`'s error text as the message (for a `literal` given, one
+    that holds no datetime at all is Go's nil timestamp)."""
+    if literal is not None and not (
+        literal.scalar.HasField("primitive") and literal.scalar.primitive.HasField("datetime")
+    ):
+        raise AdminError(INVALID, f"{_PROTO_ERROR_PREFIX}invalid nil Timestamp")
+    problem = ""
+    if stamp.seconds < _MIN_SECONDS:
+        problem = "before 0001-01-01"
+    elif stamp.seconds > _MAX_SECONDS:
+        problem = "after 9999-12-31"
+    elif not 0 <= stamp.nanos < 1_000_000_000:
+        problem = "has out-of-range nanos"
+    if problem:
+        raise AdminError(INVALID, f"{_PROTO_ERROR_PREFIX}timestamp ({go_text(stamp)}) {problem}")
+
+
+def _checked_type(literal: literals_pb2.Literal, name: str) -> types_pb2.LiteralType:
+    """The value's inferred type, or flyteadmin's `NewInvalidLiteralTypeError` when it has none."""
+    inferred = literal_type_of(literal)
+    problem = literal_type_error(inferred)
+    if inferred is None or problem is not None:
+        raise AdminError(INVALID, f"Failed to validate literal type for [{name}] with err: {problem}")
+    return inferred
+
+
+def _validate_parameters(defaults: interface_pb2.ParameterMap, fixed: literals_pb2.LiteralMap) -> None:
+    """The launch plan's own inputs (`ValidateLaunchPlan`): fixed inputs as a literal map, then
+    `validateParameterMapDisableArtifacts` over the defaults (artifact queries first, as artifacts are
+    off), in flyteadmin's texts."""
+    validate_literal_map(fixed, "fixed_inputs")
+    field = "default_inputs"
+    for name, parameter in defaults.parameters.items():
+        if parameter.HasField("artifact_query"):
+            raise AdminError(INVALID, f"artifact mode not enabled but query found {field} {name}")
     for name, parameter in defaults.parameters.items():
         if not name:
-            raise AdminError(INVALID, "missing key in default_inputs")
+            raise AdminError(INVALID, f"missing key in {field}")
         if not parameter.HasField("var") or not parameter.var.HasField("type"):
-            raise AdminError(INVALID, f"invalid default_inputs input type {name}")
-        behavior = parameter.WhichOneof("behavior")
-        if behavior in ("artifact_query", "artifact_id"):
-            raise AdminError(INVALID, f"artifact mode not enabled, cannot use {behavior} for {name}")
-        if behavior is None:
             raise AdminError(
                 INVALID,
-                f"Invalid variable {name} in default_inputs - variable has neither default, nor is required. "
-                "One must be specified",
+                f"The Variable component of the Parameter {name} in {field} either is missing, or has a "
+                "missing Type",
             )
+        if not parameter.HasField("default"):
+            if not parameter.required:  # an artifact_id alone counts as neither
+                raise AdminError(
+                    INVALID,
+                    f"Invalid variable {name} in {field} - variable has neither default, nor is required. "
+                    "One must be specified",
+                )
+            continue
+        inferred = _checked_type(parameter.default, name)
+        if not castable(inferred, parameter.var.type):
+            # flyteadmin names the declared type as "has" and the value's as "expected".
+            raise AdminError(
+                INVALID,
+                f"Type mismatch for Parameter {name} in {field} has type {type_text(parameter.var.type)}, "
+                f"expected {type_text(inferred)}",
+            )
+        if parameter.var.type.simple == types_pb2.DATETIME:
+            # flyteadmin returns this check's result, so later parameters go unchecked
+            _validate_datetime(parameter.default.scalar.primitive.datetime, parameter.default)
+            return
 
 
 def _validate_schedule(schedule: schedule_pb2.Schedule, expected: interface_pb2.ParameterMap) -> None:
@@ -239,21 +278,33 @@ def _validate_schedule(schedule: schedule_pb2.Schedule, expected: interface_pb2.
         validate_cron_expression(expression)
 
 
-def _validate_notifications(metadata: launch_plan_pb2.LaunchPlanMetadata) -> None:
-    for notification in metadata.notifications:
+def validate_notifications(notifications: Iterable[common_pb2.Notification]) -> None:
+    """`validateNotifications` (launch plans and executions): a known kind with recipients, none empty, and
+    only terminal phases."""
+    for notification in notifications:
         kind = notification.WhichOneof("type")
-        target = getattr(notification, kind) if kind else None
-        if target is None or not target.recipients_email:
-            raise AdminError(INVALID, "missing recipients_email in notification")
-        for phase in notification.phases:
-            if phase not in _TERMINAL_PHASES:
-                raise AdminError(
-                    INVALID,
-                    f"invalid phase {execution_pb2.WorkflowExecution.Phase.Name(phase)} in notification: "
-                    "only terminal phases are supported",
-                )
-    if len(metadata.launch_conditions.value):
-        raise AdminError(INVALID, "launch conditions are not supported")
+        if kind is None:
+            raise invalid("notification type")
+        recipients = getattr(notification, kind).recipients_email
+        if not recipients:
+            raise missing("recipients")
+        if not all(recipients):
+            raise missing("recipient")
+        if any(phase not in _TERMINAL_PHASES for phase in notification.phases):
+            raise invalid("phase")
+
+
+def _validate_entity_metadata(spec: launch_plan_pb2.LaunchPlanSpec) -> None:
+    """The last checks of `ValidateLaunchPlan`, made only when the spec has entity metadata: notifications,
+    then launch conditions, which must be absent (even an empty one is refused, printed as Go prints it)."""
+    if not spec.HasField("entity_metadata"):
+        return
+    validate_notifications(spec.entity_metadata.notifications)
+    if spec.entity_metadata.HasField("launch_conditions"):
+        raise AdminError(
+            INVALID,
+            f"Launch condition must be empty, found {go_text(spec.entity_metadata.launch_conditions)}",
+        )
 
 
 def _schedule_type(schedule: schedule_pb2.Schedule) -> str:
@@ -303,7 +354,7 @@ def insert_launch_plan(
     _validate_parameters(spec.default_inputs, spec.fixed_inputs)
     expected = expected_inputs(interface.inputs, spec.fixed_inputs, spec.default_inputs)
     _validate_schedule(spec.entity_metadata.schedule, expected)
-    _validate_notifications(spec.entity_metadata)
+    _validate_entity_metadata(spec)
     spec.default_inputs.CopyFrom(expected)
     plan = launch_plan_pb2.LaunchPlan(
         id=request.id,
@@ -344,7 +395,12 @@ def update_launch_plan(
         )
     identifier = identifier_pb2.Identifier()
     identifier.CopyFrom(request.id)
-    fill_resource_type(identifier, KIND)
+    if request.HasField("id"):
+        fill_resource_type(identifier, KIND)
+    if request.state == INACTIVE:
+        # `disableLaunchPlan` validates the identifier (`enableLaunchPlan` does not, and its lookup, like
+        # every gorm struct query, ignores empty parts).
+        validate_identifier(identifier, KIND, request.HasField("id"))
     now = db_time(state.now())
     with state.db.tx() as conn:
         row_id, plan = get_launch_plan(conn, identifier)

@@ -77,24 +77,39 @@ def project_state(conn: sqlite3.Connection, identifier: str) -> int | None:
     return None if row is None else int(row["state"])
 
 
+def _registered_state(conn: sqlite3.Connection, project: str, claim: str) -> int:
+    """The project's state; INVALID_ARGUMENT `failed to validate that <claim>, err: [...]` (the repository's
+    NOT_FOUND text inside) when it is not registered, as each of flyteadmin's project validators says it."""
+    current = project_state(conn, project)
+    if current is None:
+        raise AdminError(INVALID, f"failed to validate that {claim}, err: [project [{project}] not found]")
+    return current
+
+
 def validate_project_and_domain(
     conn: sqlite3.Connection, state: EmulatorState, project: str, domain: str
 ) -> None:
     """Project registered and ACTIVE, domain configured; INVALID_ARGUMENT otherwise
     (InactiveProject detail)."""
-    current = project_state(conn, project)
-    if current is None:
-        raise AdminError(
-            INVALID,
-            f"failed to validate that project [{project}] and domain [{domain}] are registered, "
-            f"err: [project [{project}] not found]",
-        )
+    current = _registered_state(conn, project, f"project [{project}] and domain [{domain}] are registered")
     if current != project_pb2.Project.ACTIVE:
         raise AdminError(
             INVALID, f"project [{project}] is not active", [project_pb2.InactiveProject(id=project)]
         )
     if domain not in state.config.domains:
         raise AdminError(INVALID, f"domain [{domain}] is unrecognized by system")
+
+
+def validate_project_for_update(conn: sqlite3.Connection, project: str) -> None:
+    """`ValidateProjectForUpdate`: registered and ACTIVE, without the InactiveProject detail
+    `validate_project_and_domain` adds."""
+    if _registered_state(conn, project, f"project [{project}] is registered") != project_pb2.Project.ACTIVE:
+        raise AdminError(INVALID, f"project [{project}] is not active")
+
+
+def validate_project_exists(conn: sqlite3.Connection, project: str) -> None:
+    """`ValidateProjectExists`: registered, any state (project attributes stay readable once archived)."""
+    _registered_state(conn, project, f"project [{project}] exists")
 
 
 def _validate_project(project: project_pb2.Project) -> None:

@@ -16,7 +16,7 @@ import sqlite3
 
 import grpc
 from flyteidl.admin import signal_pb2
-from flyteidl.core import identifier_pb2, literals_pb2, types_pb2
+from flyteidl.core import identifier_pb2, types_pb2
 
 from flyteadmin_ops.emulator.common import INVALID, db_time, go_text, missing
 from flyteadmin_ops.emulator.db import schema
@@ -28,12 +28,12 @@ from flyteadmin_ops.emulator.executions import (
     find_row,
     insert_row,
     list_rows,
-    literal_fits,
     take_row,
     validate_execution_child_id,
     validate_execution_listing,
 )
 from flyteadmin_ops.emulator.filters import EntityTable
+from flyteadmin_ops.emulator.literal_types import castable, literal_type_error, literal_type_of
 from flyteadmin_ops.emulator.registry import SIGNAL, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
@@ -130,22 +130,6 @@ def _go_key(identifier: identifier_pb2.SignalIdentifier) -> str:
     return f"{{{{{project} {domain} {name}}} {signal_id}}}"
 
 
-def _untyped(literal: literals_pb2.Literal) -> bool:
-    """Whether propeller infers no type for the value (`LiteralTypeForLiteral` gives nil), which
-    `ValidateLiteralType` refuses: a literal or scalar with nothing set, a blob without metadata, an
-    offloaded literal without an inferred type, or a collection/map whose elements are all such."""
-    kind = literal.WhichOneof("value")
-    if kind is None:
-        return True
-    if kind == "offloaded_metadata":
-        return not literal.offloaded_metadata.HasField("inferred_type")
-    if kind in ("collection", "map"):
-        items = list(literal.collection.literals if kind == "collection" else literal.map.literals.values())
-        return bool(items) and all(_untyped(item) for item in items)
-    scalar_kind = literal.scalar.WhichOneof("value")
-    return scalar_kind is None or (scalar_kind == "blob" and not literal.scalar.blob.HasField("metadata"))
-
-
 @rpc(SIGNAL, "SetSignal")
 def set_signal(
     state: EmulatorState, request: signal_pb2.SignalSetRequest, call: CallInfo
@@ -161,15 +145,13 @@ def set_signal(
                 f"failed to validate that signal [{_go_key(request.id)}] exists, "
                 "err: [signal does not exist]",
             )
-        if _untyped(request.value):
-            raise AdminError(
-                INVALID,
-                "Failed to validate literal type for [] with err: got unknown literal type: [<nil>].\n"
-                "Suggested solution: Please update all your Flyte deployment images to the latest version "
-                "and try again",
-            )
+        value_type = literal_type_of(request.value)
+        problem = literal_type_error(value_type)
+        if value_type is None or problem is not None:
+            raise AdminError(INVALID, f"Failed to validate literal type for [] with err: {problem}")
         declared = types_pb2.LiteralType.FromString(row["type"])
-        if not literal_fits(request.value, declared):
+        # flyteadmin casts the other way round: the declared type "upstream", the value's "downstream".
+        if not castable(declared, value_type):
             type_bytes = " ".join(str(byte) for byte in row["type"])
             raise AdminError(
                 INVALID,

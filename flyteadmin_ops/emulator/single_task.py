@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 import unicodedata
 
-from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, workflow_pb2
+from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, task_pb2, workflow_pb2
 from flyteidl.core import identifier_pb2, literals_pb2, types_pb2
 from flyteidl.core import workflow_pb2 as core_workflow_pb2
 
@@ -63,9 +63,14 @@ def ensure_single_task_launch_plan(
     state: EmulatorState,
     task_identifier: identifier_pb2.Identifier,
     spec: execution_pb2.ExecutionSpec | None = None,
+    task: task_pb2.Task | None = None,
 ) -> tuple[int, launch_plan_pb2.LaunchPlan]:
-    """Return the `.flytegen.<task>` launch plan for `task_identifier`, creating workflow and LP if needed."""
-    get_task_row(conn, task_identifier)  # NOT_FOUND for an unknown task version
+    """Return the `.flytegen.<task>` launch plan for `task_identifier`, creating workflow and LP if needed.
+
+    `task` is the task when the caller has read it already (CreateExecution needs its row id too), so that
+    it is read once per request."""
+    if task is None:
+        _, task = get_task_row(conn, task_identifier)  # NOT_FOUND for an unknown task version
     name = GENERATED_PREFIX + task_identifier.name
     key = {
         "project": task_identifier.project,
@@ -82,7 +87,7 @@ def ensure_single_task_launch_plan(
     try:
         workflow_row_id, workflow = get_workflow(conn, workflow_id)
     except AdminError:
-        _create_workflow(conn, state, task_identifier, workflow_id)
+        _create_workflow(conn, state, task_identifier, task, workflow_id)
         _hide(conn, state, ResourceType.WORKFLOW, key)
         workflow_row_id, workflow = get_workflow(conn, workflow_id)
     plan_spec = launch_plan_pb2.LaunchPlanSpec(
@@ -116,10 +121,10 @@ def _create_workflow(
     conn: sqlite3.Connection,
     state: EmulatorState,
     task_identifier: identifier_pb2.Identifier,
+    task: task_pb2.Task,
     workflow_id: identifier_pb2.Identifier,
 ) -> None:
     """The one-node workflow of `CreateOrGetWorkflowModel`, registered through CreateWorkflow."""
-    _, task = get_task_row(conn, task_identifier)
     template = task.closure.compiled_task.template
     node_id = node_id_of_task(task_identifier.name)
     retries = template.metadata.retries if template.metadata.HasField("retries") else None

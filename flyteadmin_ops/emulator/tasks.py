@@ -1,8 +1,9 @@
 """Tasks: CreateTask's validation order, the propeller task compile check, digests, Get and List.
 
 The order of checks is flyteadmin's (`task_manager.go`, `validation/task_validator.go`): identifier,
-project/domain, spec, type, whitelist, metadata/runtime, interface, container image and resources, then the
-compiler, then the digest comparison with an existing version.
+project/domain, spec, type, whitelist, metadata/runtime, interface, container image and resources (or a
+pod spec's containers' resources), then propeller's task compiler, then the digest comparison with an
+existing version.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from collections.abc import Callable, Iterable
 
 from flyteidl.admin import task_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, tasks_pb2
+from google.protobuf.json_format import MessageToDict
 
+from flyteadmin_ops.emulator.attributes import task_resource_limits
 from flyteadmin_ops.emulator.common import INVALID, go_text, missing, timestamp
+from flyteadmin_ops.emulator.compiler import CompileError
+from flyteadmin_ops.emulator.k8s_names import dns1123_label
 from flyteadmin_ops.emulator.quantity import Quantity, QuantityError, parse_quantity
 from flyteadmin_ops.emulator.registry import AdminError
 from flyteadmin_ops.emulator.state import EmulatorState
@@ -80,11 +85,61 @@ def _quantities(
 
 
 def _validate_resources(template: tasks_pb2.TaskTemplate, platform_limits: dict[str, str]) -> None:
-    """`validateTaskResources`: only requested defaults are checked (a limit alone never is), comparing
-    `Quantity.Value()` (rounded up) and printing canonical quantities and the enum's name."""
+    """`validateTaskResources`: a container's requests and limits, parsed, then `validateResource`."""
     identifier = template.id
     defaults = _quantities(identifier, template.container.resources.requests)
     limits = _quantities(identifier, template.container.resources.limits)
+    _validate_resource(identifier, defaults, limits, platform_limits)
+
+
+def _pod_quantities(resources: object) -> dict[str, Quantity]:
+    """`resourceListToQuantity`: a pod container's Kubernetes resource list by Flyte resource name
+    (`ephemeral-storage` is EPHEMERAL_STORAGE, others upper-cased; names Flyte has no enum for are not
+    checked, nor are values Kubernetes would not read)."""
+    parsed: dict[str, Quantity] = {}
+    if not isinstance(resources, dict):
+        return parsed
+    for name, value in resources.items():
+        flyte_name = "EPHEMERAL_STORAGE" if name == "ephemeral-storage" else str(name).upper()
+        if flyte_name not in _CHECKED:
+            continue
+        try:
+            parsed[flyte_name] = parse_quantity(str(value) if not isinstance(value, float) else f"{value:g}")
+        except QuantityError:
+            continue
+    return parsed
+
+
+def _validate_pod(template: tasks_pb2.TaskTemplate, platform_limits: dict[str, str]) -> None:
+    """`validateK8sPod`: a pod spec is required, and each of its containers' resources pass
+    `validateResource` as a container task's do."""
+    if not template.k8s_pod.HasField("pod_spec"):
+        raise AdminError(
+            INVALID,
+            "invalid TaskSpecification, pod tasks should specify their target as a K8sPod with a defined pod "
+            "spec",
+        )
+    containers = MessageToDict(template.k8s_pod.pod_spec).get("containers")
+    for container in containers if isinstance(containers, list) else []:
+        resources = container.get("resources") if isinstance(container, dict) else None
+        if not isinstance(resources, dict):
+            resources = {}
+        _validate_resource(
+            template.id,
+            _pod_quantities(resources.get("requests")),
+            _pod_quantities(resources.get("limits")),
+            platform_limits,
+        )
+
+
+def _validate_resource(
+    identifier: identifier_pb2.Identifier,
+    defaults: dict[str, Quantity],
+    limits: dict[str, Quantity],
+    platform_limits: dict[str, str],
+) -> None:
+    """`validateResource`: only requested defaults are checked (a limit alone never is), comparing
+    `Quantity.Value()` (rounded up) and printing canonical quantities and the enum's name."""
     platform: dict[str, Quantity] = {}
     for key, value in platform_limits.items():
         if key in _PLATFORM_NAMES and parse_quantity(value).amount != 0:
@@ -135,25 +190,39 @@ def _validate_template(
         if not template.container.image:
             raise missing("image")
         _validate_resources(template, limits)
-    if template.HasField("k8s_pod") and not template.k8s_pod.HasField("pod_spec"):
-        raise missing("pod_spec")
+    elif template.HasField("k8s_pod"):
+        _validate_pod(template, limits)
 
 
 def compile_task(template: tasks_pb2.TaskTemplate) -> compiler_pb2.CompiledTask:
-    """propeller's task compiler check: a container with a non-empty interface needs a command or args."""
-    interface = template.interface
-    has_io = bool(interface.inputs.variables) or bool(interface.outputs.variables)
-    if (
-        template.HasField("container")
-        and has_io
-        and not template.container.command
-        and not template.container.args
-    ):
-        raise AdminError(
-            INVALID,
-            f"task failed compilation with Collected Errors: 1\n\tError 0: Code: ValueRequired, Node Id: "
-            f"{template.id.name}, Description: Value required [container.command/args].",
-        )
+    """propeller's `CompileTask` (`compiler/task_compiler.go`), run after flyteadmin's own checks: a container
+    with inputs or outputs needs a command or args, and every resource value (of any name, also those
+    flyteadmin skips) must be a Kubernetes quantity; a pod spec must read as one, with DNS-1123 container
+    names. Findings in propeller's `Collected Errors` form."""
+    findings: list[tuple[str, str, str]] = []
+    kind = template.WhichOneof("target")
+    if kind == "container":
+        container = template.container
+        interface = template.interface
+        has_io = bool(interface.inputs.variables) or bool(interface.outputs.variables)
+        if has_io and not container.command and not container.args:
+            findings.append(("ValueRequired", "container", "Value required [command]."))
+        for entry in (*container.resources.requests, *container.resources.limits):
+            try:
+                parse_quantity(entry.value)
+            except QuantityError:
+                name = tasks_pb2.Resources.ResourceName.Name(entry.name)
+                findings.append(
+                    ("UnrecognizedValue", f"resources.{name}", f"Unrecognized value [{entry.value}].")
+                )
+    elif kind == "k8s_pod":
+        containers = MessageToDict(template.k8s_pod.pod_spec).get("containers", [])
+        if not isinstance(containers, list) or not all(isinstance(c, dict) for c in containers):
+            findings.append(("InvalidValue", "root", "Invalid value [k8s pod spec]."))
+        elif any(dns1123_label(str(c.get("name", ""))) for c in containers):
+            findings.append(("InvalidValue", "root", "Invalid value [k8s pod spec container name]."))
+    if findings:
+        raise AdminError(INVALID, f"task failed compilation with {CompileError(findings)}")
     return compiler_pb2.CompiledTask(template=template)
 
 
@@ -168,8 +237,6 @@ def create_task_in_tx(
     validate_create(conn, state, KIND, request, check_project)
     template = tasks_pb2.TaskTemplate()
     template.CopyFrom(request.spec.template)
-    from flyteadmin_ops.emulator.attributes import task_resource_limits
-
     _validate_template(
         state, template, task_resource_limits(conn, state, request.id.project, request.id.domain)
     )

@@ -42,6 +42,7 @@ from flyteadmin_ops.emulator.filters import (
     validate_limit,
 )
 from flyteadmin_ops.emulator.pg_values import BIGINT, BYTEA, INTEGER, PgError
+from flyteadmin_ops.emulator.projects import validate_project_and_domain
 from flyteadmin_ops.emulator.registry import ADMIN, AdminError, CallInfo, rpc
 from flyteadmin_ops.emulator.state import EmulatorState
 
@@ -292,8 +293,6 @@ def validate_create(
     """CreateTask/CreateWorkflow's first checks: identifier, project/domain, then `spec.template`."""
     validate_identifier(request.id, kind, request.HasField("id"))
     if check_project:
-        from flyteadmin_ops.emulator.projects import validate_project_and_domain
-
         validate_project_and_domain(conn, state, request.id.project, request.id.domain)
     if not request.spec.HasField("template"):
         raise missing("spec")

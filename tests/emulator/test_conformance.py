@@ -136,8 +136,8 @@ def test_get_task_reads_back_the_template_and_ignores_an_empty_version(caller: C
     assert caller.call("GetTask", common_pb2.ObjectGetRequest(id=any_version)).id.version == "v1"
     failure = caller.fails("GetTask", common_pb2.ObjectGetRequest(id=ident(RT.TASK, "t", "v9")), NOT_FOUND)
     assert failure.message == (
-        'missing entity of type TASK with identifier project:"flytesnacks" domain:"development" '
-        'name:"t" version:"v9"'
+        'missing entity of type TASK with identifier project:"flytesnacks"  domain:"development"  '
+        'name:"t"  version:"v9"'
     )
 
 

@@ -27,7 +27,7 @@ WorkflowPhase = core_execution_pb2.WorkflowExecution.Phase
 NodePhase = core_execution_pb2.NodeExecution.Phase
 TaskPhase = core_execution_pb2.TaskExecution.Phase
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
-EXEC_TEXT = 'project:"flytesnacks" domain:"development" name:"ev"'
+EXEC_TEXT = 'project:"flytesnacks"  domain:"development"  name:"ev"'
 
 
 def terminal_detail(phase: str) -> list[event_pb2.EventFailureReason]:
@@ -155,7 +155,7 @@ def test_node_events_create_advance_and_refuse(admin: Any, clock: Clock) -> None
     admin.CreateNodeEvent(node_event(clock, "n0", NodePhase.RUNNING, input_data=literal_map(x=3)))
     same = refusal(admin.CreateNodeEvent, node_event(clock, "n0", NodePhase.RUNNING))
     assert same.code == grpc.StatusCode.ALREADY_EXISTS
-    assert same.message.startswith('This phase was already recorded RUNNING for node_id:"n0" execution_id:{')
+    assert same.message.startswith('This phase was already recorded RUNNING for node_id:"n0"  execution_id:{')
     clock.advance(seconds=3)
     admin.CreateNodeEvent(node_event(clock, "n0", NodePhase.SUCCEEDED, output_data=literal_map(o0=6)))
     got = admin.GetNodeExecution(node_execution_pb2.NodeExecutionGetRequest(id=node_id("n0")))
@@ -211,8 +211,8 @@ def test_task_events_phase_versions_and_terminal_refusal(admin: Any, clock: Cloc
     # real server answered NOT_FOUND, reference entry 98, and observed beats read).
     assert (orphan.code, orphan.message) == (
         grpc.StatusCode.NOT_FOUND,
-        'Failed to get existing node execution id: [node_id:"n0" execution_id:{project:"flytesnacks" '
-        'domain:"development" name:"ev"}] with err: entry not found',
+        'Failed to get existing node execution id: [node_id:"n0"  execution_id:{project:"flytesnacks"  '
+        'domain:"development"  name:"ev"}] with err: entry not found',
     )
     admin.CreateNodeEvent(node_event(clock, "n0", NodePhase.RUNNING))
     log_a = core_execution_pb2.TaskLog(uri="https://logs/a", name="a")
@@ -280,8 +280,8 @@ def test_get_data_resolves_flyte_urls(served: Any, clock: Clock) -> None:
         (f"{base}/0/d", "deck type cannot be specified with a retry attempt"),
         (
             f"{base}/5/o",
-            'no task executions were listed [node_execution_id:{node_id:"n0" '
-            'execution_id:{project:"flytesnacks" domain:"development" name:"ev"}} retry_attempt:5]. '
+            'no task executions were listed [node_execution_id:{node_id:"n0"  '
+            'execution_id:{project:"flytesnacks"  domain:"development"  name:"ev"}}  retry_attempt:5]. '
             "Error: <nil>",
         ),
         (
