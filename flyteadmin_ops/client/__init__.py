@@ -2,10 +2,11 @@
 
 `RawSynchronousFlyteClient` has one method per RPC (protobuf in, protobuf out); `SynchronousFlyteClient`
 adds flytekit's friendly operations, paging iterators and an entity cache on top of it.
-`AsyncRawFlyteClient` and `AsyncFlyteClient` are their asyncio counterparts on grpc.aio.
+`AsyncRawFlyteClient` and `AsyncFlyteClient` are their asyncio counterparts on grpc.aio. `values` converts
+Python values to Flyte literals and back, guided by a launch plan's or task's interface.
 """
 
-from flyteadmin_ops.client import filters, identifiers
+from flyteadmin_ops.client import filters, identifiers, values
 from flyteadmin_ops.client.aio import AsyncFlyteClient, AsyncRawFlyteClient
 from flyteadmin_ops.client.cache import EntityCache
 from flyteadmin_ops.client.filters import Filter, FilterError, FilterList, Filters, render_filters
@@ -23,6 +24,7 @@ from flyteadmin_ops.client.identifiers import (
 from flyteadmin_ops.client.raw import RawSynchronousFlyteClient
 from flyteadmin_ops.client.rpcs import CATALOG, Rpc
 from flyteadmin_ops.client.sorting import sort_by
+from flyteadmin_ops.client.values import InputValueError
 
 __all__ = [
     "CATALOG",
@@ -33,6 +35,7 @@ __all__ = [
     "FilterError",
     "FilterList",
     "Filters",
+    "InputValueError",
     "Launched",
     "RawSynchronousFlyteClient",
     "Rpc",
@@ -49,5 +52,6 @@ __all__ = [
     "task_execution_id",
     "task_id",
     "upload_root",
+    "values",
     "workflow_id",
 ]

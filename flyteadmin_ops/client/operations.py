@@ -15,10 +15,11 @@ from __future__ import annotations
 import datetime
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec, TypeAlias, TypeVar, overload
 
+import grpc
 from flyteidl.admin import (
     common_pb2,
     description_entity_pb2,
@@ -46,7 +47,7 @@ from flyteidl.event import event_pb2 as events
 from flyteidl.service import dataproxy_pb2
 from google.protobuf.message import Message
 
-from flyteadmin_ops.client import execution_names
+from flyteadmin_ops.client import execution_names, values
 from flyteadmin_ops.client.coerce import duration, optional_idl, to_idl
 from flyteadmin_ops.client.filters import render_filters
 from flyteadmin_ops.client.paging import page_of
@@ -386,8 +387,27 @@ def update_launch_plan(client: Any, id: Any, state: int) -> Steps[None]:
 # --------------------------------------------------------------------------------------------- executions
 
 
-def launch(client: Any, request: Any) -> Steps[Launched]:
-    """Send a CreateExecution, RelaunchExecution or RecoverExecution request, safely.
+def launch(
+    client: Any,
+    target: Any,
+    inputs: Mapping[str, Any] | literals_pb2.LiteralMap | None = None,
+    *,
+    name: str | None = None,
+    spec: Any = None,
+) -> Steps[Launched]:
+    """Launch an execution, safely, from a launch plan or a task with Python inputs, or from a request.
+
+    `target` is one of:
+    - a launch plan: its Identifier (an empty version means the active version, and when none is active,
+      the newest), or the LaunchPlan as get_launch_plan returns it (this saves the lookup);
+    - a task: its Identifier with resource type TASK (empty version: the newest), or the Task;
+    - an ExecutionCreateRequest, ExecutionRelaunchRequest or ExecutionRecoverRequest, sent as it is
+      (then `inputs`, `name` and `spec` must be None).
+    `inputs` are Python values (or Literals, or a LiteralMap), converted with the entity's interface by
+    `client.values`; a missing, unknown, fixed or wrongly typed input raises InputValueError before the
+    launch is sent. The execution goes into the entity's project and domain, named `name` (generated when
+    None). `spec` (an ExecutionSpec) carries everything else (labels, annotations, security context,
+    overwrite_cache, ...); its launch plan is set from the target.
 
     A request without a name gets a generated one first, so the transport's resend after UNAVAILABLE
     cannot start a second execution. If the server answers ALREADY_EXISTS, the execution under that name
@@ -396,12 +416,21 @@ def launch(client: Any, request: Any) -> Steps[Launched]:
     result is its id with `created=False`; otherwise (a different execution holds the name, or the
     ALREADY_EXISTS meant a concurrency limit) the error is raised.
     """
-    entry = _LAUNCH_RPCS.get(type(request).DESCRIPTOR.full_name) if isinstance(request, Message) else None
-    if entry is None:
-        raise TypeError(
-            "launch: expected ExecutionCreateRequest, ExecutionRelaunchRequest or "
-            f"ExecutionRecoverRequest, got {type(request).__name__}"
-        )
+    if not isinstance(target, Message) and callable(getattr(target, "to_flyte_idl", None)):
+        target = target.to_flyte_idl()  # a flytekit model
+    if isinstance(target, Message) and type(target).DESCRIPTOR.full_name in _LAUNCH_RPCS:
+        if inputs is not None or name is not None or spec is not None:
+            raise TypeError(
+                "launch: inputs, name and spec go into the request itself when a request is given"
+            )
+        return (yield from _send_launch(client, target))
+    entity = yield from _launchable(client, target)
+    request = _create_request(entity, inputs, name, spec)
+    return (yield from _send_launch(client, request))
+
+
+def _send_launch(client: Any, request: Message) -> Steps[Launched]:
+    entry = _LAUNCH_RPCS[type(request).DESCRIPTOR.full_name]
     named = execution_names.ensure_named(request, entry.label)
     try:
         response = yield from _send(entry.name, named)
@@ -411,6 +440,66 @@ def launch(client: Any, request: Any) -> Steps[Launched]:
             raise
         return Launched(existing.id, created=False)
     return Launched(response.id, created=True)
+
+
+Launchable: TypeAlias = launch_plan_pb2.LaunchPlan | task_pb2.Task
+_NEWEST_FIRST = common_pb2.Sort(key="created_at", direction=common_pb2.Sort.Direction.DESCENDING)
+
+
+def _launchable(client: Any, target: Any) -> Steps[Launchable]:
+    """The launch plan or task a launch target names, fetched when only its identifier is given."""
+    if isinstance(target, (launch_plan_pb2.LaunchPlan, task_pb2.Task)):
+        return target
+    if not isinstance(target, Identifier):
+        raise TypeError(
+            "launch: expected a launch plan or task (or its Identifier), or an ExecutionCreateRequest, "
+            f"ExecutionRelaunchRequest or ExecutionRecoverRequest, got {type(target).__name__}"
+        )
+    is_task = target.resource_type == identifier_pb2.TASK
+    if target.version:
+        return (yield from (get_task if is_task else get_launch_plan)(client, target))
+    named = NamedEntityIdentifier(
+        project=target.project, domain=target.domain, name=target.name, org=target.org
+    )
+    if not is_task:
+        try:
+            return (yield from get_active_launch_plan(client, named))
+        except FlyteEntityNotExistException:
+            pass
+    lister = list_tasks_paginated if is_task else list_launch_plans_paginated
+    newest, _ = yield from lister(client, named, limit=1, sort_by=_NEWEST_FIRST)
+    if not newest:
+        kind = "task" if is_task else "launch plan"
+        raise FlyteEntityNotExistException(
+            "launch",
+            grpc.StatusCode.NOT_FOUND,
+            f"no {kind} {target.project}/{target.domain}/{target.name} is registered (found by the client)",
+        )
+    found: Launchable = newest[0]
+    return found
+
+
+def _create_request(
+    entity: Launchable, inputs: Any, name: str | None, spec: Any
+) -> execution_pb2.ExecutionCreateRequest:
+    """The CreateExecution request for `entity`, with `inputs` converted and checked by its interface."""
+    given = {} if inputs is None else inputs
+    if isinstance(entity, launch_plan_pb2.LaunchPlan):
+        literal_inputs = values.inputs_for_launch_plan(entity, given)
+    else:
+        literal_inputs = values.inputs_for_task(entity, given)
+    execution_spec = execution_pb2.ExecutionSpec()
+    if spec is not None:
+        execution_spec.CopyFrom(to_idl(spec, execution_pb2.ExecutionSpec, "spec"))
+    execution_spec.launch_plan.CopyFrom(entity.id)
+    return execution_pb2.ExecutionCreateRequest(
+        project=entity.id.project,
+        domain=entity.id.domain,
+        org=entity.id.org,
+        name=name or "",
+        spec=execution_spec,
+        inputs=literal_inputs,
+    )
 
 
 def _existing_launch(client: Any, request: Any) -> Steps[execution_pb2.Execution | None]:
