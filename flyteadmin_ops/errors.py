@@ -171,6 +171,43 @@ class FlyteSystemException(FlyteAdminError):
     """INTERNAL, UNKNOWN and every other code: a failure on the server side."""
 
 
+class FlyteExecutionFailed(Exception):
+    """An execution ended FAILED, ABORTED or TIMED_OUT: Flyte's outcome, not a failed RPC.
+
+    Carries what Flyte said (`error_code`, `error_message`, both "" when Flyte gave none, as for an abort
+    without a cause) so a Prefect run fails with Flyte's own message, and `execution_id` as
+    "project/domain/name". Plain string fields, so Prefect can pickle it into a failed state.
+    """
+
+    def __init__(self, execution_id: str, phase: str, error_code: str = "", error_message: str = "") -> None:
+        self.execution_id = execution_id
+        self.phase = phase
+        self.error_code = error_code
+        self.error_message = error_message
+        reason = ": ".join(part for part in (error_code, error_message) if part) or "no error reported"
+        super().__init__(f"execution {execution_id} ended {phase}: {reason}")
+
+    def __reduce__(self) -> tuple[AnyType, ...]:
+        return (type(self), (self.execution_id, self.phase, self.error_code, self.error_message))
+
+
+class FlyteExecutionWaitTimeout(TimeoutError):
+    """Waiting for an execution took longer than the caller allowed (our limit, not Flyte's TIMED_OUT).
+
+    `terminated` says whether the execution was terminated when the wait gave up.
+    """
+
+    def __init__(self, execution_id: str, waited_seconds: float, terminated: bool) -> None:
+        self.execution_id = execution_id
+        self.waited_seconds = waited_seconds
+        self.terminated = terminated
+        outcome = "terminated it" if terminated else "it is still running"
+        super().__init__(f"execution {execution_id} did not finish within {waited_seconds:g} s; {outcome}")
+
+    def __reduce__(self) -> tuple[AnyType, ...]:
+        return (type(self), (self.execution_id, self.waited_seconds, self.terminated))
+
+
 ERROR_CLASSES: dict[grpc.StatusCode, type[FlyteAdminError]] = {
     grpc.StatusCode.UNAUTHENTICATED: FlyteAuthenticationException,
     grpc.StatusCode.PERMISSION_DENIED: FlytePermissionDeniedException,

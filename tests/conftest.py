@@ -6,4 +6,7 @@ import os
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-pytest_plugins = ["tests.fixtures.packages"]  # real `pyflyte package` archives for every test directory
+pytest_plugins = [
+    "tests.fixtures.packages",  # real `pyflyte package` archives for every test directory
+    "tests.fixtures.prefect_server",  # the one Prefect test harness of the session
+]

@@ -154,6 +154,7 @@ class AsyncFlyteClient(AsyncRawFlyteClient):
     get_active_launch_plan = _run(operations.get_active_launch_plan)
     update_launch_plan = _run(operations.update_launch_plan)
     launch = _run(operations.launch)
+    resolve_launchable = _run(operations.resolve_launchable)
     create_execution = _run(operations.create_execution)
     relaunch_execution = _run(operations.relaunch_execution)
     recover_execution = _run(operations.recover_execution)

@@ -83,6 +83,7 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     get_active_launch_plan = operations.synchronous(operations.get_active_launch_plan)
     update_launch_plan = operations.synchronous(operations.update_launch_plan)
     launch = operations.synchronous(operations.launch)
+    resolve_launchable = operations.synchronous(operations.resolve_launchable)
     create_execution = operations.synchronous(operations.create_execution)
     relaunch_execution = operations.synchronous(operations.relaunch_execution)
     recover_execution = operations.synchronous(operations.recover_execution)

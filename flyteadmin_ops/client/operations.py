@@ -424,7 +424,7 @@ def launch(
                 "launch: inputs, name and spec go into the request itself when a request is given"
             )
         return (yield from _send_launch(client, target))
-    entity = yield from _launchable(client, target)
+    entity = yield from resolve_launchable(client, target)
     request = _create_request(entity, inputs, name, spec)
     return (yield from _send_launch(client, request))
 
@@ -446,8 +446,12 @@ Launchable: TypeAlias = launch_plan_pb2.LaunchPlan | task_pb2.Task
 _NEWEST_FIRST = common_pb2.Sort(key="created_at", direction=common_pb2.Sort.Direction.DESCENDING)
 
 
-def _launchable(client: Any, target: Any) -> Steps[Launchable]:
-    """The launch plan or task a launch target names, fetched when only its identifier is given."""
+def resolve_launchable(client: Any, target: Any) -> Steps[Launchable]:
+    """The launch plan or task a launch target names, fetched when only its identifier is given.
+
+    The rule `launch` and the Prefect jobs share: an Identifier with a version names that version; without
+    one, a launch plan's active version, else (none active) its newest; a task's newest version.
+    """
     if isinstance(target, (launch_plan_pb2.LaunchPlan, task_pb2.Task)):
         return target
     if not isinstance(target, Identifier):
