@@ -15,6 +15,10 @@ Conventions (as in prefect-aws / prefect-dbt):
   (`failed`), not an exception, so the table shows what did succeed, and the next run, which is
   idempotent (identifiers, derived execution names, full-state attribute writes), repairs the rest;
 - logging through `get_run_logger()`; secrets never reach a log line (the block keeps them as SecretStr).
+
+Beside these steps, every `SynchronousFlyteClient` operation is a task of the same name here
+(`get_execution`, `list_executions`, `create_execution`, ...), made from one table in
+`flyteadmin_ops.client_tasks`, which documents how each behaves when a run repeats it.
 """
 
 from __future__ import annotations
@@ -24,16 +28,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from flyteidl.core import identifier_pb2
-from prefect import get_run_logger, task
+from prefect import Task, get_run_logger, task
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from flyteadmin_ops.blocks import FlyteAdminConnection
-from flyteadmin_ops.errors import (
-    FlyteResourceExhaustedException,
-    FlyteSystemUnavailableException,
-    FlyteTimeout,
-    is_tls_failure,
+from flyteadmin_ops.client_tasks import CLIENT_TASKS
+from flyteadmin_ops.client_tasks.options import (
+    RETRYABLE_ERRORS,
+    TASK_OPTIONS,
+    TASK_RETRIES,
+    TASK_RETRY_DELAYS,
+    is_retryable,
+    resolve_connection,
 )
 from flyteadmin_ops.ops import attributes as attribute_ops
 from flyteadmin_ops.ops import promote as promote_ops
@@ -42,36 +48,15 @@ from flyteadmin_ops.ops import relaunch as relaunch_ops
 from flyteadmin_ops.ops.package import Entity, Package
 from flyteadmin_ops.ops.results import Outcome, Result
 
-RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
-    FlyteSystemUnavailableException,
-    FlyteTimeout,
-    FlyteResourceExhaustedException,
-)
-"""Errors a later attempt can outlive: the server unreachable, slow, or rate limiting."""
-
-TASK_RETRIES = 3
-TASK_RETRY_DELAYS = [5, 30, 120]
+# The retry rule and the connection lookup are shared with the client tasks (client_tasks/options.py).
+_TASK_OPTIONS: dict[str, Any] = TASK_OPTIONS
 
 
-def is_retryable(task: Any, task_run: Any, state: Any) -> bool:
-    """Prefect `retry_condition_fn`: retry a failed task run only for RETRYABLE_ERRORS. A TLS verification
-    failure is UNAVAILABLE too, but no retry fixes a certificate."""
-    try:
-        state.result()
-    except RETRYABLE_ERRORS as exc:
-        return not is_tls_failure(exc)  # type: ignore[arg-type]
-    except BaseException:
-        return False
-    return False
-
-
-_TASK_OPTIONS: dict[str, Any] = {
-    "cache_policy": NO_CACHE,
-    "retries": TASK_RETRIES,
-    "retry_delay_seconds": TASK_RETRY_DELAYS,
-    "retry_jitter_factor": 0.2,
-    "retry_condition_fn": is_retryable,
-}
+def __getattr__(name: str) -> Task[..., Any]:
+    """Only reached for a name that is not here. It exists for type checkers, which cannot see the client
+    tasks added at the end of this module: with it, `from flyteadmin_ops.tasks import get_execution`
+    type-checks as a Task."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---- register-all ------------------------------------------------------------------------------------
@@ -259,9 +244,10 @@ def relaunch_executions(
 
 @task(name="plan-attribute-changes", **_TASK_OPTIONS)
 def plan_attribute_changes(
-    connection: FlyteAdminConnection, path: str, prune: bool = False
+    connection: FlyteAdminConnection, path: str, prune: bool = False, file_text: str | None = None
 ) -> attribute_ops.AttributePlan:
     """Load and check the declared file, read the server's rows, and plan the changes (reads only).
+    With `file_text` (the file's content, carried by a deployment) nothing is read from disk.
 
     Example:
         ```python
@@ -272,7 +258,7 @@ def plan_attribute_changes(
     """
     logger = get_run_logger()
     with connection.get_client() as client:
-        _, plan = attribute_ops.plan_from_file(client, path, prune=prune)
+        _, plan = attribute_ops.plan_from_file(client, path, prune=prune, text=file_text)
     logger.info("%s: %d change(s), %d entr(ies) in sync", path, len(plan.changes), len(plan.unchanged))
     for change in plan.changes:
         logger.info("%s %s: %s", change.type.name, change.scope, change.describe())
@@ -352,10 +338,31 @@ def finish(result: Result, key: str) -> Result:
     return result
 
 
-def resolve_connection(connection: FlyteAdminConnection | str) -> FlyteAdminConnection:
-    """A block given directly, or the name of a saved one (what a deployment's parameters can hold)."""
-    if isinstance(connection, FlyteAdminConnection):
-        return connection
-    loaded = FlyteAdminConnection.load(connection)
-    assert isinstance(loaded, FlyteAdminConnection)
-    return loaded
+# Every SynchronousFlyteClient operation as a task of the same name (get_execution, list_executions,
+# create_execution, ...): made from one table in flyteadmin_ops.client_tasks, listed in the README. Added
+# last, after checking that none of them would replace a name of this module.
+if _clashes := set(CLIENT_TASKS) & set(globals()):
+    raise RuntimeError(f"client tasks would replace flyteadmin_ops.tasks names: {sorted(_clashes)}")
+globals().update(CLIENT_TASKS)
+
+__all__ = [
+    "RETRYABLE_ERRORS",
+    "TASK_RETRIES",
+    "TASK_RETRY_DELAYS",
+    "AutomationFailed",
+    "activate_launch_plan",
+    "activate_scheduled_launch_plans",
+    "apply_attribute_changes",
+    "artifact_key",
+    "copy_launch_plan_from_domain",
+    "finish",
+    "is_retryable",
+    "plan_attribute_changes",
+    "prepare_registration",
+    "publish_result",
+    "register_package_wave",
+    "relaunch_executions",
+    "resolve_connection",
+    "select_failed_executions",
+    *CLIENT_TASKS,
+]

@@ -18,7 +18,7 @@ BOTTOM = {"errors", "settings"}
 TRANSPORT = BOTTOM | {"transport"}
 CLIENT = TRANSPORT | {"client"}
 OPS = CLIENT | {"ops"}
-PREFECT_LAYER = OPS | {"blocks", "tasks"}
+PREFECT_LAYER = OPS | {"blocks", "tasks", "client_tasks", "run_names", "jobs"}
 EDGE = PREFECT_LAYER | {"flows", "commands", "demo", "emulator", "testing", "cli"}
 
 # top-level part of flyteadmin_ops -> the parts it may import
@@ -31,6 +31,10 @@ ALLOWED: dict[str, set[str]] = {
     "ops": OPS,
     "blocks": PREFECT_LAYER,
     "tasks": PREFECT_LAYER,
+    "client_tasks": PREFECT_LAYER,
+    "run_names": set(),
+    "jobs": PREFECT_LAYER,
+    "deployment_steps": PREFECT_LAYER,  # prefect.yaml's deploy-time checks; nothing imports it
     "flows": PREFECT_LAYER | {"flows"},
     "emulator": {"emulator"},
     "testing": {"testing", "emulator", "client", "settings"},
