@@ -27,8 +27,13 @@ def sync_attributes(
     connection: FlyteAdminConnection | str = "flyteadmin",
     prune: bool = False,
     dry_run: bool = False,
+    file_text: str | None = None,
 ) -> Result:
     """Plan, then apply, the attribute changes declared in `path`; with `dry_run`, only report the drift.
+
+    `file_text` is the declaration itself: prefect.yaml reads the file at deploy time and puts its text
+    here, because a worker runs the flow in a temporary directory where `path` does not exist; `path` then
+    only names the file in messages.
 
     Example:
         ```python
@@ -39,7 +44,7 @@ def sync_attributes(
         ```
     """
     block = resolve_connection(connection)
-    plan = plan_attribute_changes(block, path, prune)
+    plan = plan_attribute_changes(block, path, prune, file_text)
     result = Result("sync-attributes", dry_run=dry_run)
     result.notes.append(f"{path}: {len(plan.changes)} change(s)" + (" (pruning)" if prune else ""))
     if plan.changes and not dry_run:

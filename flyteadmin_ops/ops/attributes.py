@@ -42,6 +42,7 @@ from flyteadmin_ops.ops.attribute_file import (
     Problem,
     Scope,
     load_attribute_file,
+    parse_attributes,
 )
 from flyteadmin_ops.ops.results import Outcome, OutcomeCallback, Result, Status
 
@@ -335,10 +336,14 @@ def plan_outcomes(plan: AttributePlan, *, dry_run: bool) -> list[Outcome]:
 
 
 def plan_from_file(
-    client: SynchronousFlyteClient, path: str | Path, *, prune: bool = False
+    client: SynchronousFlyteClient, path: str | Path, *, prune: bool = False, text: str | None = None
 ) -> tuple[list[DeclaredAttribute], AttributePlan]:
-    """Load and check the file (offline, then against the server), read the current rows, and plan."""
-    entries = load_attribute_file(path)
+    """Load and check the file (offline, then against the server), read the current rows, and plan.
+
+    With `text` (the file's content, as a deployment carries it to a worker that has no copy of the file)
+    nothing is read from disk and `path` only names the file in messages.
+    """
+    entries = load_attribute_file(path) if text is None else parse_attributes(text, str(path))
     check_scopes_exist(client, entries)
     projects = {e.scope.project for e in entries}
     types = list(ATTRIBUTE_TYPES.values()) if prune else _distinct_types(entries)
