@@ -41,6 +41,9 @@ class FlyteAdminError(Exception):
     attempts: int = 1
     """How many times the call was sent before this error was final (see `after_attempts`)."""
 
+    fixed_hint: str = ""
+    """A class's own hint, for errors whose cause is known for certain (else one is read off the message)."""
+
     def __init__(
         self,
         rpc: str,
@@ -61,7 +64,7 @@ class FlyteAdminError(Exception):
         text = f"{self.rpc} failed with {self.code.name}: {message or '(no message)'}"
         if self.attempts > 1:
             text += f" (after {self.attempts} attempts)"
-        hint = _hint(self.code, self.server_message)
+        hint = self.fixed_hint or _hint(self.code, self.server_message)
         return f"{text} [{hint}]" if hint else text
 
     def after_attempts(self, attempts: int) -> FlyteAdminError:
@@ -161,6 +164,35 @@ class FlyteUnimplementedException(FlyteAdminError):
 
 class FlyteSystemUnavailableException(FlyteAdminError):
     """UNAVAILABLE: the server could not be reached, or a TLS handshake failed."""
+
+
+class FlyteTlsMismatchException(FlyteSystemUnavailableException):
+    """A plaintext client (insecure=True) reached a server that speaks TLS: the server closes the socket
+    on the first bytes, which alone reads like an outage; the transport tells them apart by trying a TLS
+    handshake. A settings error, which no retry can fix."""
+
+    fixed_hint = (
+        "the server speaks TLS but the client is plaintext: drop insecure=True (--insecure), and set "
+        "ca_cert_file (--ca-cert) if a private CA signed its certificate"
+    )
+
+
+class FlyteTokenEndpointError(FlyteAuthenticationException):
+    """The token request failed as configured: https to a plaintext HTTP port, a certificate the client
+    does not trust, scopes the client may not ask for. A settings error; `hint` names the setting to change
+    (`token_endpoint`, `ca_cert_file`, `scopes`), never gRPC's `insecure`, which does not govern it."""
+
+    def __init__(
+        self,
+        rpc: str,
+        code: grpc.StatusCode,
+        server_message: str,
+        details: Sequence[Message] = (),
+        *,
+        hint: str = "",
+    ) -> None:
+        self.fixed_hint = hint
+        super().__init__(rpc, code, server_message, details)
 
 
 class FlyteTimeout(FlyteAdminError):
@@ -291,14 +323,23 @@ _TLS_MARKERS = ("ssl", "certificate", "handshake", "peer name", "tsi_", "hostnam
 def retry_cannot_help(error: FlyteAdminError) -> bool:
     """Failures whose code looks transient but that repeat identically on every attempt: a TLS handshake
     the client rejects, or a message larger than a configured size limit."""
-    return _is_tls_message(error.code, error.server_message) or _is_oversized(
-        error.code, error.server_message
-    )
+    return is_tls_failure(error) or _is_oversized(error.code, error.server_message)
 
 
 def is_tls_failure(error: FlyteAdminError) -> bool:
-    """True when an UNAVAILABLE error comes from the TLS handshake, which no retry can fix."""
-    return _is_tls_message(error.code, error.server_message)
+    """True when an UNAVAILABLE error comes from the TLS handshake (or a plaintext client meeting a TLS
+    server), which no retry can fix."""
+    return isinstance(error, FlyteTlsMismatchException) or _is_tls_message(error.code, error.server_message)
+
+
+_CLOSED_SOCKET_MARKERS = ("socket closed", "connection reset", "stream removed", "broken pipe")
+
+
+def looks_like_closed_socket(error: FlyteAdminError) -> bool:
+    """UNAVAILABLE because the peer closed the connection: what a TLS server does to a plaintext client,
+    and also what a server going down looks like; `transport` probes which it is."""
+    lowered = error.server_message.lower()
+    return error.code is grpc.StatusCode.UNAVAILABLE and any(m in lowered for m in _CLOSED_SOCKET_MARKERS)
 
 
 def _is_oversized(code: grpc.StatusCode, server_message: str) -> bool:

@@ -40,7 +40,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 logger = logging.getLogger(__name__)
 
-AuthMode = Literal["none", "static", "client_credentials", "external_command"]
+AuthMode = Literal["none", "static", "client_credentials", "external_command", "pkce", "device_flow"]
+TokenCacheKind = Literal["auto", "keyring", "file", "none"]
 
 MiB = 1024 * 1024
 
@@ -56,13 +57,17 @@ _AUTH_MODE_SPELLINGS: dict[str, AuthMode] = {
     "external_command": "external_command",
     "externalcommand": "external_command",
     "external_process": "external_command",
+    "pkce": "pkce",
+    "standard": "pkce",
+    "device_flow": "device_flow",
+    "deviceflow": "device_flow",
 }
 """Our names plus flytekit's and flytectl's spellings (compared case-insensitively)."""
 
-_INTERACTIVE_AUTH_MODES = {"pkce", "standard", "deviceflow", "device_flow"}
-"""Browser/device flows need a human; flytectl and flytekit use them as their *default*, and against a
-server without auth they simply never trigger. We accept them as "none" (with a warning) so that a
-default flytectl sandbox config keeps working, instead of failing on a mode we cannot run unattended."""
+INTERACTIVE_AUTH_MODES = frozenset({"pkce", "device_flow"})
+"""Modes that need a person (a browser, or a code typed on another device) the first time; flytectl and
+flytekit use Pkce as their *default*. Against a server without auth they never trigger (no token is sent
+until the server asks for one), so a default flytectl sandbox config keeps working."""
 
 _INFERRED_AUTH_MODES: tuple[tuple[AuthMode, tuple[str, ...]], ...] = (
     ("static", ("token",)),
@@ -124,6 +129,26 @@ class AdminSettings(BaseSettings):
     )
     auth_header_key: str | None = Field(
         None, description="metadata key for the token; from GetPublicClientConfig if unset"
+    )
+    redirect_uri: str | None = Field(
+        None,
+        description="pkce: the loopback URL the browser returns to; the server's if unset (port 0 or a busy "
+        "port: a free one)",
+    )
+    token_cache: TokenCacheKind = Field(
+        "auto", description="pkce/device_flow tokens: the OS keyring if usable (auto), a 0600 file, or none"
+    )
+    token_cache_dir: Path = Field(
+        Path("~/.flyte/flyteadmin-ops"), description="where the file token cache lives"
+    )
+    login_timeout_seconds: float = Field(
+        300.0, gt=0, description="how long pkce/device_flow wait for the person to log in"
+    )
+    open_url: Callable[[str], object] | None = Field(
+        None,
+        exclude=True,
+        description="pkce: opens the login URL (default webbrowser.open, which honours $BROWSER); "
+        "a hook for tests and embedding, not settable from files",
     )
 
     # --- deadlines and retries ----------------------------------------------------------------------
@@ -266,13 +291,6 @@ class AdminSettings(BaseSettings):
         if not isinstance(value, str):
             return value
         key = value.strip().lower().replace("-", "_")
-        if key in _INTERACTIVE_AUTH_MODES:
-            logger.warning(
-                "auth mode %r needs a browser or a person and is not supported; calls go without a token "
-                "(fine for a server without auth). Use client_credentials, external_command or static.",
-                value,
-            )
-            return "none"
         if key not in _AUTH_MODE_SPELLINGS:
             raise ValueError(f"is not a known auth mode (use one of {', '.join(get_args(AuthMode))})")
         return _AUTH_MODE_SPELLINGS[key]
@@ -313,6 +331,11 @@ class AdminSettings(BaseSettings):
         if info.mode_is_json():
             return {key: "**********" for key in value}
         return {key: SecretStr(text) for key, text in value.items()}
+
+    @field_validator("token_cache_dir", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
 
     @field_validator("ca_cert_file", "client_cert_file", "client_key_file", mode="after")
     @classmethod
@@ -591,6 +614,7 @@ def _flytectl_config() -> list[Entry]:
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"{field} from {label}: {exc}") from None
     entries += _flytectl_client_secret_defaults(admin, path)
+    entries += _flytectl_login_timeout(admin, path)
     return sorted(entries, key=lambda entry: entry[0] in _SECRET_INDIRECTIONS)
 
 
@@ -616,6 +640,23 @@ def _flytectl_client_secret_defaults(admin: Mapping[str, Any], path: Path) -> li
     return defaults
 
 
+_FLYTECTL_LOGIN_SECTIONS = {"pkce": "pkceConfig", "device_flow": "deviceFlowConfig"}
+
+
+def _flytectl_login_timeout(admin: Mapping[str, Any], path: Path) -> list[Entry]:
+    """flytectl's `pkceConfig.timeout` / `deviceFlowConfig.timeout`, for the mode its authType selects."""
+    auth_type = str(admin.get("authType") or "").strip().lower().replace("-", "_")
+    section_name = _FLYTECTL_LOGIN_SECTIONS.get(_AUTH_MODE_SPELLINGS.get(auth_type, ""), "")
+    section = admin.get(section_name) if section_name else None
+    if not isinstance(section, Mapping) or section.get("timeout") in (None, ""):
+        return []
+    label = f"{path} (admin.{section_name}.timeout)"
+    try:
+        return [("login_timeout_seconds", _go_duration(section["timeout"]), label)]
+    except ValueError as exc:
+        raise SettingsError(f"login_timeout_seconds from {label}: {exc}") from None
+
+
 def _load_mapping(path: Path, named_by: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -629,10 +670,12 @@ def _load_mapping(path: Path, named_by: str) -> dict[str, Any]:
         ) from None
     try:
         if path.suffix == ".toml":
-            try:
+            import sys
+
+            if sys.version_info >= (3, 11):  # a version check, which type checkers follow for each Python
                 import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
+            else:
+                import tomli as tomllib
 
             data: Any = tomllib.loads(text)
         else:

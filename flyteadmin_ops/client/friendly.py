@@ -35,13 +35,16 @@ from flyteadmin_ops.transport import Transport
 class SynchronousFlyteClient(RawSynchronousFlyteClient):
     """flytekit's `SynchronousFlyteClient` operations with protobuf results; see the module docstring.
 
+    `settings` is an AdminSettings, a flytekit PlatformConfig, an endpoint (`SynchronousFlyteClient(
+    "localhost:8089", insecure=True)`, the rest from the settings sources), or None (all from the sources).
+
     `cache` replaces the entity cache built from settings (cache_size, cache_ttl_seconds), e.g. to inject a
     clock in tests. Safe to share across threads.
     """
 
     def __init__(
         self,
-        settings: AdminSettings | Any | None = None,
+        settings: AdminSettings | str | Any | None = None,
         *,
         transport: Transport | None = None,
         cache: EntityCache | None = None,

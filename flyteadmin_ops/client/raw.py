@@ -49,9 +49,14 @@ credentials (see AdminSettings' auth-mode inference) instead of a mode no headle
 
 
 def _settings_from(config: Any, overrides: Mapping[str, Any]) -> AdminSettings:
-    """AdminSettings from nothing (environment and files), an AdminSettings, or a flytekit PlatformConfig."""
+    """AdminSettings from nothing (environment and files), an endpoint ("host:port", the other settings
+    from the sources and `overrides`), an AdminSettings, or a flytekit PlatformConfig."""
     if config is None:
         return AdminSettings(**overrides)
+    if isinstance(config, str):
+        if "endpoint" in overrides:
+            raise TypeError(f"the endpoint is given twice: {config!r} and endpoint={overrides['endpoint']!r}")
+        return AdminSettings(endpoint=config, **overrides)
     if isinstance(config, AdminSettings):
         return config.replace(**overrides) if overrides else config
     if hasattr(config, "endpoint"):
@@ -68,8 +73,8 @@ def _settings_from(config: Any, overrides: Mapping[str, Any]) -> AdminSettings:
             values[ours] = value
         return AdminSettings(**{**values, **overrides})
     raise TypeError(
-        f"settings: expected AdminSettings or an object with .endpoint (flytekit PlatformConfig), "
-        f"got {type(config).__name__}"
+        "settings: expected an endpoint, AdminSettings or an object with .endpoint (flytekit "
+        f"PlatformConfig), got {type(config).__name__}"
     )
 
 
@@ -121,7 +126,7 @@ class RawSynchronousFlyteClient(ClientSettings, RawApi):
 
     def __init__(
         self,
-        settings: AdminSettings | Any | None = None,
+        settings: AdminSettings | str | Any | None = None,
         *,
         transport: Transport | None = None,
         **overrides: Any,

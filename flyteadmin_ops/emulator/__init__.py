@@ -83,9 +83,11 @@ class Emulator:
     The keyword arguments are the options of `flyteadmin-ops emulator serve`: `db` a file for a store that
     survives restarts (":memory:" by default), `projects`/`domains` what is registered (the sandbox's
     flytesnacks and development/staging/production), `auth_token` or `oauth_client="ID:SECRET"` to require
-    bearer tokens, `tls_cert`/`tls_key` for TLS, `latency_ms` and `fault_rate` (UNAVAILABLE, half before the
-    request is handled and half after it committed) to model a remote Admin, `executor` "none" or "simulate"
-    (failure rules in the module docstring), `seed` for the fault draws, and `clock` to move time in tests.
+    bearer tokens, `oauth_public_client="flytectl"` to also log people in (PKCE, device flow, refresh tokens;
+    see `oauth_interactive.py`), `tls_cert`/`tls_key` for TLS, `latency_ms` and `fault_rate` (UNAVAILABLE,
+    half before the request is handled and half after it committed) to model a remote Admin, `executor`
+    "none" or "simulate" (failure rules in the module docstring), `seed` for the fault draws, and `clock` to
+    move time in tests.
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class Emulator:
         projects: tuple[str, ...] | list[str] = DEFAULT_PROJECTS,
         auth_token: str | None = None,
         oauth_client: str | tuple[str, str] | None = None,
+        oauth_public_client: str | None = None,
         tls_cert: str | None = None,
         tls_key: str | None = None,
         latency_ms: int = 0,
@@ -132,6 +135,7 @@ class Emulator:
             auth_token=auth_token,
             oauth_client_id=client_id,
             oauth_client_secret=client_secret,
+            oauth_public_client_id=oauth_public_client,
         )
         self._clock = clock
         self._server: grpc.Server | None = None
@@ -168,7 +172,12 @@ class Emulator:
         try:
             seed_projects(state)
             frontend = HttpFrontend(self.host, self._http_port)
-            state.http_base_url = f"http://{self.host}:{frontend.port}"
+            cert, key = self._tls
+            scheme = "http"
+            if self.config.http_tls and cert and key:
+                frontend.use_tls(cert, key)
+                scheme = "https"
+            state.http_base_url = f"{scheme}://{self.host}:{frontend.port}"
             auth = Authenticator(state)
             state.extensions["auth"] = auth
             register_oauth_routes(frontend, state, auth.issue)
@@ -211,6 +220,12 @@ class Emulator:
         if self.state is not None:
             self.state.db.close()
         self._server = None
+
+    def approve_device_code(self, user_code: str, *, allow: bool = True) -> bool:
+        """Act as the person who visits the verification page: approve (or deny) a device login by its
+        user code. False when no such login is pending (or the emulator has no `oauth_public_client`)."""
+        oauth = self.state.extensions.get("oauth_interactive") if self.state else None
+        return bool(oauth is not None and oauth.approve(user_code, allow=allow))
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until the simulate executor has driven every execution created or terminated so far to its

@@ -53,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ID:SECRET",
         help="enable the OAuth2 client-credentials token endpoint for this client",
     )
+    serve.add_argument(
+        "--oauth-public-client",
+        metavar="ID",
+        help="log people in as this public client (e.g. flytectl): PKCE authorize (approved at once), "
+        "device flow (approve at the printed verification URL), refresh tokens",
+    )
     serve.add_argument("--tls-cert", help="PEM certificate file (with --tls-key)")
     serve.add_argument("--tls-key", help="PEM private key file (with --tls-cert)")
     serve.add_argument("--latency-ms", type=_non_negative_int, default=0, help="delay added to every RPC")
@@ -127,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         projects=args.projects or DEFAULT_PROJECTS,
         auth_token=args.auth_token,
         oauth_client=args.oauth_client,
+        oauth_public_client=args.oauth_public_client,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         latency_ms=args.latency_ms,

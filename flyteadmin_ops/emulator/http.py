@@ -15,13 +15,14 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import ssl
 import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from flyteadmin_ops.emulator.state import EmulatorState
+from flyteadmin_ops.emulator.state import EmulatorConfig, EmulatorState
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,12 @@ class HttpFrontend:
                     return HttpResponse(500, f"{type(error).__name__}: {error}".encode())
         return HttpResponse(404, b"not found")
 
+    def use_tls(self, cert_file: str, key_file: str) -> None:
+        """Serve HTTPS: every accepted connection does a TLS handshake with this certificate first."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+
     def start(self) -> None:
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="emulator-http", daemon=True
@@ -183,7 +190,13 @@ def register_oauth_routes(
         form = urllib.parse.parse_qs(request.body.decode(errors="replace"))
         client_id = client_id or form.get("client_id", [""])[0]
         client_secret = client_secret or form.get("client_secret", [""])[0]
-        if form.get("grant_type", [""])[0] != "client_credentials":
+        grant_type = form.get("grant_type", [""])[0]
+        from flyteadmin_ops.emulator.oauth_interactive import interactive_grant
+
+        interactive = interactive_grant(state, grant_type, request.body)
+        if interactive is not None:  # a public client's grant (oauth_interactive.py)
+            return interactive
+        if grant_type != "client_credentials":
             return HttpResponse.json({"error": "unsupported_grant_type"}, 400)
         config = state.config
         if not config.oauth_client_id or (client_id, client_secret) != (
@@ -191,6 +204,16 @@ def register_oauth_routes(
             config.oauth_client_secret,
         ):
             return HttpResponse.json({"error": "invalid_client"}, 401)
+        refused = refused_scope(config, form.get("scope", [""])[0])
+        if refused:
+            return HttpResponse.json(
+                {
+                    "error": "invalid_scope",
+                    "error_description": "The requested scope is invalid, unknown, or malformed. The OAuth "
+                    f"2.0 Client is not allowed to request scope '{refused}'.",
+                },
+                400,
+            )
         access_token, lifetime = issue(client_id)
         return HttpResponse.json(
             {"access_token": access_token, "token_type": "bearer", "expires_in": lifetime}
@@ -201,6 +224,15 @@ def register_oauth_routes(
 
     frontend.add_route("POST", "/oauth2/token", token)
     frontend.add_route("GET", "/.well-known/oauth-authorization-server", metadata)
+    from flyteadmin_ops.emulator.oauth_interactive import register_interactive_routes
+
+    register_interactive_routes(frontend, state)
+
+
+def refused_scope(config: EmulatorConfig, requested: str) -> str:
+    """The first requested scope the client-credentials client may not have (fosite's check), or ""."""
+    allowed = config.oauth_client_scopes if config.oauth_client_scopes is not None else config.oauth_scopes
+    return next((scope for scope in requested.split() if scope not in allowed), "")
 
 
 def oauth_metadata(state: EmulatorState) -> dict[str, object]:
@@ -211,8 +243,25 @@ def oauth_metadata(state: EmulatorState) -> dict[str, object]:
         "token_endpoint": f"{base}/oauth2/token",
         "jwks_uri": f"{base}/oauth2/jwks",
         "response_types_supported": ["code", "token", "code token"],
-        "scopes_supported": ["all"],
+        "scopes_supported": list(state.config.oauth_scopes),
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
         "code_challenge_methods_supported": ["S256"],
         "grant_types_supported": ["client_credentials", "refresh_token", "authorization_code"],
+        **interactive_metadata(state),
+    }
+
+
+def interactive_metadata(state: EmulatorState) -> dict[str, object]:
+    """What a server with a public client adds to its metadata: the device endpoint and grant."""
+    if not state.config.oauth_public_client_id:
+        return {}
+    base = state.http_base_url
+    return {
+        "device_authorization_endpoint": f"{base}/oauth2/device/authorize",
+        "grant_types_supported": [
+            "client_credentials",
+            "refresh_token",
+            "authorization_code",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ],
     }

@@ -40,9 +40,9 @@ def get_public_client_config(
     state: EmulatorState, request: auth_pb2.PublicClientAuthConfigRequest, call: CallInfo
 ) -> auth_pb2.PublicClientAuthConfigResponse:
     return auth_pb2.PublicClientAuthConfigResponse(
-        client_id=state.config.oauth_client_id or "flytectl",
+        client_id=state.config.oauth_public_client_id or state.config.oauth_client_id or "flytectl",
         redirect_uri="http://localhost:53593/callback",
-        scopes=["all"],
+        scopes=list(state.config.oauth_scopes),
         authorization_metadata_key="authorization",
         service_http_endpoint=state.http_base_url,
         audience="",

@@ -73,7 +73,7 @@ class Authenticator:
 
         token = secrets.token_urlsafe(32)
         lifetime = int(self._state.config.token_lifetime.total_seconds())
-        now = time.monotonic()
+        now = self._state.now().timestamp()  # the emulator's clock, so tests can make tokens expire
         with self._lock:
             # drop expired tokens, so a long-running emulator that keeps issuing does not grow without bound
             self._issued = {t: issued for t, issued in self._issued.items() if issued[1] > now}
@@ -92,7 +92,7 @@ class Authenticator:
                 return "static-token"
             with self._lock:
                 issued = self._issued.get(token)
-            if issued and issued[1] > time.monotonic():
+            if issued and issued[1] > self._state.now().timestamp():
                 return issued[0]
         return None
 

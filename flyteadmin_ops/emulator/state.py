@@ -61,6 +61,19 @@ class EmulatorConfig:
     oauth_client_id: str | None = None
     oauth_client_secret: str | None = field(default=None, repr=False)
     token_lifetime: timedelta = timedelta(hours=1)
+    # Scopes the server advertises (GetPublicClientConfig, the metadata's scopes_supported); a real
+    # flyteadmin's default flyteClient scopes are all + offline. `oauth_client_scopes` are the ones the
+    # client-credentials client may request (None: any advertised one); others get `invalid_scope`.
+    oauth_scopes: tuple[str, ...] = ("all",)
+    oauth_client_scopes: tuple[str, ...] | None = None
+    # Serve the HTTP side (token endpoint, discovery) with TLS too, with the gRPC certificate, as flyteadmin
+    # does when one secure port carries both.
+    http_tls: bool = False
+    # A public client (no secret) for people: PKCE authorize, device authorization, refresh tokens.
+    oauth_public_client_id: str | None = None
+    refresh_token_lifetime: timedelta = timedelta(days=1)
+    device_code_lifetime: timedelta = timedelta(minutes=10)
+    device_poll_interval: int = 5  # seconds, as RFC 8628 suggests
     upload_max_expiry: timedelta = timedelta(hours=1)
     download_max_expiry: timedelta = timedelta(hours=1)
     upload_filename_length: int = 20
@@ -79,7 +92,7 @@ class EmulatorConfig:
 
     @property
     def auth_enabled(self) -> bool:
-        return bool(self.auth_token or self.oauth_client_id)
+        return bool(self.auth_token or self.oauth_client_id or self.oauth_public_client_id)
 
 
 @dataclass

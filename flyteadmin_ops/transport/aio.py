@@ -20,10 +20,10 @@ import grpc
 import grpc.aio
 from google.protobuf.message import Message
 
-from flyteadmin_ops.errors import FlyteAdminError, from_rpc_error
+from flyteadmin_ops.errors import FlyteAdminError, from_rpc_error, looks_like_closed_socket
 from flyteadmin_ops.settings import AdminSettings
 from flyteadmin_ops.transport.auth import TokenProvider
-from flyteadmin_ops.transport.channel import channel_recipe
+from flyteadmin_ops.transport.channel import channel_recipe, explain_failure
 from flyteadmin_ops.transport.retry import RetryPolicy
 from flyteadmin_ops.transport.rpc import RpcSpec
 from flyteadmin_ops.transport.transport import CallPlan, Metadata, _Auth, _Outgoing, settle_auth
@@ -116,7 +116,11 @@ class AsyncTransport:
                 request, timeout=max(timeout, 0.0), metadata=metadata
             )
         except grpc.RpcError as exc:  # grpc.aio.AioRpcError
-            raise from_rpc_error(rpc, exc, request=request) from exc
+            error = from_rpc_error(rpc, exc, request=request)
+            if self.settings.insecure and looks_like_closed_socket(error):
+                # the TLS probe is a blocking handshake: off the event loop
+                error = await asyncio.to_thread(explain_failure, self.settings, error)
+            raise error from exc
         return response
 
     def _method(self, spec: RpcSpec) -> grpc.aio.UnaryUnaryMultiCallable:

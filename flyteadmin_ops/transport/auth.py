@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import ssl
 import subprocess
 import threading
@@ -31,9 +32,10 @@ from pydantic import SecretStr
 from flyteadmin_ops.errors import (
     FlyteAuthenticationException,
     FlyteSystemUnavailableException,
+    FlyteTokenEndpointError,
     FlyteUnimplementedException,
 )
-from flyteadmin_ops.settings import AdminSettings, SettingsError
+from flyteadmin_ops.settings import INTERACTIVE_AUTH_MODES, AdminSettings, SettingsError
 from flyteadmin_ops.transport.rpc import RpcSpec
 
 logger = logging.getLogger(__name__)
@@ -127,7 +129,13 @@ class CachedTokenProvider(ABC):
 
 
 class ClientCredentialsTokenProvider(CachedTokenProvider):
-    """OAuth2 client credentials grant (RFC 6749 §4.4) with HTTP Basic client authentication."""
+    """OAuth2 client credentials grant (RFC 6749 §4.4) with HTTP Basic client authentication.
+
+    `scopes_advertised` says the scopes came from the server's public config rather than from settings.
+    flyteadmin advertises `offline` there, which a client-credentials client is often not allowed to ask
+    for; when the token endpoint answers `invalid_scope` to advertised scopes, the request is sent once
+    more without the refused one (or without any), with a warning, and later fetches keep that choice.
+    """
 
     def __init__(
         self,
@@ -136,6 +144,7 @@ class ClientCredentialsTokenProvider(CachedTokenProvider):
         token_endpoint: str,
         *,
         scopes: Sequence[str] = (),
+        scopes_advertised: bool = False,
         audience: str | None = None,
         timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
@@ -146,15 +155,39 @@ class ClientCredentialsTokenProvider(CachedTokenProvider):
         self._client_secret = client_secret
         self._token_endpoint = token_endpoint
         self._scopes = list(scopes)
+        self._scopes_advertised = scopes_advertised
         self._audience = audience
         self._timeout = timeout
         self._ssl_context = ssl_context
 
     def fetch(self) -> tuple[str, float | None]:
+        try:
+            body = self._request(self._scopes)
+        except _ScopeRefused as refused:
+            if not self._scopes_advertised:
+                hint = f"set scopes to ones this client may request (it sent: {refused.sent})"
+                raise refused.error(hint) from None
+            kept = [scope for scope in self._scopes if scope != refused.scope] if refused.scope else []
+            logger.warning(
+                "the token endpoint refused the scopes the server advertised (%s); requesting %s instead. "
+                "Set scopes to choose them yourself",
+                refused.sent,
+                " ".join(kept) or "no scope",
+            )
+            try:
+                body = self._request(kept)
+            except _ScopeRefused as again:
+                raise again.error(f"set scopes (the server advertised: {refused.sent})") from None
+            self._scopes = kept
+        return body
+
+    def _request(self, scopes: Sequence[str]) -> tuple[str, float | None]:
+        """One token request: the token and its lifetime; raises _ScopeRefused for `invalid_scope`, a Flyte
+        error for anything else."""
         url = self._token_endpoint
         form = {"grant_type": "client_credentials"}
-        if self._scopes:
-            form["scope"] = " ".join(self._scopes)
+        if scopes:
+            form["scope"] = " ".join(scopes)
         if self._audience:
             form["audience"] = self._audience
         basic = base64.b64encode(
@@ -186,8 +219,18 @@ class ClientCredentialsTokenProvider(CachedTokenProvider):
                 if outage
                 else (FlyteAuthenticationException, grpc.StatusCode.UNAUTHENTICATED)
             )
-            raise error_class(where, code, f"HTTP {exc.code}: {_oauth_error(exc)}") from None
-        except (urllib.error.URLError, OSError) as exc:
+            error, description = _oauth_error_fields(exc)
+            if error == "invalid_scope":
+                raise _ScopeRefused(where, f"HTTP {exc.code}: {error}: {description}", scopes) from None
+            text = ": ".join(part for part in (error, description) if part) or str(exc.reason)
+            raise error_class(where, code, f"HTTP {exc.code}: {text}") from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, ssl.SSLError):
+                raise _tls_error(where, url, exc.reason) from None
+            raise FlyteSystemUnavailableException(
+                where, grpc.StatusCode.UNAVAILABLE, f"cannot reach it: {exc}"
+            ) from None
+        except OSError as exc:
             raise FlyteSystemUnavailableException(
                 where, grpc.StatusCode.UNAVAILABLE, f"cannot reach it: {exc}"
             ) from None
@@ -204,6 +247,42 @@ class ClientCredentialsTokenProvider(CachedTokenProvider):
 
     def __repr__(self) -> str:
         return f"ClientCredentialsTokenProvider(client_id={self._client_id!r}, client_secret=**********)"
+
+
+class _ScopeRefused(Exception):
+    """The token endpoint answered `invalid_scope`; `scope` is the one it named (fosite names the first
+    refused scope in quotes), or "" when it named none."""
+
+    def __init__(self, where: str, message: str, sent: Sequence[str]) -> None:
+        super().__init__(message)
+        self.where = where
+        self.message = message
+        self.sent = " ".join(sent) or "no scope"
+        named = re.search(r"scope '([^']+)'", message)
+        self.scope = named.group(1) if named else ""
+
+    def error(self, hint: str) -> FlyteTokenEndpointError:
+        return FlyteTokenEndpointError(self.where, grpc.StatusCode.UNAUTHENTICATED, self.message, hint=hint)
+
+
+def _tls_error(where: str, url: str, reason: ssl.SSLError) -> FlyteTokenEndpointError:
+    """A failed TLS handshake with the token endpoint, named for what to change: the certificate's trust,
+    or (when the other side does not speak TLS at all) the https URL itself, which `insecure` does not
+    govern (it is about gRPC only)."""
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        hint = (
+            "the token endpoint's certificate is not trusted: set ca_cert_file to the CA that signed it "
+            "(insecure_skip_verify=True skips the check, for testing only)"
+        )
+    else:
+        plain = "http://" + url.split("://", 1)[-1]
+        hint = (
+            f"the token endpoint does not speak TLS: set token_endpoint to {plain} (or have the server "
+            "advertise it: authorizedUris / the token endpoint in its OAuth2 metadata)"
+        )
+    return FlyteTokenEndpointError(
+        where, grpc.StatusCode.UNAUTHENTICATED, f"TLS handshake failed: {reason.reason or reason}", hint=hint
+    )
 
 
 class CommandTokenProvider(CachedTokenProvider):
@@ -250,6 +329,17 @@ def _jwt_lifetime(token: str) -> float | None:
         return None
 
 
+def _oauth_error_fields(exc: urllib.error.HTTPError) -> tuple[str, str]:
+    """The RFC 6749 `error` and `error_description`, without anything else from the response."""
+    try:
+        body = json.loads(exc.read())
+    except (ValueError, OSError):
+        return "", ""
+    if not isinstance(body, dict):
+        return "", ""
+    return str(body.get("error", "")), str(body.get("error_description", ""))
+
+
 def _oauth_error(exc: urllib.error.HTTPError) -> str:
     """The RFC 6749 error code and description, without echoing anything else from the response."""
     try:
@@ -260,8 +350,13 @@ def _oauth_error(exc: urllib.error.HTTPError) -> str:
 
 
 def token_ssl_context(settings: AdminSettings) -> ssl.SSLContext:
-    """HTTPS to the token endpoint trusts what the gRPC channel trusts (often it is the same host)."""
+    """HTTPS to the token endpoint trusts what the gRPC channel trusts (often it is the same host): the CA
+    file, and with `insecure_skip_verify` any certificate, as flytekit's token request does (testing only)."""
     context = ssl.create_default_context(cafile=str(settings.ca_cert_file) if settings.ca_cert_file else None)
+    if settings.insecure_skip_verify:
+        logger.warning("insecure_skip_verify=True: the token request does not verify the token endpoint")
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     if settings.client_cert_file and settings.client_key_file:
         context.load_cert_chain(settings.client_cert_file, settings.client_key_file)
     return context
@@ -278,6 +373,11 @@ class ServerAuthConfig:
     serves_auth: bool = True
     """False when the server answered discovery UNIMPLEMENTED: flyteadmin registers AuthMetadataService only
     with auth on, so such a server takes calls without a token."""
+    client_id: str | None = None
+    """The public client people log in with (pkce, device_flow), from GetPublicClientConfig."""
+    redirect_uri: str | None = None
+    authorization_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None
 
 
 PUBLIC_CLIENT_CONFIG = RpcSpec(
@@ -312,9 +412,12 @@ def discover(settings: AdminSettings, call: Call) -> ServerAuthConfig:
         settings.audience,
         settings.token_endpoint,
     )
-    wants_oauth = settings.auth_mode == "client_credentials"
+    interactive = settings.auth_mode in INTERACTIVE_AUTH_MODES  # needs the public client and endpoints
+    wants_oauth = settings.auth_mode == "client_credentials" or interactive
     serves_auth = True
-    if header_key is None or (wants_oauth and not scopes):
+    public = auth_pb2.PublicClientAuthConfigResponse()
+    metadata = auth_pb2.OAuth2MetadataResponse()
+    if header_key is None or (wants_oauth and not scopes) or interactive:
         try:
             public = cast(
                 auth_pb2.PublicClientAuthConfigResponse,
@@ -326,21 +429,31 @@ def discover(settings: AdminSettings, call: Call) -> ServerAuthConfig:
         except FlyteUnimplementedException:
             logger.debug("server has no GetPublicClientConfig; using the default header key")
             serves_auth = False
-    if wants_oauth and token_endpoint is None:
+    if wants_oauth and (token_endpoint is None or interactive):
         try:
             metadata = cast(
                 auth_pb2.OAuth2MetadataResponse, call(OAUTH2_METADATA, auth_pb2.OAuth2MetadataRequest())
             )
         except FlyteUnimplementedException:
             metadata, serves_auth = auth_pb2.OAuth2MetadataResponse(), False
-        if not metadata.token_endpoint and serves_auth:
+        if not (metadata.token_endpoint or token_endpoint) and serves_auth:
             raise SettingsError(
-                "auth_mode 'client_credentials': the server does not name a token endpoint "
+                f"auth_mode {settings.auth_mode!r}: the server does not name a token endpoint "
                 "(AuthMetadataService.GetOAuth2Metadata); set token_endpoint"
             )
-        token_endpoint = metadata.token_endpoint or None
+        token_endpoint = token_endpoint or metadata.token_endpoint or None
     header = (header_key or DEFAULT_HEADER_KEY).lower()
-    return ServerAuthConfig(header, token_endpoint, scopes, audience, serves_auth)
+    return ServerAuthConfig(
+        header,
+        token_endpoint,
+        scopes,
+        audience,
+        serves_auth,
+        client_id=public.client_id or None,
+        redirect_uri=public.redirect_uri or None,
+        authorization_endpoint=metadata.authorization_endpoint or None,
+        device_authorization_endpoint=metadata.device_authorization_endpoint or None,
+    )
 
 
 class UnservedTokenProvider:
@@ -380,10 +493,17 @@ def provider_from_settings(settings: AdminSettings, server: ServerAuthConfig) ->
             settings.client_secret,
             server.token_endpoint,
             scopes=server.scopes,
+            scopes_advertised=not settings.scopes,
             audience=server.audience,
             timeout=settings.deadline_seconds,
             ssl_context=token_ssl_context(settings),
         )
+    if settings.auth_mode in INTERACTIVE_AUTH_MODES:
+        if not server.serves_auth:  # auth off: no login unless the server asks for a token after all
+            return UnservedTokenProvider(settings.endpoint)
+        from flyteadmin_ops.transport.interactive_auth import interactive_provider
+
+        return interactive_provider(settings, server)
     if settings.auth_mode == "external_command" and settings.command:
         return CommandTokenProvider(settings.command, timeout=settings.deadline_seconds)
     return None

@@ -10,6 +10,7 @@ GOAWAY too_many_pings.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import TypeVar
 import grpc
 
 from flyteadmin_ops import __version__
+from flyteadmin_ops.errors import FlyteAdminError, FlyteTlsMismatchException, looks_like_closed_socket
 from flyteadmin_ops.settings import AdminSettings, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -113,3 +115,30 @@ def _fetch_server_certificate(settings: AdminSettings) -> bytes:
             f"insecure_skip_verify: cannot fetch the certificate of {settings.endpoint}: {exc}"
         ) from None
     return pem.encode()
+
+
+def server_speaks_tls(settings: AdminSettings) -> bool:
+    """Whether the endpoint completes a TLS handshake (nothing verified: only the protocol matters). Asked
+    once a plaintext channel's connection was closed on it, to tell a TLS server from one going down."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    try:
+        with (
+            socket.create_connection(
+                (settings.host, settings.port), timeout=settings.deadline_seconds
+            ) as raw,
+            context.wrap_socket(raw, server_hostname=settings.host),
+        ):
+            return True
+    except (OSError, ssl.SSLError):
+        return False
+
+
+def explain_failure(settings: AdminSettings, error: FlyteAdminError) -> FlyteAdminError:
+    """`error`, or a FlyteTlsMismatchException when a plaintext channel's socket was closed by a server
+    that speaks TLS (found by a handshake): bad settings with a hint, which the retry policy never repeats."""
+    if settings.insecure and looks_like_closed_socket(error) and server_speaks_tls(settings):
+        return FlyteTlsMismatchException(error.rpc, error.code, error.server_message, error.details)
+    return error

@@ -24,7 +24,7 @@ from flyteadmin_ops.transport.auth import (
     discover,
     provider_from_settings,
 )
-from flyteadmin_ops.transport.channel import create_channel
+from flyteadmin_ops.transport.channel import create_channel, explain_failure
 from flyteadmin_ops.transport.retry import RetryPolicy
 from flyteadmin_ops.transport.rpc import RpcSpec
 
@@ -206,7 +206,7 @@ class Transport:
         try:
             response: Message = self._method(spec)(request, timeout=max(timeout, 0.0), metadata=metadata)
         except grpc.RpcError as exc:
-            raise from_rpc_error(rpc, exc, request=request) from exc
+            raise explain_failure(self.settings, from_rpc_error(rpc, exc, request=request)) from exc
         return response
 
     def _method(self, spec: RpcSpec) -> grpc.UnaryUnaryMultiCallable:

@@ -160,7 +160,7 @@ def test_with_root_certificate_returns_the_class_it_is_called_on(tmp_path: Path)
 
 
 def test_unusable_settings_object_is_named() -> None:
-    with pytest.raises(TypeError, match="settings: expected AdminSettings"):
+    with pytest.raises(TypeError, match="settings: expected an endpoint, AdminSettings"):
         RawSynchronousFlyteClient(42)
 
 

@@ -259,7 +259,12 @@ def _builder(common_name: str, key: ec.EllipticCurvePrivateKey) -> x509.Certific
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    directory = tmp_path_factory.mktemp("pki")
+    return new_pki(tmp_path_factory.mktemp("pki"))
+
+
+def new_pki(directory: Path) -> Pki:
+    """A fresh CA writing its files under `directory` (a second one is a CA the client does not know)."""
+    directory.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         _builder("flyteadmin-ops test CA", key)

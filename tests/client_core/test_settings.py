@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import textwrap
@@ -115,14 +114,34 @@ def test_a_missing_flytectl_config_named_by_the_env_var_is_an_error(tmp_path: Pa
         AdminSettings()
 
 
-def test_flytectl_default_pkce_is_accepted_as_no_auth_with_a_warning(
-    clean_environment: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("auth_type", "mode"),
+    [("Pkce", "pkce"), ("standard", "pkce"), ("DeviceFlow", "device_flow"), ("device-flow", "device_flow")],
+)
+def test_flytectl_and_flytekit_interactive_auth_types_select_the_interactive_modes(
+    clean_environment: Path, auth_type: str, mode: str
 ) -> None:
-    flytectl_home_config(clean_environment, "admin:\n  endpoint: localhost:30080\n  authType: Pkce\n")
-    with caplog.at_level(logging.WARNING, logger="flyteadmin_ops"):
-        settings = AdminSettings()
-    assert settings.auth_mode == "none"
-    assert "not supported" in caplog.text
+    flytectl_home_config(clean_environment, f"admin:\n  endpoint: localhost:30080\n  authType: {auth_type}\n")
+    assert AdminSettings().auth_mode == mode
+
+
+def test_flytectl_login_timeouts_follow_the_auth_type(clean_environment: Path) -> None:
+    flytectl_home_config(
+        clean_environment,
+        "admin:\n  endpoint: localhost:30080\n  authType: DeviceFlow\n"
+        "  pkceConfig:\n    timeout: 2m0s\n  deviceFlowConfig:\n    timeout: 10m0s\n",
+    )
+    settings = AdminSettings()
+    assert settings.login_timeout_seconds == 600.0
+    assert settings.source_of("login_timeout_seconds").endswith("(admin.deviceFlowConfig.timeout)")
+
+
+@pytest.mark.parametrize(("value", "mode"), [("Pkce", "pkce"), ("DeviceFlow", "device_flow")])
+def test_flytekit_auth_mode_variable_selects_the_interactive_modes(
+    clean_environment: Path, monkeypatch: pytest.MonkeyPatch, value: str, mode: str
+) -> None:
+    monkeypatch.setenv("FLYTE_CREDENTIALS_AUTH_MODE", value)
+    assert AdminSettings().auth_mode == mode
 
 
 @pytest.mark.parametrize("suffix", ["toml", "yaml"])
@@ -340,7 +359,7 @@ def test_auth_mode_spellings_of_flytekit_and_flytectl(spelling: str, mode: str) 
         (
             {"FLYTE_CREDENTIALS_AUTH_MODE": "Kerberos"},
             "auth_mode 'Kerberos' from FLYTE_CREDENTIALS_AUTH_MODE: is not a known auth mode "
-            "(use one of none, static, client_credentials, external_command)",
+            "(use one of none, static, client_credentials, external_command, pkce, device_flow)",
         ),
         (
             {"FLYTE_CREDENTIALS_AUTH_MODE": "ClientSecret", "FLYTE_CREDENTIALS_CLIENT_ID": "bot"},
