@@ -1,7 +1,8 @@
 """The `flyteadmin-ops` command: the edge of the library, for CI steps and operators.
 
-Subcommands import their modules lazily so that `flyteadmin-ops emulator serve` or a registration step
-never pays for Prefect (only `--prefect` paths import it).
+The top-level parser is built from the SUBCOMMANDS table alone (names and one-line help), and only the
+module of the subcommand actually chosen is imported: `flyteadmin-ops --help` or `emulator serve` never
+pays for gRPC stubs, the package loader or Prefect that other subcommands need.
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad input (or drift, for `sync-attributes --dry-run`).
 """
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import NoReturn
 
 # gRPC's C core logs handshake and bind failures straight to stderr (read once, when grpc is imported), in
 # addition to the one-line error this command prints for them. As flytekit's CLI does; set it to see them.
@@ -30,21 +33,84 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "flyteadmin_ops.commands.sync_attributes",
         "make matchable attributes match a declared file",
     ),
+    "get": ("flyteadmin_ops.commands.get", "show projects, tasks, workflows, launch plans, executions"),
+    "launch": ("flyteadmin_ops.commands.launch", "launch a launch plan with inputs, optionally --wait"),
+    "wait": ("flyteadmin_ops.commands.wait", "wait for an execution: exit 0 SUCCEEDED, 1 failed"),
+    "terminate": ("flyteadmin_ops.commands.terminate", "terminate a running execution"),
     "emulator": ("flyteadmin_ops.emulator.cli", "run a local Flyte Admin emulator"),
     "demo": ("flyteadmin_ops.commands.demo", "run every automation against a local emulator"),
+    "login": ("flyteadmin_ops.commands.login", "log in as a person (pkce, device_flow); cache the tokens"),
+    "logout": ("flyteadmin_ops.commands.logout", "forget the cached tokens for an endpoint"),
+    "completion": ("flyteadmin_ops.commands.completion", "print a shell completion script (bash, zsh, fish)"),
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
+DISTRIBUTION = "flyteadmin-ops"
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+
+def package_version() -> str:
+    """The installed distribution's version (what pip reports), else the package's own constant (a
+    checkout run without installing)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        from flyteadmin_ops import __version__
+
+        return __version__
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, plus: when the command line asks for `-o json` (`JsonErrorsParser`), a usage error also
+    prints the JSON error object on stdout, as every other failure does, so a CI step parsing the output
+    always gets one. Subcommand parsers are made of the same class as their parent."""
+
+    json_errors = False
+
+    def error(self, message: str) -> NoReturn:
+        if self.json_errors:
+            document = {"ok": False, "kind": "usage", "message": message, "exit_code": EXIT_BAD_INPUT}
+            print(json.dumps(document, indent=2), file=sys.stdout)
+        super().error(message)
+
+
+class JsonErrorsParser(Parser):
+    json_errors = True
+
+
+def wants_json(argv: Sequence[str]) -> bool:
+    """Whether `-o json` / `--output json` (or `--output=json`, `-ojson`) is on the command line."""
+    pairs = zip(argv, [*argv[1:], ""], strict=True)
+    return any(
+        (flag in ("-o", "--output") and value == "json") or flag in ("--output=json", "-ojson")
+        for flag, value in pairs
+    )
+
+
+def build_parser(
+    load: Collection[str] | None = None, *, json_errors: bool = False
+) -> argparse.ArgumentParser:
+    """The parser with every subcommand listed; only those in `load` (all when None) get their module
+    imported and their arguments added. `main` loads just the one on the command line."""
+    parser_class = JsonErrorsParser if json_errors else Parser
+    parser = parser_class(
         prog="flyteadmin-ops",
         description="Operate a Flyte control plane through the Flyte Admin gRPC API.",
         epilog="Exit codes: 0 ok, 1 operation failed, 2 bad input or drift.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    sub = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        required=True,
+        parser_class=parser_class,
+    )
     for name, (module_name, help_text) in SUBCOMMANDS.items():
+        if load is not None and name not in load:
+            sub.add_parser(name, help=help_text, description=help_text)
+            continue
         module = importlib.import_module(module_name)
         sub_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
         module.add_arguments(sub_parser)
@@ -52,9 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def chosen_subcommand(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line: the first word that is not an option (the top-level
+    parser has no option that takes a value), if it is one of SUBCOMMANDS."""
+    word = next((arg for arg in argv if not arg.startswith("-")), None)
+    return word if word in SUBCOMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    chosen = chosen_subcommand(arguments)
+    parser = build_parser(load=() if chosen is None else (chosen,), json_errors=wants_json(arguments))
+    args = parser.parse_args(arguments)
     code: int = args._run(args)
     return code
 

@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, TextIO
 
+from flyteadmin_ops.commands.ci_output import publish
+from flyteadmin_ops.commands.progress import ProgressReporter
+from flyteadmin_ops.commands.tables import render_result
 from flyteadmin_ops.errors import FlyteAdminError
 from flyteadmin_ops.ops.results import (
     OperationInputError,
-    Outcome,
     Result,
+    Status,
     render_json,
-    render_table,
 )
 
 if TYPE_CHECKING:
@@ -156,13 +158,31 @@ def exit_code_for(exc: BaseException) -> int | None:
     return None
 
 
-def report_failure(exc: BaseException, stream: TextIO | None = None) -> int:
-    """Print an expected failure as `error: ...` and return its exit code; re-raise anything else."""
+def report_failure(
+    exc: BaseException,
+    stream: TextIO | None = None,
+    *,
+    output: str = "table",
+    stdout: TextIO | None = None,
+) -> int:
+    """Print an expected failure as `error: ...` and return its exit code; re-raise anything else.
+
+    With `output="json"` a JSON error object also goes to stdout, so a CI step that parses the output
+    gets a document for a failure as well (`failure_document` says what is in it)."""
     code = exit_code_for(exc)
     if code is None:
         raise exc
     print(f"error: {exc}", file=stream or sys.stderr)
+    if output == "json":
+        print(json.dumps(failure_document(exc, code), indent=2), file=stdout or sys.stdout)
     return code
+
+
+def failure_document(exc: BaseException, exit_code: int) -> dict[str, object]:
+    """`{"ok": false, "kind", "message", "exit_code"}`: `kind` is the error's class name (e.g.
+    `FlyteAuthenticationException`, `SettingsError`, `usage` for invalid arguments); the message is the
+    one printed on stderr, which never holds a secret."""
+    return {"ok": False, "kind": type(exc).__name__, "message": str(exc), "exit_code": exit_code}
 
 
 def execute(
@@ -176,21 +196,29 @@ def execute(
     try:
         result = operation(settings_from_args(args))
     except Exception as exc:  # report_failure re-raises what it does not know
-        return report_failure(exc, stderr)
-    emit(result, args.output, stdout)
+        return report_failure(exc, stderr, output=args.output, stdout=stdout)
+    emit(
+        result,
+        args.output,
+        stdout,
+        verbose=getattr(args, "verbose", False),
+        also=getattr(args, "show_statuses", ()),
+        stderr=stderr,
+    )
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def execute_with_client(
-    args: argparse.Namespace, call: Callable[[SynchronousFlyteClient, Progress], Result]
+    args: argparse.Namespace, call: Callable[[SynchronousFlyteClient, ProgressReporter], Result]
 ) -> int:
-    """`execute` for the automations: `call` gets a client built from the options and a progress line to
-    pass as `on_outcome`; the client is closed and the progress line cleared before the result prints."""
+    """`execute` for the automations: `call` gets a client built from the options and a progress
+    reporter to pass as `on_outcome` (and to `plan` its batches, when it knows them); the client is closed
+    and the progress bar cleared before the result prints."""
 
     def operation(settings: AdminSettings) -> Result:
         from flyteadmin_ops.client import SynchronousFlyteClient
 
-        progress = Progress()
+        progress = ProgressReporter()
         try:
             with SynchronousFlyteClient(settings) as client:
                 return call(client, progress)
@@ -200,37 +228,26 @@ def execute_with_client(
     return execute(args, operation)
 
 
-def emit(result: Result, output: str, stream: TextIO | None = None) -> None:
-    text = render_json(result) if output == "json" else render_table(result)
-    print(text, file=stream or sys.stdout)
+def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="list every entity in the table (default: only what needs attention, and a count per status)",
+    )
 
 
-class Progress:
-    """A one-line progress indicator on stderr, drawn only when stderr is a terminal (so CI logs and
-    `--output json` pipes stay clean). Pass an instance as an operation's `on_outcome` callback; it may be
-    called from worker threads (register runs a wave on a pool), hence the lock."""
-
-    def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
-        self._stream = stream or sys.stderr
-        self._enabled = self._stream.isatty() if enabled is None else enabled
-        self._count = 0
-        self._total = 0
-        self._lock = threading.Lock()
-
-    def start(self, total: int) -> None:
-        self._total = total
-
-    def __call__(self, outcome: Outcome) -> None:
-        with self._lock:
-            self._count += 1
-            if not self._enabled:
-                return
-            total = f"/{self._total}" if self._total else ""
-            line = f"[{self._count}{total}] {outcome.status.value:<9} {outcome.kind} {outcome.name}"
-            self._stream.write("\r\x1b[K" + line[:120])
-            self._stream.flush()
-
-    def finish(self) -> None:
-        if self._enabled and self._count:
-            self._stream.write("\r\x1b[K")
-            self._stream.flush()
+def emit(
+    result: Result,
+    output: str,
+    stream: TextIO | None = None,
+    *,
+    verbose: bool = False,
+    also: Collection[Status] = (),
+    stderr: TextIO | None = None,
+) -> None:
+    """Print the result on stdout (`commands.tables` for people, the complete JSON for scripts), then
+    the GitHub Actions summary and annotations when running there (`commands.ci_output`)."""
+    out = stream or sys.stdout
+    text = render_json(result) if output == "json" else render_result(result, verbose=verbose, also=also)
+    print(text, file=out)
+    publish(result, output=output, stdout=out, stderr=stderr or sys.stderr)

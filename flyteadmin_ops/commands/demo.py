@@ -7,7 +7,7 @@ the matchable attributes of config/attributes.yaml (bundled with the package, so
 prints what happened. Needs no Docker, no Kubernetes and no Flyte cluster.
 
 Exit codes: 0 the demo ran as described, 1 a step did not, 2 bad input (an --attributes file that cannot be
-read or has mistakes, checked before the demo starts).
+read or has mistakes, or --prefect without the `prefect` extra installed; checked before the demo starts).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
-from flyteadmin_ops.commands.common import EXIT_FAILED, EXIT_OK, report_failure
+from flyteadmin_ops.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, report_failure
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from flyteadmin_ops.demo.run import run_demo
     from flyteadmin_ops.ops.attribute_file import load_attribute_file
 
+    if args.prefect and (missing := _prefect_missing()):  # checked before the emulator starts
+        print(f"error: demo --prefect: {missing}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     stop = threading.Event() if args.keep_running else None
     try:
         if args.attributes is not None:  # checked offline first: a bad file fails before the demo starts
@@ -56,3 +59,12 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # report_failure re-raises what it does not know
         return report_failure(exc, sys.stderr)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _prefect_missing() -> str | None:
+    """The Prefect guard's own message (which extra to install) when Prefect is not installed, else None."""
+    try:
+        import flyteadmin_ops._prefect_required  # noqa: F401
+    except ImportError as missing:
+        return str(missing)
+    return None

@@ -23,12 +23,13 @@ import argparse
 from typing import TYPE_CHECKING
 
 from flyteadmin_ops.commands.common import (
-    Progress,
     add_connection_arguments,
     add_output_argument,
+    add_verbose_argument,
     execute_with_client,
 )
-from flyteadmin_ops.ops.results import Result
+from flyteadmin_ops.commands.progress import ProgressReporter
+from flyteadmin_ops.ops.results import Result, Status
 
 if TYPE_CHECKING:
     from flyteadmin_ops.client import SynchronousFlyteClient
@@ -46,13 +47,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="copy the launch plan and what it refers to from DOMAIN first (e.g. staging)",
     )
     add_output_argument(parser)
+    add_verbose_argument(parser)
+    # Shown in the default table besides conflicts and failures:
+    # the activation (or that it already was) is what the user came for.
+    parser.set_defaults(show_statuses=(Status.ACTIVATED, Status.UNCHANGED))
     add_connection_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from flyteadmin_ops.ops.promote import promote_launch_plan
 
-    def promote(client: SynchronousFlyteClient, progress: Progress) -> Result:
+    def promote(client: SynchronousFlyteClient, progress: ProgressReporter) -> Result:
+        progress.set_phase(f"copying from {args.from_domain}" if args.from_domain else "activating")
         return promote_launch_plan(
             client,
             args.name,

@@ -8,6 +8,10 @@ By default nothing after a conflict or failure is attempted, so no launch plan i
 package; --continue-on-error goes on. The fast-register source archive (fast*.tar.gz) is uploaded through
 the data proxy first and its URL put into the task args.
 
+Progress goes to stderr: a bar redrawn in place on a terminal, one line per wave otherwise. The table
+lists what needs attention (conflicts, failures, what was not attempted) and a count per status;
+--verbose lists every entity, and -o json has every outcome.
+
 Examples:
   flyteadmin-ops register pkg.tgz -p flytesnacks -d development --version v1 --dry-run
   flyteadmin-ops register pkg.tgz -p flytesnacks -d development --version "$GIT_SHA" --activate-schedules
@@ -22,12 +26,13 @@ import argparse
 from typing import TYPE_CHECKING
 
 from flyteadmin_ops.commands.common import (
-    Progress,
     add_connection_arguments,
     add_output_argument,
+    add_verbose_argument,
     execute,
     execute_with_client,
 )
+from flyteadmin_ops.commands.progress import ProgressReporter, register_stages
 from flyteadmin_ops.ops.results import Result
 
 if TYPE_CHECKING:
@@ -50,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="load, hydrate and order everything offline and print the plan; no RPC, no upload",
+        help="load, hydrate and order everything offline and print the plan (--verbose: every entity "
+        "with its wave); no RPC, no upload",
     )
     parser.add_argument(
         "--continue-on-error",
@@ -69,16 +75,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the source archive is unpacked in the task container ({{ .dest_dir }}; default .)",
     )
     add_output_argument(parser)
+    add_verbose_argument(parser)
     add_connection_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from flyteadmin_ops.ops.package import load_package
     from flyteadmin_ops.ops.register import register_package
 
-    def register(client: SynchronousFlyteClient | None, progress: Progress) -> Result:
+    def register(client: SynchronousFlyteClient | None, progress: ProgressReporter | None) -> Result:
+        if progress is not None:
+            progress.set_phase("reading the package")
+        package = load_package(args.package)
+        if progress is not None:  # the waves are known before the first RPC: the bar can show them
+            stages = register_stages(package, args.project, args.domain, args.version)
+            progress.plan(stages, phase="checking the project, uploading" if package.fast_archive else "")
         return register_package(
             client,
-            args.package,
+            package,
             args.project,
             args.domain,
             args.version,
@@ -89,6 +103,6 @@ def run(args: argparse.Namespace) -> int:
             on_outcome=progress,
         )
 
-    if args.dry_run:  # offline: no channel is even opened
-        return execute(args, lambda _settings: register(None, Progress()))
+    if args.dry_run:  # offline: no channel is even opened, and nothing worth a progress bar
+        return execute(args, lambda _settings: register(None, None))
     return execute_with_client(args, register)

@@ -20,18 +20,19 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from flyteadmin_ops.commands.common import (
-    Progress,
     add_connection_arguments,
     add_output_argument,
+    add_verbose_argument,
     execute_with_client,
 )
+from flyteadmin_ops.commands.progress import ProgressReporter
 from flyteadmin_ops.ops.relaunch import (
     RETRYABLE_PHASES,
     Selection,
     parse_duration,
     parse_timestamp,
 )
-from flyteadmin_ops.ops.results import OperationInputError, Result
+from flyteadmin_ops.ops.results import OperationInputError, Result, Status
 
 if TYPE_CHECKING:
     from flyteadmin_ops.client import SynchronousFlyteClient
@@ -70,6 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="list what would be launched; launch nothing")
     add_output_argument(parser)
+    add_verbose_argument(parser)
+    # Shown in the default table besides conflicts and failures:
+    # with --dry-run, what would be launched (a real run lists only its counts and problems).
+    parser.set_defaults(show_statuses=(Status.PLANNED,))
     add_connection_arguments(parser)
 
 
@@ -91,7 +96,8 @@ def selection_from_args(args: argparse.Namespace, now: dt.datetime | None = None
 def run(args: argparse.Namespace) -> int:
     from flyteadmin_ops.ops.relaunch import relaunch_failed
 
-    def relaunch(client: SynchronousFlyteClient, progress: Progress) -> Result:
+    def relaunch(client: SynchronousFlyteClient, progress: ProgressReporter) -> Result:
+        progress.set_phase("selecting failed executions")
         return relaunch_failed(
             client,
             selection_from_args(args),

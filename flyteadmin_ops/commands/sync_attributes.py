@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 from flyteadmin_ops.commands.common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
-    Progress,
     add_connection_arguments,
     add_output_argument,
+    add_verbose_argument,
     execute_with_client,
 )
+from flyteadmin_ops.commands.progress import ProgressReporter
 from flyteadmin_ops.ops.results import Result, Status
 
 if TYPE_CHECKING:
@@ -41,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also delete attributes of the file's projects that the file does not list",
     )
     add_output_argument(parser)
+    add_verbose_argument(parser)
+    # Shown in the default table besides conflicts and failures:
+    # the drift and the writes, with their field changes, are the report.
+    parser.set_defaults(show_statuses=(Status.PLANNED, Status.CREATED, Status.UPDATED, Status.DELETED))
     add_connection_arguments(parser)
 
 
@@ -49,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     results: list[Result] = []
 
-    def sync(client: SynchronousFlyteClient, progress: Progress) -> Result:
+    def sync(client: SynchronousFlyteClient, progress: ProgressReporter) -> Result:
+        progress.set_phase("reading the attributes on the server")
         result = sync_attributes(
             client, args.file, prune=args.prune, dry_run=args.dry_run, on_outcome=progress
         )

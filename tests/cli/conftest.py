@@ -22,3 +22,7 @@ def clean_settings_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     for name in list(os.environ):
         if name.startswith(("FLYTE", "FLYTEADMIN", "FLYTECTL")):
             monkeypatch.delenv(name)
+    # Run on GitHub Actions, the CLI would append to the job summary and print annotations: tests that
+    # want them set these variables themselves (tests/cli/test_ci_output.py).
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)

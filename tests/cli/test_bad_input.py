@@ -55,16 +55,17 @@ def test_a_refused_token_is_bad_settings_and_never_printed(
     assert "0xDEADBEEF" not in out + err and "0xCAFE" not in out + err
 
 
-def test_plaintext_to_a_tls_server_fails_with_a_hint_that_covers_both_directions(
+def test_plaintext_to_a_tls_server_is_bad_settings_at_once_with_a_hint(
     pki: Pki, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The server just closes the socket, so nothing tells this apart from a server going down (exit 1);
-    the hint must not only say "insecure=True for a plaintext server", which is what the user did."""
+    """The server just closes the socket ("Socket closed"), which alone reads like an outage: the client
+    tries a TLS handshake to tell them apart, and exits 2 on the first failure, without retries."""
     cert, key = pki.issue("admin", hosts=("127.0.0.1",))
     with Emulator(port=0, tls_cert=str(cert), tls_key=str(key)) as admin:
-        assert main([*PROMOTE, *plaintext(admin)]) == 1
+        assert main([*PROMOTE, *plaintext(admin)]) == 2
         line = one_error_line(capsys)
-        assert "False for TLS" in line
+        assert "the server speaks TLS but the client is plaintext: drop insecure=True (--insecure)" in line
+        assert "attempts" not in line  # sent once: no retry can fix a settings error
         # with the right settings the same command reaches the server (which has no such launch plan)
         assert main([*PROMOTE, "--endpoint", admin.endpoint, "--ca-cert", str(pki.ca_file)]) == 2
         assert "version v1 does not exist in flytesnacks/development" in one_error_line(capsys)

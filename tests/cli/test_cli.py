@@ -16,10 +16,8 @@ import pytest
 
 from flyteadmin_ops import demo
 from flyteadmin_ops.cli import build_parser, main
-from flyteadmin_ops.commands.common import Progress
 from flyteadmin_ops.demo.run import DemoRun, run_demo
 from flyteadmin_ops.emulator import Emulator
-from flyteadmin_ops.ops.results import Outcome, Status
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = ["-p", "flytesnacks", "-d", "development"]
@@ -222,21 +220,6 @@ def test_demo_keep_running_leaves_an_explorable_emulator(capsys: pytest.CaptureF
         stop.set()
         worker.join(timeout=30)
     assert results and results[0].ok
-
-
-def test_progress_line_only_on_a_terminal() -> None:
-    outcome = Outcome("task", "p:d:t:v1", Status.CREATED)
-    quiet = io.StringIO()  # not a TTY: nothing drawn
-    Progress(quiet)(outcome)
-    assert quiet.getvalue() == ""
-
-    drawn = io.StringIO()
-    progress = Progress(drawn, enabled=True)
-    progress.start(2)
-    progress(outcome)
-    progress.finish()
-    assert "[1/2] created" in drawn.getvalue() and "task p:d:t:v1" in drawn.getvalue()
-    assert drawn.getvalue().endswith("\r\x1b[K")  # the line is cleared before the table is printed
 
 
 @pytest.mark.parametrize("command", ["register", "promote", "relaunch-failed", "sync-attributes", "demo"])

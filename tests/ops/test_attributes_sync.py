@@ -237,7 +237,7 @@ def test_cli_dry_run_exit_codes_and_bad_file(emulator: Emulator, tmp_path: Path)
     applied = run_cli("sync-attributes", str(SHIPPED), "-o", "json", *connection)
     assert applied[0] == 0 and json.loads(applied[1])["totals"] == {"created": 9}
     in_sync = run_cli("sync-attributes", str(SHIPPED), "--dry-run", "--prune", *connection)
-    assert in_sync[0] == 0 and "9 unchanged" in in_sync[1]
+    assert in_sync[0] == 0 and "ok: unchanged 9" in in_sync[1]
 
     bad = write(tmp_path, "- project: flytesnacks\n  type: execution-queue\n  tagz: [a]\n")
     code, out, err = run_cli("sync-attributes", str(bad), *connection)
