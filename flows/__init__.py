@@ -9,5 +9,8 @@
 `prefect.yaml` at the repository root deploys them (module entrypoints `flyteadmin_ops.flows.<name>.<flow>`,
 so a worker needs the installed package, not a checkout). Each flow takes
 a `FlyteAdminConnection` block, or the name of a saved one, and publishes one summary table artifact.
-Nothing is imported here, so `import flyteadmin_ops.flows` stays cheap.
+Only the Prefect guard is imported here: `import flyteadmin_ops.flows` stays cheap, and without Prefect
+every flow module fails with the extra's name (this package's init runs before any of them).
 """
+
+import flyteadmin_ops._prefect_required  # noqa: F401

@@ -21,6 +21,8 @@ on the flow run before it is sent (a label per execution), so that `terminate_la
 
 from __future__ import annotations
 
+import flyteadmin_ops._prefect_required  # noqa: F401  (first: without Prefect, names the extra)
+
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 

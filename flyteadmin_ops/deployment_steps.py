@@ -15,6 +15,8 @@ deployment (`{{ step-id.key }}`):
 
 from __future__ import annotations
 
+import flyteadmin_ops._prefect_required  # noqa: F401  (first: without Prefect, names the extra)
+
 from pathlib import Path
 
 from flyteadmin_ops.ops.attribute_file import AttributeFileError, parse_attributes

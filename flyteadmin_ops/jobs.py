@@ -22,6 +22,8 @@ Outside a Prefect run there is nothing to re-attach to: each launch gets the cli
 
 from __future__ import annotations
 
+import flyteadmin_ops._prefect_required  # noqa: F401  (first: without Prefect, names the extra)
+
 import asyncio
 import hashlib
 import time

@@ -23,6 +23,8 @@ the caller then lets the client generate a random name (one launch per call, exa
 
 from __future__ import annotations
 
+import flyteadmin_ops._prefect_required  # noqa: F401  (first: without Prefect, names the extra)
+
 import base64
 import hashlib
 

@@ -23,6 +23,8 @@ Beside these steps, every `SynchronousFlyteClient` operation is a task of the sa
 
 from __future__ import annotations
 
+import flyteadmin_ops._prefect_required  # noqa: F401  (first: without Prefect, names the extra)
+
 import re
 from collections.abc import Sequence
 from typing import Any

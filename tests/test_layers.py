@@ -18,7 +18,8 @@ BOTTOM = {"errors", "settings"}
 TRANSPORT = BOTTOM | {"transport"}
 CLIENT = TRANSPORT | {"client"}
 OPS = CLIENT | {"ops"}
-PREFECT_LAYER = OPS | {"blocks", "tasks", "client_tasks", "run_names", "jobs"}
+PREFECT_GUARD = {"_prefect_required"}  # imported first by every Prefect-layer module; imports nothing
+PREFECT_LAYER = OPS | PREFECT_GUARD | {"blocks", "tasks", "client_tasks", "run_names", "jobs"}
 EDGE = PREFECT_LAYER | {"flows", "commands", "demo", "emulator", "testing", "cli"}
 
 # top-level part of flyteadmin_ops -> the parts it may import
@@ -32,7 +33,8 @@ ALLOWED: dict[str, set[str]] = {
     "blocks": PREFECT_LAYER,
     "tasks": PREFECT_LAYER,
     "client_tasks": PREFECT_LAYER,
-    "run_names": set(),
+    "run_names": PREFECT_GUARD,
+    "_prefect_required": set(),
     "jobs": PREFECT_LAYER,
     "deployment_steps": PREFECT_LAYER,  # prefect.yaml's deploy-time checks; nothing imports it
     "flows": PREFECT_LAYER | {"flows"},
@@ -44,6 +46,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 PREFECT_FREE = {
     "__init__",
+    "_prefect_required",
     "errors",
     "settings",
     "transport",

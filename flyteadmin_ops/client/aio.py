@@ -19,7 +19,7 @@ one event loop (a grpc.aio channel does; it is opened on the first call, so buil
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import Message
 
@@ -37,6 +37,8 @@ from flyteadmin_ops.settings import AdminSettings
 from flyteadmin_ops.transport.aio import AsyncTransport
 
 if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is 3.11+; only type checkers read this
+
     from flyteadmin_ops.client._raw_api import AsyncRawApi
 else:
     AsyncRawApi = object
@@ -56,7 +58,7 @@ class AsyncRawFlyteClient(ClientSettings, AsyncRawApi):
 
     def __init__(
         self,
-        settings: AdminSettings | Any | None = None,
+        settings: AdminSettings | str | Any | None = None,
         *,
         transport: AsyncTransport | None = None,
         **overrides: Any,
@@ -115,7 +117,7 @@ class AsyncFlyteClient(AsyncRawFlyteClient):
 
     def __init__(
         self,
-        settings: AdminSettings | Any | None = None,
+        settings: AdminSettings | str | Any | None = None,
         *,
         transport: AsyncTransport | None = None,
         **overrides: Any,

@@ -32,6 +32,8 @@ Example:
 
 from __future__ import annotations
 
+import flyteadmin_ops._prefect_required  # noqa: F401  (first: without Prefect, names the extra)
+
 import textwrap
 from typing import Any
 
