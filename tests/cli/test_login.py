@@ -6,7 +6,6 @@ cached token (no second login), refreshes it once the server says it expired, an
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -15,45 +14,14 @@ import stat
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from flyteadmin_ops.emulator import Emulator
-from flyteadmin_ops.emulator.oauth_interactive import InteractiveOAuth
+from tests.fixtures.identity_provider import Clock, grants
 
 FETCH_URL = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=30).read()"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def idp(clock: Clock) -> Iterator[Emulator]:
-    emulator = Emulator(oauth_public_client="flytectl", clock=clock)
-    emulator.config = dataclasses.replace(emulator.config, device_poll_interval=1)
-    with emulator:
-        yield emulator
-
-
-def grants(emulator: Emulator) -> dict[str, int]:
-    assert emulator.state is not None
-    oauth = emulator.state.extensions["oauth_interactive"]
-    assert isinstance(oauth, InteractiveOAuth)
-    return dict(oauth.grants)
 
 
 def environment(tmp_path: Path, emulator: Emulator, auth_type: str) -> dict[str, str]:

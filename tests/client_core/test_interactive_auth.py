@@ -6,7 +6,6 @@ authorize URL (the emulator approves at once) or visits the device verification 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import http.client
 import io
@@ -16,7 +15,6 @@ import stat
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -25,48 +23,15 @@ import pytest
 
 from flyteadmin_ops.client import SynchronousFlyteClient
 from flyteadmin_ops.emulator import Emulator
-from flyteadmin_ops.emulator.oauth_interactive import InteractiveOAuth
 from flyteadmin_ops.errors import FlyteAuthenticationException
 from flyteadmin_ops.settings import AdminSettings
 from flyteadmin_ops.transport import Transport
 from flyteadmin_ops.transport.auth import discover
 from flyteadmin_ops.transport.interactive_auth import InteractiveTokenProvider, interactive_provider
 from flyteadmin_ops.transport.token_cache import FileStore
+from tests.fixtures.identity_provider import Clock, grants
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-
-
-class Clock:
-    """The emulator's clock, moved by the test instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def idp(clock: Clock) -> Iterator[Emulator]:
-    emulator = Emulator(oauth_public_client="flytectl", clock=clock)
-    emulator.config = dataclasses.replace(emulator.config, device_poll_interval=1)
-    with emulator:
-        yield emulator
-
-
-def grants(emulator: Emulator) -> dict[str, int]:
-    assert emulator.state is not None
-    oauth = emulator.state.extensions["oauth_interactive"]
-    assert isinstance(oauth, InteractiveOAuth)
-    return dict(oauth.grants)
 
 
 class Browser:
