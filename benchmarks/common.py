@@ -53,6 +53,55 @@ class Figure:
         return f"{self.name}: {measured}" + (f"  ({self.note})" if self.note else "")
 
 
+@dataclass(frozen=True)
+class Row:
+    """One row of an issue's target table: a ratio measured in this run, its target, and whether it is met.
+
+    `ratio` is expressed the way the target is written (a speed-up ">= 10x", or a fraction "<= 0.3x"), and
+    `measured` shows the raw numbers it was computed from, so a reader can recompute it.
+    """
+
+    scenario: str
+    compared_with: str
+    ratio: float
+    target: str
+    met: bool
+    measured: str
+    note: str = ""
+
+    @classmethod
+    def at_least(
+        cls, scenario: str, compared_with: str, ratio: float, threshold: float, measured: str, note: str = ""
+    ) -> Row:
+        return cls(scenario, compared_with, ratio, f">= {threshold:g}x", ratio >= threshold, measured, note)
+
+    @classmethod
+    def at_most(
+        cls, scenario: str, compared_with: str, ratio: float, threshold: float, measured: str, note: str = ""
+    ) -> Row:
+        return cls(scenario, compared_with, ratio, f"<= {threshold:g}x", ratio <= threshold, measured, note)
+
+    def line(self) -> str:
+        verdict = "met" if self.met else "NOT MET"
+        note = f"  ({self.note})" if self.note else ""
+        return (
+            f"{self.scenario} | vs {self.compared_with} | {self.ratio:.3g}x (target {self.target}) "
+            f"{verdict} | {self.measured}{note}"
+        )
+
+    def markdown(self) -> str:
+        verdict = "met" if self.met else "**not met**"
+        cells = [
+            self.scenario,
+            self.compared_with,
+            f"{self.ratio:.3g}x",
+            self.target,
+            verdict,
+            self.measured + (f" ({self.note})" if self.note else ""),
+        ]
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
 def median_seconds(run: Callable[[int], object], repeats: int) -> float:
     """Median wall time of `run(i)` over `repeats` runs (i numbers the run, for unique versions)."""
     times = []
