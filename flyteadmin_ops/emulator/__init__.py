@@ -33,11 +33,13 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-
-import grpc
+from typing import TYPE_CHECKING
 
 from flyteadmin_ops.emulator.db import Database
 from flyteadmin_ops.emulator.state import DEFAULT_DOMAINS, DEFAULT_PROJECTS, EmulatorConfig, EmulatorState
+
+if TYPE_CHECKING:
+    from flyteadmin_ops.emulator.server import GrpcServer
 
 # Every module that registers @rpc handlers. Importing them fills registry.HANDLERS.
 SEMANTICS_MODULES = (
@@ -84,10 +86,13 @@ class Emulator:
     survives restarts (":memory:" by default), `projects`/`domains` what is registered (the sandbox's
     flytesnacks and development/staging/production), `auth_token` or `oauth_client="ID:SECRET"` to require
     bearer tokens, `oauth_public_client="flytectl"` to also log people in (PKCE, device flow, refresh tokens;
-    see `oauth_interactive.py`), `tls_cert`/`tls_key` for TLS, `latency_ms` and `fault_rate` (UNAVAILABLE,
-    half before the request is handled and half after it committed) to model a remote Admin, `executor`
-    "none" or "simulate" (failure rules in the module docstring), `seed` for the fault draws, and `clock` to
-    move time in tests.
+    see `oauth_interactive.py`), `tls_cert`/`tls_key` for TLS. To model a remote Admin: `latency_ms` (every
+    call waits that long on an event loop, holding no thread, so any number of calls are delayed at once;
+    `delayed_calls` counts them) and `fault_rate` (UNAVAILABLE, half before the request is handled and half
+    after it committed); to model a flaky identity provider, `token_fault_rate` (that share of OAuth2 token
+    requests answered 429 with `Retry-After: 1` or 503, alternately; see `http.py`). `executor` "none" or
+    "simulate" (failure rules in the module docstring), `seed` for the fault draws, and `clock` to move time
+    in tests.
     """
 
     def __init__(
@@ -105,6 +110,7 @@ class Emulator:
         tls_key: str | None = None,
         latency_ms: int = 0,
         fault_rate: float = 0.0,
+        token_fault_rate: float = 0.0,
         executor: str = "none",
         seed: int = 0,
         clock: Callable[[], datetime] | None = None,
@@ -113,6 +119,8 @@ class Emulator:
             raise ValueError(f"executor must be 'none' or 'simulate', not {executor!r}")
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError(f"fault_rate must be between 0 and 1, not {fault_rate}")
+        if not 0.0 <= token_fault_rate <= 1.0:
+            raise ValueError(f"token_fault_rate must be between 0 and 1, not {token_fault_rate}")
         if latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, not {latency_ms}")
         if (tls_cert is None) != (tls_key is None):
@@ -131,6 +139,7 @@ class Emulator:
             executor=executor,
             latency_ms=latency_ms,
             fault_rate=fault_rate,
+            token_fault_rate=token_fault_rate,
             seed=seed,
             auth_token=auth_token,
             oauth_client_id=client_id,
@@ -138,7 +147,7 @@ class Emulator:
             oauth_public_client_id=oauth_public_client,
         )
         self._clock = clock
-        self._server: grpc.Server | None = None
+        self._server: GrpcServer | None = None
         self._frontend: object | None = None
         self.state: EmulatorState | None = None
         self.port = 0
@@ -183,7 +192,7 @@ class Emulator:
             register_oauth_routes(frontend, state, auth.issue)
             dataproxy.register_http_routes(frontend, state)
             cert, key = self._tls
-            server, self.port = build_server(
+            server = build_server(
                 state,
                 auth,
                 f"{self.host}:{self._port}",
@@ -198,6 +207,7 @@ class Emulator:
             raise
         frontend.start()
         server.start()
+        self.port = server.port
         self._server, self._frontend = server, frontend
         if self.config.executor == "simulate":
             executor.start_executor(state)
@@ -212,7 +222,7 @@ class Emulator:
 
         if self.state is not None:
             executor.stop_executor(self.state)
-        self._server.stop(grace).wait()
+        self._server.stop(grace)
         from flyteadmin_ops.emulator.http import HttpFrontend
 
         if isinstance(self._frontend, HttpFrontend):
@@ -220,6 +230,12 @@ class Emulator:
         if self.state is not None:
             self.state.db.close()
         self._server = None
+
+    @property
+    def delayed_calls(self) -> int:
+        """How many calls the latency model is delaying right now (0 without `latency_ms`, or when stopped):
+        lets a test see that the delay holds no thread, so it caps no caller's concurrency."""
+        return self._server.delayed_calls if self._server is not None else 0
 
     def approve_device_code(self, user_code: str, *, allow: bool = True) -> bool:
         """Act as the person who visits the verification page: approve (or deny) a device login by its

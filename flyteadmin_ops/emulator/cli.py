@@ -61,12 +61,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--tls-cert", help="PEM certificate file (with --tls-key)")
     serve.add_argument("--tls-key", help="PEM private key file (with --tls-cert)")
-    serve.add_argument("--latency-ms", type=_non_negative_int, default=0, help="delay added to every RPC")
+    serve.add_argument(
+        "--latency-ms",
+        type=_non_negative_int,
+        default=0,
+        help="delay added to every RPC (no limit on how many are delayed at once)",
+    )
     serve.add_argument(
         "--fault-rate",
         type=_fraction,
         default=0.0,
         help="fraction of RPCs failing UNAVAILABLE (half before, half after processing)",
+    )
+    serve.add_argument(
+        "--token-fault-rate",
+        type=_fraction,
+        default=0.0,
+        help="fraction of OAuth2 token requests answered 429 (Retry-After: 1) or 503, alternately",
     )
     serve.add_argument(
         "--executor",
@@ -86,7 +97,8 @@ def _bounded(convert: Callable[[str], N], low: N, high: N | None, what: str) -> 
             value = convert(text)
         except ValueError:
             value = None
-        if value is None or value < low or (high is not None and value > high):
+        # written as "not inside" so that NaN, which compares False with everything, is refused too
+        if value is None or not (low <= value and (high is None or value <= high)):
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return value
 
@@ -138,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         latency_ms=args.latency_ms,
         fault_rate=args.fault_rate,
+        token_fault_rate=args.token_fault_rate,
         executor=args.executor,
         seed=args.seed,
     )

@@ -8,6 +8,7 @@ every handler's wording identical to the server it stands in for.
 from __future__ import annotations
 
 import math
+import re
 import struct
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -134,10 +135,21 @@ def _shortest_float32(value: float) -> str:
     return repr(single)
 
 
+_PLAIN = re.compile(rb"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+"""Printable ASCII except the quote and the backslash: the bytes `go_quote` writes unchanged."""
+
+
 def go_quote(raw: bytes) -> str:
     """A string or bytes value quoted as Go's prototext does: quote, backslash, newline, return and tab
     escaped with a backslash, other control bytes and invalid UTF-8 as `x` and two hex digits, C1 controls
     as `u00` and two hex digits, other text as is."""
+    if _PLAIN.fullmatch(raw):  # nearly every name and version: printable ASCII with nothing to escape
+        return f'"{raw.decode("ascii")}"'
+    return quote_runes(raw)
+
+
+def quote_runes(raw: bytes) -> str:
+    """`go_quote` the long way, rune by rune: what the fast path for plain ASCII must agree with."""
     out: list[str] = []
     index = 0
     while index < len(raw):

@@ -68,6 +68,14 @@ def _id_text(identifier: identifier_pb2.Identifier) -> str:
     return go_text(identifier)
 
 
+_ID_FIELDS = tuple(field.name for field in identifier_pb2.Identifier.DESCRIPTOR.fields)
+
+
+def _same_id(identifier: identifier_pb2.Identifier) -> tuple[object, ...]:
+    """Equal exactly when `_id_text` is (every field is a scalar, printed when set): a cheaper dedup key."""
+    return tuple(getattr(identifier, name) for name in _ID_FIELDS)
+
+
 def version_key(identifier: identifier_pb2.Identifier) -> Key:
     """How a closure's templates are looked up: the resource type is implied by the list they sit in."""
     return (identifier.project, identifier.domain, identifier.name, identifier.version)
@@ -113,17 +121,17 @@ def requirements(
     """`GetRequirements`: the task and launch plan ids the primary reaches, following the subworkflows it
     references, each sorted as propeller's IdentifierSet lists them (flyteadmin fetches them in order)."""
     subs = {version_key(sub.id): sub for sub in sub_workflows}
-    tasks: dict[str, identifier_pb2.Identifier] = {}
-    launch_plans: dict[str, identifier_pb2.Identifier] = {}
+    tasks: dict[tuple[object, ...], identifier_pb2.Identifier] = {}
+    launch_plans: dict[tuple[object, ...], identifier_pb2.Identifier] = {}
     seen: set[Key] = set()
     pending = [primary]
     while pending:
         for node in template_nodes(pending.pop()):
             if node.HasField("task_node") and node.task_node.HasField("reference_id"):
-                tasks.setdefault(_id_text(node.task_node.reference_id), node.task_node.reference_id)
+                tasks.setdefault(_same_id(node.task_node.reference_id), node.task_node.reference_id)
             elif node.HasField("workflow_node") and node.workflow_node.HasField("launchplan_ref"):
                 ref = node.workflow_node.launchplan_ref
-                launch_plans.setdefault(_id_text(ref), ref)
+                launch_plans.setdefault(_same_id(ref), ref)
             elif node.HasField("workflow_node") and node.workflow_node.HasField("sub_workflow_ref"):
                 key = version_key(node.workflow_node.sub_workflow_ref)
                 if key in subs and key not in seen:
@@ -779,9 +787,9 @@ def compile_workflow(
 ) -> compiler_pb2.CompiledWorkflowClosure:
     """`CompileWorkflow`: compile `primary` with the supplied subworkflows, the fetched tasks (in
     requirement order) and launch plans; raises :class:`CompileError` with the findings."""
-    unique: dict[str, compiler_pb2.CompiledTask] = {}
+    unique: dict[tuple[object, ...], compiler_pb2.CompiledTask] = {}
     for task in tasks:
-        unique.setdefault(_id_text(task.template.id), task)
+        unique.setdefault(_same_id(task.template.id), task)
     compiled_subs = [compiler_pb2.CompiledWorkflow(template=sub) for sub in sub_workflows]
     inputs = _Inputs(
         tasks={version_key(t.template.id): t for t in unique.values()},

@@ -3,8 +3,14 @@
 Why one connection behind a lock: the gRPC server runs handlers on a thread pool, and flyteadmin's
 semantics are read-then-write (look up the active launch plan, then swap it). Serializing every
 transaction gives the same outcome as flyteadmin's row-level transactions without SQLite's
-"database is locked" retries. WAL mode plus synchronous=FULL makes a `kill -9` mid-write leave a
-consistent file.
+"database is locked" retries.
+
+Durability: a file store runs in WAL mode with synchronous=NORMAL. A COMMIT has written the transaction to
+the WAL (the kernel's page cache) before the handler answers, so a `kill -9` of the emulator at any moment
+loses no acknowledged write and leaves a consistent file (tests/emulator/test_durability.py). What NORMAL
+gives up against FULL is an fsync per commit, i.e. durability across an OS crash or power cut, which no
+test models; FULL cost about 2 ms of wall time per write, all of it under the store's one lock, which made
+the store the bottleneck of a concurrent registration.
 
 Modules declare their tables with :func:`schema`; `Database` creates all of them on open.
 """
@@ -33,7 +39,7 @@ class Database:
         self._conn.row_factory = sqlite3.Row
         if path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
         self._conn.execute("PRAGMA foreign_keys=ON")
         with self.tx() as conn:
             for ddl in _SCHEMAS:

@@ -8,6 +8,11 @@ A request body is read as an HTTP server reads it: exactly `Content-Length` byte
 longer than it declares has the rest left unread (it is not part of this request); one whose body is
 shorter (it closed, or went quiet for `BODY_TIMEOUT_SECONDS`) gets what arrived, with the declared length in
 `HttpRequest.content_length` so that a route can refuse the short read; the connection is then closed.
+
+`token_fault_rate` makes the token endpoint unreliable the way an identity provider behind a rate limiter or a
+restarting proxy is: that share of `POST /oauth2/token` requests (every grant: client credentials, refresh,
+device code, authorization code) is refused before it is looked at, alternately 429 with `Retry-After: 1`
+and 503, drawn from an RNG seeded with `seed` so a test sees the same sequence on every run.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import random
 import ssl
 import threading
 import urllib.parse
@@ -159,6 +165,36 @@ class HttpFrontend:
         self._server.server_close()
 
 
+class TokenFaults:
+    """Seeded failures of the token endpoint: which requests fail, and alternately how (429, then 503)."""
+
+    def __init__(self, rate: float, seed: int) -> None:
+        self.rate = rate
+        # its own stream, so turning this knob on does not shift the gRPC fault draws of the same seed
+        self._random = random.Random(f"token-endpoint:{seed}")
+        self._failed = 0
+        self._lock = threading.Lock()
+
+    def draw(self) -> HttpResponse | None:
+        """The refusal for this request, or None when it is to be answered as usual."""
+        if self.rate <= 0:
+            return None
+        with self._lock:
+            if self._random.random() >= self.rate:
+                return None
+            self._failed += 1
+            throttled = self._failed % 2 == 1
+        if throttled:
+            response = HttpResponse.json(
+                {"error": "rate_limited", "error_description": "injected token endpoint fault"}, 429
+            )
+            response.headers["Retry-After"] = "1"
+            return response
+        return HttpResponse.json(
+            {"error": "temporarily_unavailable", "error_description": "injected token endpoint fault"}, 503
+        )
+
+
 def register_oauth_routes(
     frontend: HttpFrontend, state: EmulatorState, issue: Callable[[str], tuple[str, int]]
 ) -> None:
@@ -176,8 +212,12 @@ def register_oauth_routes(
             "GET", "/.well-known/oauth-authorization-server", lambda _: HttpResponse.json(unserved, 501)
         )
         return
+    faults = TokenFaults(state.config.token_fault_rate, state.config.seed)
 
     def token(request: HttpRequest) -> HttpResponse:
+        refusal = faults.draw()
+        if refusal is not None:
+            return refusal
         client_id = client_secret = ""
         authorization = request.headers.get("authorization", "")
         if authorization.lower().startswith("basic "):

@@ -69,8 +69,10 @@ _TERMINAL_PHASES = {
 }
 
 
-def _row_to_launch_plan(row: sqlite3.Row) -> launch_plan_pb2.LaunchPlan:
-    plan = launch_plan_pb2.LaunchPlan()
+def _row_to_launch_plan(
+    row: sqlite3.Row, into: launch_plan_pb2.LaunchPlan | None = None
+) -> launch_plan_pb2.LaunchPlan:
+    plan = launch_plan_pb2.LaunchPlan() if into is None else into
     plan.spec.ParseFromString(row["spec"])
     plan.closure.ParseFromString(row["closure"])
     plan.closure.state = row["state"]

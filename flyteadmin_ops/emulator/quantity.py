@@ -10,6 +10,7 @@ integer value rounded up (`Quantity.Value()`: `1500m` compares as 2), and `canon
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -68,8 +69,10 @@ class Quantity:
         return f"{number}{_DECIMAL_SUFFIX.get(exponent, '')}"
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_quantity(text: str) -> Quantity:
-    """`resource.ParseQuantity`."""
+    """`resource.ParseQuantity`. Cached: a pure function of the text (a Quantity is immutable), asked again
+    for every task of a registration (the same few requests, limits and platform ceilings)."""
     match = _SHAPE.fullmatch(text)
     if not text or match is None:
         raise QuantityError(FORMAT_WRONG)

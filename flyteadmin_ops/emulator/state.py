@@ -55,6 +55,8 @@ class EmulatorConfig:
     executor: str = "none"  # "none" | "simulate"
     latency_ms: int = 0
     fault_rate: float = 0.0
+    # Share of OAuth2 token requests answered 429 (Retry-After: 1) or 503, alternating (http.TokenFaults).
+    token_fault_rate: float = 0.0
     seed: int = 0
     # Secrets stay out of reprs (a config printed in a failing test or a log must not leak them).
     auth_token: str | None = field(default=None, repr=False)

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from flyteidl.admin import common_pb2
@@ -106,14 +106,18 @@ def _postgres_types(extra_columns: Mapping[str, str]) -> dict[str, str]:
     return types
 
 
-def compiled_entity(
-    entity_class: type[Message], template_of: Callable[[Any], Any]
-) -> Callable[[sqlite3.Row], Message]:
+RowToProto = Callable[..., Any]
+"""`to_proto(row, into=None)`: the proto of a row, written into `into` when given (a List answer's new
+repeated element, so that a page of a thousand entities is not built once and copied once more)."""
+
+
+def compiled_entity(entity_class: type[Message], template_of: Callable[[Any], Any]) -> RowToProto:
     """How tasks and workflows are read back: the stored closure as it was compiled, the short description
     column, and the id of the compiled template (which CreateTask/CreateWorkflow set to the request id)."""
 
-    def to_proto(row: sqlite3.Row) -> Message:
-        entity: Any = entity_class(short_description=row["short_description"] or "")
+    def to_proto(row: sqlite3.Row, into: Any = None) -> Message:
+        entity: Any = entity_class() if into is None else into
+        entity.short_description = row["short_description"] or ""
         entity.closure.ParseFromString(row["closure"])
         entity.id.CopyFrom(template_of(entity.closure).id)
         return entity
@@ -125,10 +129,10 @@ def compiled_entity(
 class VersionedKind:
     resource_type: int  # core.ResourceType value
     table: EntityTable
-    to_proto: Callable[[sqlite3.Row], Any]  # the admin Task / Workflow / LaunchPlan of a row
+    to_proto: RowToProto  # the admin Task / Workflow / LaunchPlan of a row
     plural: str  # "Tasks": used in "invalid pagination token x for ListTasks"
     # A List* item when it differs from Get's answer (ListWorkflows leaves the compiled workflow out).
-    list_item: Callable[[sqlite3.Row], Any] | None = None
+    list_item: RowToProto | None = None
 
     @property
     def label(self) -> str:
@@ -144,8 +148,8 @@ class VersionedKind:
         row = find_row(conn, self, identifier)
         return int(row["id"]), self.to_proto(row)
 
-    def listed(self, row: sqlite3.Row) -> Any:
-        return (self.list_item or self.to_proto)(row)
+    def listed(self, row: sqlite3.Row, into: Any = None) -> Any:
+        return (self.list_item or self.to_proto)(row, into)
 
 
 _KINDS: dict[int, VersionedKind] = {}
@@ -213,10 +217,12 @@ def list_versions(
     conn: sqlite3.Connection,
     kind: VersionedKind,
     request: common_pb2.ResourceListRequest,
+    items: Any,
     now: datetime | None = None,
-) -> tuple[list[Message], str]:
+) -> str:
     """ListTasks/ListWorkflows/ListLaunchPlans (`ValidateResourceListRequest`): id present, project and
-    domain required, limit > 0, id.name optional; then filters, sort and token."""
+    domain required, limit > 0, id.name optional; then filters, sort and token. The page is written into
+    `items` (the answer's repeated field); returns the next token."""
     if not request.HasField("id"):
         raise missing("id")
     require(project=request.id.project, domain=request.id.domain)
@@ -231,7 +237,9 @@ def list_versions(
         ),
         now=now,
     )
-    return [kind.listed(row) for row in rows], token
+    for row in rows:
+        kind.listed(row, items.add())
+    return token
 
 
 # What each List*Ids calls itself in its token error (ListLaunchPlanIds names nothing).
@@ -323,15 +331,32 @@ def new_version_digest(
         return new_digest
     noun = kind.lower.replace("_", " ")
     if row["digest"] == new_digest:
-        raise AdminError(
-            grpc.StatusCode.ALREADY_EXISTS, f"{noun} with identical structure already exists", details(True)
-        )
+        raise identical_exists(kind, details(True))
     raise AdminError(
         INVALID,
         f"{identifier.name} {noun} with different structure already exists. (Please register a new version "
         f"of the {noun}):\n{structure_diff(old_of(row), new if compared is None else compared)}",
         details(False),
     )
+
+
+def identical_exists(kind: VersionedKind, details: Sequence[Message] = ()) -> AdminError:
+    """The ALREADY_EXISTS of a re-create with the identical structure."""
+    noun = kind.lower.replace("_", " ")
+    return AdminError(
+        grpc.StatusCode.ALREADY_EXISTS, f"{noun} with identical structure already exists", details
+    )
+
+
+def stored_digest(
+    conn: sqlite3.Connection, kind: VersionedKind, identifier: identifier_pb2.Identifier
+) -> str | None:
+    """The digest of the stored version `identifier`, or None when there is none."""
+    row = conn.execute(
+        f"SELECT digest FROM {kind.table.table} WHERE project=? AND domain=? AND name=? AND version=?",
+        (identifier.project, identifier.domain, identifier.name, identifier.version),
+    ).fetchone()
+    return None if row is None else str(row["digest"])
 
 
 def insert_version(
@@ -398,9 +423,10 @@ def register_versioned_rpcs(
     def list_versions_rpc(
         state: EmulatorState, request: common_pb2.ResourceListRequest, call: CallInfo
     ) -> Message:
+        response: Any = list_response()
         with state.db.read() as conn:
-            items, token = list_versions(conn, kind, request, state.now())
-        return list_response(**{list_field: items, "token": token})
+            response.token = list_versions(conn, kind, request, getattr(response, list_field), state.now())
+        return cast(Message, response)
 
     def list_ids_rpc(
         state: EmulatorState, request: common_pb2.NamedEntityIdentifierListRequest, call: CallInfo

@@ -1,0 +1,132 @@
+"""The latency model: a grpc.aio server on an event loop of its own thread, whose calls wait out
+`latency_ms` with `asyncio.sleep` before the shared `server.processor` runs.
+
+A real Admin behind a network keeps any number of calls in flight while each waits on the wire; a delay
+that slept in one of a thread pool's workers would cap the callers' concurrency at the pool's size. Here a
+delayed call is a timer on the loop, so 64 (or 6,400) callers are all delayed at once.
+
+The handler itself runs on the loop thread, not in a pool: the store serializes every transaction behind
+one lock anyway, so a pool would add a thread hand-off per call and buy no parallelism. It answers only
+after its transaction committed, as in the threaded transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from flyteadmin_ops.emulator.server import (
+    SERVER_OPTIONS,
+    Authenticator,
+    Process,
+    Refusal,
+    Wrap,
+    add_port,
+    caller_metadata,
+    generic_handlers,
+)
+from flyteadmin_ops.emulator.state import EmulatorState
+
+T = TypeVar("T")
+Context = grpc.aio.ServicerContext[Message, Message]
+
+
+class LatencyModel:
+    """Every call waits `seconds` on the event loop. `delayed` counts the calls waiting right now (only the
+    loop thread changes it; any thread may read it)."""
+
+    def __init__(self, latency_ms: int) -> None:
+        self.seconds = latency_ms / 1000
+        self.delayed = 0
+
+    async def delay(self) -> None:
+        self.delayed += 1
+        try:
+            await asyncio.sleep(self.seconds)
+        finally:  # a cancelled call (the client gave up, the server is stopping) is not delayed any more
+            self.delayed -= 1
+
+
+def delayed_handler(latency: LatencyModel) -> Wrap:
+    def wrap(
+        service: str, process: Process, unserved: bool
+    ) -> Callable[[Message, Context], Awaitable[Message]]:
+        async def invoke(request: Message, context: Context) -> Message:
+            if unserved:  # grpc-go refuses an unregistered service before any interceptor: no delay
+                await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"unknown service {service}")
+            metadata = caller_metadata(context)
+            await latency.delay()
+            outcome = process(request, metadata)
+            if isinstance(outcome, Refusal):
+                await context.abort(outcome.code, outcome.message, outcome.trailing)
+            return outcome
+
+        return invoke
+
+    return wrap
+
+
+class DelayedServer:
+    """The transport with latency. Synchronous to its owner: the Emulator's start/stop are plain calls,
+    made from tests that have no event loop. A bind failure raises from the constructor, leaving no
+    thread or loop behind."""
+
+    def __init__(
+        self,
+        state: EmulatorState,
+        auth: Authenticator,
+        address: str,
+        tls_cert: bytes | None,
+        tls_key: bytes | None,
+    ) -> None:
+        self.latency = LatencyModel(state.config.latency_ms)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="emulator-grpc-aio", daemon=True)
+        self._thread.start()
+        try:
+            self._server, self.port = self._run(self._bind(state, auth, address, tls_cert, tls_key))
+        except BaseException:
+            self._close_loop()
+            raise
+
+    @property
+    def delayed_calls(self) -> int:
+        return self.latency.delayed
+
+    async def _bind(
+        self,
+        state: EmulatorState,
+        auth: Authenticator,
+        address: str,
+        tls_cert: bytes | None,
+        tls_key: bytes | None,
+    ) -> tuple[grpc.aio.Server, int]:
+        # created on the loop's thread: a grpc.aio server belongs to the loop it was made on
+        server = grpc.aio.server(
+            handlers=generic_handlers(state, auth, delayed_handler(self.latency)), options=SERVER_OPTIONS
+        )
+        return server, add_port(server, address, tls_cert, tls_key)
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def start(self) -> None:
+        self._run(self._server.start())
+
+    def stop(self, grace: float | None) -> None:
+        """Calls in flight (delayed ones too) get `grace` seconds, then are cancelled; returns once the loop
+        has ended, so the store can be closed after it."""
+        try:
+            self._run(self._server.stop(grace))
+        finally:
+            self._close_loop()
+
+    def _close_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
