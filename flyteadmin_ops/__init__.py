@@ -24,6 +24,7 @@ __all__ = [  # noqa: RUF022 - grouped by home module
     "Filters",
     "sort_by",
     "FlyteAdminError",
+    "FlyteAdminUnreachable",
     "FlyteAuthenticationException",
     "FlyteEntityAlreadyExistsException",
     "FlyteEntityConflictException",
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from flyteadmin_ops.client import Filters, RawSynchronousFlyteClient, SynchronousFlyteClient, sort_by
     from flyteadmin_ops.errors import (
         FlyteAdminError,
+        FlyteAdminUnreachable,
         FlyteAuthenticationException,
         FlyteEntityAlreadyExistsException,
         FlyteEntityConflictException,

@@ -25,7 +25,6 @@ from flyteidl.admin import event_pb2, project_pb2, workflow_pb2  # noqa: F401
 from flyteidl.core import identifier_pb2
 from google.protobuf import any_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
-from grpc_status import rpc_status
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +176,32 @@ class FlyteTlsMismatchException(FlyteSystemUnavailableException):
     )
 
 
+class FlyteAdminUnreachable(FlyteSystemUnavailableException):
+    """Flyte Admin went away: every call for longer than the retry budget failed to reach it (connection
+    refused, socket closed, no answer in time) and none got an answer in between.
+
+    Raised at once, without sending, by every call of the same client while its circuit breaker is open,
+    and by retry loops woken from their sleep, so a run stops within seconds of Admin dying instead of
+    every remaining call spending its own retry budget. One probe call goes through every
+    `breaker_probe_interval_seconds`; the first answer closes the breaker again. No retry of a call can
+    help, so the retry policy never repeats it; `endpoint`, `unreachable_seconds` and `last_error` (the
+    text of the last transport failure) say what was seen.
+    """
+
+    fixed_hint = "check that Flyte Admin is running and reachable; calls resume once a probe gets an answer"
+
+    def __init__(self, rpc: str, endpoint: str, unreachable_seconds: float, last_error: str) -> None:
+        self.endpoint = endpoint
+        self.unreachable_seconds = unreachable_seconds
+        self.last_error = last_error
+        super().__init__(
+            rpc,
+            grpc.StatusCode.UNAVAILABLE,
+            f"the server went away: Flyte Admin at {endpoint} has been unreachable for "
+            f"{unreachable_seconds:.1f}s (the last transport error was {last_error}); not sent",
+        )
+
+
 class FlyteTokenEndpointError(FlyteAuthenticationException):
     """The token request failed as configured: https to a plaintext HTTP port, a certificate the client
     does not trust, scopes the client may not ask for. A settings error; `hint` names the setting to change
@@ -297,6 +322,8 @@ def _decode_details(error: grpc.RpcError) -> list[Message]:
     """Unpack the google.rpc.Status trailer; unknown detail types stay as google.protobuf.Any."""
     if not callable(getattr(error, "trailing_metadata", None)):
         return []
+    from grpc_status import rpc_status  # imported by the first failure, not by every start-up
+
     try:
         status = rpc_status.from_call(error)  # type: ignore[arg-type]
     except ValueError as exc:  # trailer disagrees with the call's code/message: ignore the trailer

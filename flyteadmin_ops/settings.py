@@ -99,7 +99,8 @@ _ISOLATED: contextvars.ContextVar[bool] = contextvars.ContextVar(
 class AdminSettings(BaseSettings):
     """How to reach and authenticate to one Flyte Admin."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # allow_inf_nan=False: an infinite deadline or backoff (`perRetryTimeout: 999...9h`, `.inf`) is a typo
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
 
     # --- connection ---------------------------------------------------------------------------------
     endpoint: str = Field("localhost:30080", description="host:port; a leading dns:/// is stripped")
@@ -159,6 +160,18 @@ class AdminSettings(BaseSettings):
     retry_multiplier: float = Field(2.0, ge=1)
     retry_jitter: float = Field(0.2, ge=0, le=1, description="fraction of each delay drawn at random")
     retry_deadline_seconds: float = Field(120.0, gt=0, description="overall, across attempts")
+    breaker_probe_interval_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="once Admin is found unreachable (every call fails fast with FlyteAdminUnreachable), "
+        "how often one call is let through to see whether it is back",
+    )
+    run_retry_budget_seconds: float = Field(
+        180.0,
+        gt=0,
+        description="Prefect task runs: every attempt of one task run together, counted from its first; "
+        "no task retry starts that could pass it, and later attempts' retry deadline is cut to what is left",
+    )
 
     # --- channel ------------------------------------------------------------------------------------
     max_send_message_bytes: int = Field(20 * MiB, gt=0)
@@ -183,6 +196,12 @@ class AdminSettings(BaseSettings):
         100, gt=0, description="items per call of the iter_* walkers (*_paginated keep flytekit's limit=100)"
     )
     max_concurrency: int = Field(8, gt=0)
+    max_concurrency_ceiling: int = Field(
+        64,
+        gt=0,
+        description="register: calls in flight start at max_concurrency and grow while throughput grows, "
+        "up to this (an explicit max_concurrency argument or --max-concurrency pins the number instead)",
+    )
 
     _provenance: dict[str, str] = PrivateAttr(default_factory=dict)
 
@@ -335,15 +354,22 @@ class AdminSettings(BaseSettings):
     @field_validator("token_cache_dir", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
-        return value.expanduser()
+        try:
+            return value.expanduser()
+        except RuntimeError as exc:  # `~someone` with no such user: pydantic reports only ValueErrors
+            raise ValueError(str(exc)) from None
 
     @field_validator("ca_cert_file", "client_cert_file", "client_key_file", mode="after")
     @classmethod
     def _check_file_exists(cls, value: Path | None) -> Path | None:
         if value is None:
             return None
-        value = value.expanduser()
-        if not value.is_file():
+        try:
+            value = value.expanduser()
+            found = value.is_file()
+        except (OSError, RuntimeError) as exc:  # a name too long, `~someone` with no such user
+            raise ValueError(f"cannot be used as a path: {_path_problem(exc)}") from None
+        if not found:
             raise ValueError("does not exist or is not a file")
         return value
 
@@ -456,12 +482,18 @@ class _Source(PydanticBaseSettingsSource):
 
 def _resolve_secret(kind: str, reference: Any, label: str) -> str:
     if kind == "client_secret_location":
-        path = Path(str(reference)).expanduser()
+        path = Path(str(reference))
         try:
-            return path.read_text().rstrip("\r\n")
-        except OSError as exc:
+            path = path.expanduser()
+            return path.read_text(encoding="utf-8").rstrip("\r\n")
+        except (
+            OSError,
+            ValueError,
+            RuntimeError,
+        ) as exc:  # ValueError: a NUL in the path, or a file that is not text
+            reason = exc.strerror if isinstance(exc, OSError) else _path_problem(exc)
             raise SettingsError(
-                f"client secret file '{path}' from {label} cannot be read: {exc.strerror}"
+                f"client secret file {str(path)!r} from {label} cannot be read: {reason}"
             ) from None
     name = str(reference)
     if name not in os.environ:
@@ -544,7 +576,10 @@ def _flyteadmin_config_file() -> list[Entry]:
     entries = []
     for key, value in data.items():
         if key in _PATH_KEYS and isinstance(value, str):
-            value = str((path.parent / Path(value).expanduser()).resolve())  # relative to the file
+            try:
+                value = str((path.parent / Path(value).expanduser()).resolve())  # relative to the file
+            except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop, `~nobody`
+                raise SettingsError(f"{key} {value!r} from {path}: {_path_problem(exc)}") from None
         entries.append((key, value, f"{path} ({key})"))
     return sorted(entries, key=lambda entry: entry[0] in _SECRET_INDIRECTIONS)
 
@@ -688,7 +723,38 @@ def _load_mapping(path: Path, named_by: str) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise SettingsError(f"config file '{path}' (from {named_by}) must hold a mapping at the top level")
+    if not all(isinstance(key, str) for key in data):
+        keys = ", ".join(sorted(repr(key) for key in data if not isinstance(key, str)))
+        raise SettingsError(f"config file '{path}' (from {named_by}) has keys that are not names: {keys}")
+    where = _lone_surrogate(data)
+    if where:  # YAML's "\udcbf" escape: no endpoint, path or header can carry it
+        raise SettingsError(f"config file '{path}' (from {named_by}): {where} is not Unicode text")
     return data
+
+
+def _lone_surrogate(value: Any, where: str = "") -> str:
+    """The key path of the first string in `value` holding a lone surrogate, "" when there is none."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "a value"
+        return ""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _lone_surrogate(key, where) or _lone_surrogate(item, f"{where}.{key}".lstrip("."))
+        if found:
+            return found
+    return ""
+
+
+def _path_problem(exc: Exception) -> str:
+    """Why a path from a settings source cannot be used, in one line."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return "not a usable path (it holds a NUL character)" if "null" in str(exc) else str(exc)
 
 
 def _parse_problem(exc: Exception) -> str:

@@ -136,8 +136,8 @@ class AsyncFlyteClient(AsyncRawFlyteClient):
         return None
 
     async def _perform(self, call: operations.Call) -> Message:
-        response: Message = await getattr(self._raw, call.method)(call.request)
-        return response
+        """Straight to the transport, as the sync client does (the request is complete)."""
+        return await self._transport.call(call.spec, call.request)
 
     # The same operations as SynchronousFlyteClient (see client/operations.py).
     create_task = _run(operations.create_task)

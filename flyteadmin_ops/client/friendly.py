@@ -141,11 +141,14 @@ class SynchronousFlyteClient(RawSynchronousFlyteClient):
     get_control_plane_version = operations.synchronous(operations.get_control_plane_version)
 
     def _perform(self, call: operations.Call) -> Message:
-        """One raw call an operation asks for; gets of immutable versions go through the entity cache."""
-        send = getattr(self._raw, call.method)
-        if call.cache_key is None:
-            return send(call.request)
-        return self._cache.get_or_load(call.cache_key, lambda: send(call.request))
+        """One raw call an operation asks for; gets of immutable versions go through the entity cache.
+
+        Straight to the transport: the request is complete (see `operations.Call`), so the raw method's
+        coercion and naming would only cost time on every call."""
+        send, spec, request = self._transport.call, call.spec, call.request
+        if call.cache_key is None or not self._cache.enabled:
+            return send(spec, request)
+        return self._cache.get_or_load(call.cache_key, lambda: send(spec, request))
 
     # ---------------------------------------------------------------- iterators over every page
 

@@ -16,7 +16,6 @@ import datetime
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Hashable, Mapping
-from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec, TypeAlias, TypeVar, overload
 
 import grpc
@@ -47,13 +46,14 @@ from flyteidl.event import event_pb2 as events
 from flyteidl.service import dataproxy_pb2
 from google.protobuf.message import Message
 
-from flyteadmin_ops.client import execution_names, values
+from flyteadmin_ops.client import execution_names
 from flyteadmin_ops.client.coerce import duration, optional_idl, to_idl
 from flyteadmin_ops.client.filters import render_filters
 from flyteadmin_ops.client.paging import page_of
-from flyteadmin_ops.client.rpcs import rpc
+from flyteadmin_ops.client.rpcs import CATALOG, rpc
 from flyteadmin_ops.client.sorting import as_sort
 from flyteadmin_ops.errors import FlyteEntityAlreadyExistsException, FlyteEntityNotExistException
+from flyteadmin_ops.transport import RpcSpec
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -62,14 +62,21 @@ Page = tuple[list[Any], str]
 _MODES = execution_pb2.ExecutionMetadata.ExecutionMode
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """One raw call an operation asks for: the raw method's name and its request. With `cache_key`, a
-    client that has an entity cache may answer from it."""
+    client that has an entity cache may answer from it. (A tuple: one is made per call, on the fast path.)
+
+    The request is complete as it stands (the operation built the RPC's own protobuf, and a launch carries
+    its name already), so a client may hand it to its transport with `spec` directly.
+    """
 
     method: str
     request: Message
     cache_key: Hashable | None = None
+
+    @property
+    def spec(self) -> RpcSpec:
+        return CATALOG[self.method].spec
 
 
 Steps = Generator[Call, Any, T]
@@ -254,11 +261,14 @@ def create_launch_plan(client: Any, launch_plan_identifer: Any, launch_plan_spec
 def _cached_getter(rpc_name: str, resource_type: int, result: type[M]) -> Callable[[Any, Any], Steps[M]]:
     """`get_task`-style operation: one version by id, through the client's entity cache if it has one."""
 
+    method = rpc(rpc_name).python_name
+
     def get(client: Any, id: Any) -> Steps[M]:
         ident = to_idl(id, Identifier, "id")
         if not ident.resource_type:
             ident = Identifier(resource_type=resource_type, **_identifier_fields(ident))
-        response: M = yield from _send(rpc_name, common_pb2.ObjectGetRequest(id=ident), _cache_key(ident))
+        # `_send` written out: a get is the commonest call there is, and a generator less is per-call time
+        response: M = yield Call(method, common_pb2.ObjectGetRequest(id=ident), _cache_key(ident))
         return response
 
     _named(rpc_name, get, f"{rpc_name}, cached per client (a hit is a copy); `id` may lack its type.")
@@ -487,6 +497,8 @@ def _create_request(
     entity: Launchable, inputs: Any, name: str | None, spec: Any
 ) -> execution_pb2.ExecutionCreateRequest:
     """The CreateExecution request for `entity`, with `inputs` converted and checked by its interface."""
+    from flyteadmin_ops.client import values  # the literal conversions: only launches need them
+
     given = {} if inputs is None else inputs
     if isinstance(entity, launch_plan_pb2.LaunchPlan):
         literal_inputs = values.inputs_for_launch_plan(entity, given)
@@ -549,7 +561,7 @@ def create_execution(
         spec=to_idl(execution_spec, execution_pb2.ExecutionSpec, "execution_spec"),
         inputs=optional_idl(inputs, literals_pb2.LiteralMap, "inputs"),
     )
-    return (yield from launch(client, request)).id
+    return (yield from _send_launch(client, request)).id  # what `launch` does with a request
 
 
 def relaunch_execution(
@@ -558,7 +570,7 @@ def relaunch_execution(
     request = execution_pb2.ExecutionRelaunchRequest(
         id=to_idl(id, ExecutionId, "id"), name=name or "", overwrite_cache=overwrite_cache
     )
-    return (yield from launch(client, request)).id
+    return (yield from _send_launch(client, request)).id  # what `launch` does with a request
 
 
 def recover_execution(
@@ -569,7 +581,7 @@ def recover_execution(
         name=name or "",
         metadata=optional_idl(metadata, execution_pb2.ExecutionMetadata, "metadata"),
     )
-    return (yield from launch(client, request)).id
+    return (yield from _send_launch(client, request)).id  # what `launch` does with a request
 
 
 def get_execution(client: Any, id: Any) -> Steps[execution_pb2.Execution]:

@@ -16,13 +16,11 @@ import ssl
 import subprocess
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 import grpc
 from flyteidl.service import auth_pb2
@@ -37,6 +35,9 @@ from flyteadmin_ops.errors import (
 )
 from flyteadmin_ops.settings import INTERACTIVE_AUTH_MODES, AdminSettings, SettingsError
 from flyteadmin_ops.transport.rpc import RpcSpec
+
+if TYPE_CHECKING:
+    import urllib.error
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +185,9 @@ class ClientCredentialsTokenProvider(CachedTokenProvider):
     def _request(self, scopes: Sequence[str]) -> tuple[str, float | None]:
         """One token request: the token and its lifetime; raises _ScopeRefused for `invalid_scope`, a Flyte
         error for anything else."""
+        import urllib.error  # with urllib.request: http.client and email, only when a token is fetched
+        import urllib.request
+
         url = self._token_endpoint
         form = {"grant_type": "client_credentials"}
         if scopes:

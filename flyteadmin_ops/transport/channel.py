@@ -41,10 +41,19 @@ def channel_options(settings: AdminSettings) -> list[tuple[str, int | str]]:
         # Ping only while calls are in flight: idle pings are what servers count as abuse.
         ("grpc.keepalive_permit_without_calls", 0),
         ("grpc.primary_user_agent", USER_AGENT),
+        # After losing the server, gRPC waits up to 120 s between reconnects and fails calls at once in the
+        # meantime: a restarted Admin would go unnoticed for minutes. Capped at the breaker's probe
+        # interval, each probe finds a channel that has tried again.
+        ("grpc.initial_reconnect_backoff_ms", min(1000, _reconnect_cap_ms(settings))),
+        ("grpc.max_reconnect_backoff_ms", _reconnect_cap_ms(settings)),
     ]
     if settings.tls_server_name and not settings.insecure:
         options.append(("grpc.ssl_target_name_override", settings.tls_server_name))
     return options
+
+
+def _reconnect_cap_ms(settings: AdminSettings) -> int:
+    return max(100, int(settings.breaker_probe_interval_seconds * 1000))
 
 
 C = TypeVar("C")

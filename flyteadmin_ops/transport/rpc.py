@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
@@ -21,8 +22,9 @@ class RpcSpec:
     read_only: bool
     """Reads may also be retried after DEADLINE_EXCEEDED; writes may not (the server may still apply them)."""
 
-    @property
+    @functools.cached_property
     def path(self) -> str:
+        """`/service/method`; computed once, since every call looks its multicallable up by it."""
         return f"/{self.service}/{self.method}"
 
     @property

@@ -2,6 +2,15 @@
 
 The clients above describe an RPC with an RpcSpec and hand over a request; everything that must be
 the same for all ~65 RPCs happens here, once.
+
+Fast path. Most calls succeed at the first attempt, so that attempt goes straight to the cached
+multicallable with metadata precomputed per transport (the token, when there is one, is asked per call) and
+the first attempt's timeout; nothing per call is built for it. Only a failure builds the `CallPlan` and
+enters the retry loop (`RetryPolicy.run`, with the failure as attempt 1), where the UNAUTHENTICATED
+refresh-and-resend-once, the delays, the overall deadline and the error mapping are exactly those of every
+later attempt. Every attempt's outcome is reported to the transport's `CircuitBreaker` (breaker.py): an
+answer of any kind resets it, a failure to reach the server extends the unreachable streak, and while it is
+open every call fails at once with FlyteAdminUnreachable.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import Any, NamedTuple
 
 import grpc
 from google.protobuf.message import Message
@@ -24,8 +34,9 @@ from flyteadmin_ops.transport.auth import (
     discover,
     provider_from_settings,
 )
+from flyteadmin_ops.transport.breaker import CircuitBreaker
 from flyteadmin_ops.transport.channel import create_channel, explain_failure
-from flyteadmin_ops.transport.retry import RetryPolicy
+from flyteadmin_ops.transport.retry import FirstFailure, RetryPolicy
 from flyteadmin_ops.transport.rpc import RpcSpec
 
 logger = logging.getLogger(__name__)
@@ -127,11 +138,47 @@ class CallPlan:
         return self.auth.metadata(self.base, fresh)
 
 
+class Route(NamedTuple):
+    """One RPC as a transport sends it: its label for errors and logs, and its cached multicallable."""
+
+    rpc: str
+    method: Callable[..., Any]
+    """A sync multicallable (returns the response) or a grpc.aio one (returns an awaitable call)."""
+
+    @classmethod
+    def on(cls, channel: grpc.Channel | grpc.aio.Channel, spec: RpcSpec) -> Route:
+        """The route of `spec` on `channel` (a sync or an asyncio one: both make multicallables alike)."""
+        method = channel.unary_unary(
+            spec.path,
+            request_serializer=spec.request_type.SerializeToString,
+            response_deserializer=spec.response_type.FromString,
+        )
+        return cls(f"{spec.short_service}/{spec.method}", method)
+
+
+def breaker_for(settings: AdminSettings) -> CircuitBreaker:
+    """The circuit breaker of one transport (sync or asyncio): opens after an unreachable streak longer
+    than the retry deadline, and then probes every `breaker_probe_interval_seconds`."""
+    return CircuitBreaker(
+        settings.endpoint,
+        open_after=settings.retry_deadline_seconds,
+        probe_interval=settings.breaker_probe_interval_seconds,
+    )
+
+
+def plain_headers(auth: _Auth | None) -> bool:
+    """Whether a call goes without a token (no auth, or a deferred one the server has not asked for)."""
+    return auth is None or (auth.deferred and not auth.demanded)
+
+
 class Transport:
     """Sends unary Admin RPCs over one channel; safe to share across threads.
 
     Pass `channel` to use a channel you made (it is then yours to close), and `token_provider` to
-    authenticate with a provider of your own instead of the one `settings.auth_mode` selects.
+    authenticate with a provider of your own instead of the one `settings.auth_mode` selects. Every call
+    of a transport shares its circuit breaker (see breaker.py); pass `breaker` (another transport's
+    `.breaker`, sync or asyncio) to share one between transports of the same Admin, so that they learn
+    together that it went away.
     """
 
     def __init__(
@@ -140,18 +187,23 @@ class Transport:
         *,
         channel: grpc.Channel | None = None,
         token_provider: TokenProvider | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.settings = settings
         self.retry_policy = RetryPolicy.from_settings(settings)
+        self.breaker = breaker if breaker is not None else breaker_for(settings)
         self._owns_channel = channel is None
         self._channel = channel if channel is not None else create_channel(settings)
-        self._methods: dict[str, grpc.UnaryUnaryMultiCallable] = {}
+        self._routes: dict[str, Route] = {}
         self._lock = threading.Lock()
         self._custom_provider = token_provider
         self._auth: _Auth | None = None
         self._auth_settled = False
         self._auth_lock = threading.Lock()
         self._closed = False
+        self._base = tuple(settings.default_metadata.items())
+        self._plain = _Outgoing(self._base) if self._base else None
+        """Attempt 1's metadata without a token: None when there is none (gRPC then skips converting it)."""
 
     @property
     def channel(self) -> grpc.Channel:
@@ -170,20 +222,69 @@ class Transport:
         `timeout` bounds each attempt (default settings.deadline_seconds); settings.retry_deadline_seconds
         bounds all attempts together.
         """
-        return self._call(spec, request, timeout=timeout, metadata=metadata, authenticate=True)
+        if self._closed:
+            raise RuntimeError("Transport is closed")
+        auth = self._auth if self._auth_settled else self._settle_auth()
+        return self._call(spec, request, timeout, metadata, auth)
 
     def _call(
         self,
         spec: RpcSpec,
         request: Message,
-        *,
         timeout: float | None,
         metadata: Metadata,
-        authenticate: bool,
+        auth: _Auth | None,
     ) -> Message:
-        if self._closed:
-            raise RuntimeError("Transport is closed")
-        plan = CallPlan(self.settings, spec, timeout, metadata, self._settle_auth() if authenticate else None)
+        route = self._routes.get(spec.path) or self._route(spec)
+        per_attempt = self.settings.deadline_seconds if timeout is None else timeout
+        if self.breaker.is_open:  # no fast path: the retry loop asks the breaker whether to send at all
+            return self._retry(
+                route, spec, request, per_attempt, CallPlan(self.settings, spec, timeout, metadata, auth)
+            )
+        # The fast path: attempt 1, with nothing built per call.
+        token: SecretStr | None = None
+        started = time.monotonic()
+        first_timeout = min(per_attempt, self.retry_policy.deadline)
+        if plain_headers(auth):
+            headers = self._plain if not metadata else _Outgoing((*self._base, *metadata))
+        else:
+            assert auth is not None
+            try:  # a token endpoint answering 429/5xx is attempt 1's failure: retried like UNAVAILABLE
+                token = SecretStr(auth.provider.token())
+            except FlyteAdminError as refused:
+                plan = CallPlan(self.settings, spec, timeout, metadata, auth)
+                first = FirstFailure(started, first_timeout, refused)
+                return self._retry(route, spec, request, per_attempt, plan, first)
+            headers = auth.metadata((*self._base, *metadata), token)
+        try:
+            response: Message = route.method(request, timeout=first_timeout, metadata=headers)
+        except grpc.RpcError as exc:
+            error = self._failure(route.rpc, request, exc)
+        else:
+            self.breaker.reached()
+            return response
+        # The rest of attempt 1: the one refresh-and-resend on UNAUTHENTICATED shares its deadline.
+        plan = CallPlan(self.settings, spec, timeout, metadata, auth)
+        again = plan.after_rejection(error, token)
+        if again is not None:
+            try:
+                return self._send(route, request, started + first_timeout - time.monotonic(), again)
+            except FlyteAdminError as resent:
+                error = resent
+        return self._retry(
+            route, spec, request, per_attempt, plan, FirstFailure(started, first_timeout, error)
+        )
+
+    def _retry(
+        self,
+        route: Route,
+        spec: RpcSpec,
+        request: Message,
+        per_attempt: float,
+        plan: CallPlan,
+        first: FirstFailure | None = None,
+    ) -> Message:
+        """Attempts after the first (or all of them while the breaker is open), under the retry policy."""
 
         def attempt(deadline: float) -> Message:
             # The refresh and the resend belong to this attempt: they share its deadline, so the overall
@@ -191,37 +292,36 @@ class Transport:
             ends = time.monotonic() + deadline
             headers, token = plan.headers()
             try:
-                return self._send(plan.rpc, spec, request, ends - time.monotonic(), headers)
+                return self._send(route, request, ends - time.monotonic(), headers)
             except FlyteAdminError as error:
                 again = plan.after_rejection(error, token)
                 if again is None:
                     raise
-                return self._send(plan.rpc, spec, request, ends - time.monotonic(), again)
+                return self._send(route, request, ends - time.monotonic(), again)
 
-        return self.retry_policy.run(plan.rpc, spec, attempt, plan.per_attempt)
+        return self.retry_policy.run(route.rpc, spec, attempt, per_attempt, breaker=self.breaker, first=first)
 
-    def _send(
-        self, rpc: str, spec: RpcSpec, request: Message, timeout: float, metadata: _Outgoing
-    ) -> Message:
+    def _send(self, route: Route, request: Message, timeout: float, metadata: _Outgoing) -> Message:
         try:
-            response: Message = self._method(spec)(request, timeout=max(timeout, 0.0), metadata=metadata)
+            response: Message = route.method(request, timeout=max(timeout, 0.0), metadata=metadata)
         except grpc.RpcError as exc:
-            raise explain_failure(self.settings, from_rpc_error(rpc, exc, request=request)) from exc
+            raise self._failure(route.rpc, request, exc) from exc
+        self.breaker.reached()
         return response
 
-    def _method(self, spec: RpcSpec) -> grpc.UnaryUnaryMultiCallable:
-        method = self._methods.get(spec.path)
-        if method is None:
-            with self._lock:
-                method = self._methods.get(spec.path)
-                if method is None:
-                    method = self._channel.unary_unary(
-                        spec.path,
-                        request_serializer=spec.request_type.SerializeToString,
-                        response_deserializer=spec.response_type.FromString,
-                    )
-                    self._methods[spec.path] = method
-        return method
+    def _failure(self, rpc: str, request: Message, exc: grpc.RpcError) -> FlyteAdminError:
+        """The typed error for a failed attempt, reported to the breaker."""
+        error = explain_failure(self.settings, from_rpc_error(rpc, exc, request=request))
+        error.__cause__ = exc
+        self.breaker.report(error)
+        return error
+
+    def _route(self, spec: RpcSpec) -> Route:
+        with self._lock:
+            route = self._routes.get(spec.path)
+            if route is None:
+                route = self._routes[spec.path] = Route.on(self._channel, spec)
+        return route
 
     def _settle_auth(self) -> _Auth | None:
         if self._auth_settled:
@@ -233,7 +333,7 @@ class Transport:
         return self._auth
 
     def _discovery_call(self, spec: RpcSpec, request: Message) -> Message:
-        return self._call(spec, request, timeout=None, metadata=(), authenticate=False)
+        return self._call(spec, request, None, (), None)
 
     def close(self) -> None:
         """Close the channel if this transport created it. Safe to call twice."""

@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from flyteidl.admin import execution_pb2, project_pb2, task_pb2, version_pb2, workflow_pb2
+from flyteidl.admin import common_pb2, execution_pb2, project_pb2, task_pb2, version_pb2, workflow_pb2
 from flyteidl.service import auth_pb2
 from google.protobuf.message import Message
 from google.rpc import status_pb2
@@ -52,6 +52,7 @@ _METHODS: dict[tuple[str, str], tuple[type[Message], type[Message]]] = {
         execution_pb2.ExecutionTerminateResponse,
     ),
     (ADMIN, "CreateTask"): (task_pb2.TaskCreateRequest, task_pb2.TaskCreateResponse),
+    (ADMIN, "GetTask"): (common_pb2.ObjectGetRequest, task_pb2.Task),
     (ADMIN, "CreateWorkflow"): (workflow_pb2.WorkflowCreateRequest, workflow_pb2.WorkflowCreateResponse),
     (AUTH, "GetPublicClientConfig"): (
         auth_pb2.PublicClientAuthConfigRequest,

@@ -116,12 +116,16 @@ def test_a_named_create_is_resent_unchanged_after_unavailable(admin: ScriptedAdm
 def test_deadline_exceeded_is_retried_for_reads_only(admin: ScriptedAdmin) -> None:
     admin.on("ListProjects", admin.hang)
     admin.on("CreateExecution", admin.hang)
+    admin.on("GetVersion", VERSION)
     settings = fast_settings(admin.port, deadline_seconds=0.05, retry_attempts=3)
-    with Transport(settings) as transport:
-        with pytest.raises(errors.FlyteTimeout) as read_timeout:
-            transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
-        with pytest.raises(errors.FlyteTimeout):
-            transport.call(CREATE_EXECUTION, execution_pb2.ExecutionCreateRequest(name="x"))
+    # Two transports: the read's spent budget opens its transport's circuit breaker (no answer came). Each
+    # connects first, so that the 50 ms deadlines bound the calls and not a busy machine's connection set-up.
+    with Transport(settings) as transport, pytest.raises(errors.FlyteTimeout) as read_timeout:
+        transport.call(GET_VERSION, version_pb2.GetVersionRequest(), timeout=10)
+        transport.call(LIST_PROJECTS, project_pb2.ProjectListRequest())
+    with Transport(settings) as transport, pytest.raises(errors.FlyteTimeout):
+        transport.call(GET_VERSION, version_pb2.GetVersionRequest(), timeout=10)
+        transport.call(CREATE_EXECUTION, execution_pb2.ExecutionCreateRequest(name="x"))
     assert "(after 3 attempts) [no answer in time: raise deadline_seconds" in str(read_timeout.value)
     assert len(admin.calls("ListProjects")) == 3
     assert len(admin.calls("CreateExecution")) == 1
