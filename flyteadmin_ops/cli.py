@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 from collections.abc import Collection, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 # gRPC's C core logs handshake and bind failures straight to stderr (read once, when grpc is imported), in
 # addition to the one-line error this command prints for them. As flytekit's CLI does; set it to see them.
@@ -62,6 +61,21 @@ def package_version() -> str:
         return __version__
 
 
+class VersionAction(argparse._VersionAction):
+    """`--version`, with the version looked up only when the option is given: reading the installed
+    distribution's metadata (importlib.metadata) would otherwise cost every command, `--help` included."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        self.version = f"%(prog)s {package_version()}"
+        super().__call__(parser, namespace, values, option_string)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, plus: when the command line asks for `-o json` (`JsonErrorsParser`), a usage error also
     prints the JSON error object on stdout, as every other failure does, so a CI step parsing the output
@@ -71,8 +85,14 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         if self.json_errors:
+            import json
+
             document = {"ok": False, "kind": "usage", "message": message, "exit_code": EXIT_BAD_INPUT}
             print(json.dumps(document, indent=2), file=sys.stdout)
+        # the message quotes what was typed, which may hold control characters (`-p $'\\r'`): escaped, the
+        # error stays one line and cannot drive the terminal
+        if not message.isprintable():
+            message = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in message)
         super().error(message)
 
 
@@ -100,7 +120,7 @@ def build_parser(
         description="Operate a Flyte control plane through the Flyte Admin gRPC API.",
         epilog="Exit codes: 0 ok, 1 operation failed, 2 bad input or drift.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(
         dest="command",
         metavar="COMMAND",
@@ -125,10 +145,23 @@ def chosen_subcommand(argv: Sequence[str]) -> str | None:
     return word if word in SUBCOMMANDS else None
 
 
+def _utf8(argument: str) -> bool:
+    """False for an argument that held bytes that are not UTF-8 (Python passes them on as lone surrogates,
+    PEP 383)."""
+    try:
+        argument.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     chosen = chosen_subcommand(arguments)
     parser = build_parser(load=() if chosen is None else (chosen,), json_errors=wants_json(arguments))
+    undecodable = next((argument for argument in arguments if not _utf8(argument)), None)
+    if undecodable is not None:  # names go into protobuf strings, which must be UTF-8
+        parser.error(f"argument {undecodable!a} is not UTF-8 text")
     args = parser.parse_args(arguments)
     code: int = args._run(args)
     return code

@@ -7,6 +7,11 @@ that with an error naming the filter at fault:
 
     >>> str(Filters.eq("phase", "FAILED") + gte("started_at", datetime(2024, 1, 1, tzinfo=timezone.utc)))
     'eq(phase,FAILED)+gte(started_at,2024-01-01T00:00:00Z)'
+
+The same regex drops one whitespace character after the comma and stops at a newline, so a value that
+starts with whitespace or holds a newline is refused too. `parse_filters` reads a filter string written by
+a person with the same checks, and gives back exactly what the builders would have made:
+`parse_filters(str(filters)) == filters`.
 """
 
 from __future__ import annotations
@@ -85,6 +90,19 @@ def _go_duration(value: datetime.timedelta, where: str) -> str:
     return f"{sign}{whole}.{fraction:06d}".rstrip("0").rstrip(".") + "s"
 
 
+def _survives_the_split(text: str, where: str) -> str:
+    """`text` when flyteadmin's expression regex gives it back unchanged: the regex drops one whitespace
+    character after the comma, and its `.` stops at a newline."""
+    if text[:1] in _GO_SPACE:
+        raise FilterError(f"{where}: the value {text!r} starts with whitespace, which flyteadmin drops")
+    if "\n" in text:
+        raise FilterError(f"{where}: the value {text!r} contains a newline, which flyteadmin cannot match")
+    return text
+
+
+_GO_SPACE = frozenset("\t\n\f\r ")
+
+
 @dataclass(frozen=True)
 class Filter:
     """One `function(field,value)` expression, validated on construction."""
@@ -109,7 +127,7 @@ class Filter:
             for item in items:
                 if ";" in item:
                     raise FilterError(f"{where}: the value {item!r} contains ';', which separates values")
-            return cls(function, field, ";".join(items))
+            return cls(function, field, _survives_the_split(";".join(items), where))
         if not isinstance(value, _SCALAR_TYPES):
             raise FilterError(f"{where}: {function} takes one value, got {type(value).__name__}")
         text = render_value(value, where)
@@ -118,7 +136,7 @@ class Filter:
                 f"{where}: the value {text!r} contains ';', which makes it a list of values that {function} "
                 "cannot compare with (flyteadmin's database refuses it); use value_in for several values"
             )
-        return cls(function, field, text)
+        return cls(function, field, _survives_the_split(text, where))
 
     def to_flyte_idl(self) -> str:
         """The expression text; named like flytekit's models so either can be passed where filters go."""
@@ -215,6 +233,53 @@ class Filters:
 
 FilterInput = Union[str, Filter, FilterList, Iterable[Any], None]  # noqa: UP007 - runtime alias
 """What `filters=` accepts: a filter string, our filters, flytekit filter models, or a list of any of them."""
+
+
+# One expression as flyteadmin splits it: function, then field up to the first comma, then the value.
+# Go's `\s` is ASCII whitespace and its `.` stops at a newline, as Python's does.
+_EXPRESSION = re.compile(r"^(?P<function>[a-z_]+)\((?P<field>[^,()]*),[\t\n\f\r ]?(?P<value>.*)\)\Z")
+
+
+def parse_filters(text: str) -> FilterList:
+    """A filter string (`eq(phase,FAILED)+value_in(mode,1;2)`) as the filters it holds, checked as the
+    builders check them; raises FilterError naming the expression at fault. Values stay text, exactly as
+    written, so `parse_filters(str(filters)) == filters` for anything the builders made.
+
+    For filter strings from people (`get --filter`, configuration): flyteadmin itself reports a malformed
+    filter only as an opaque INVALID_ARGUMENT after a round trip."""
+    if not isinstance(text, str):
+        raise FilterError(f"filters: expected a string, got {type(text).__name__}")
+    if not text.strip():
+        raise FilterError("filters: empty; e.g. eq(phase,FAILED)")
+    parsed = []
+    for expression in text.split("+"):
+        match = _EXPRESSION.match(expression)
+        shown = _shown(expression)
+        if match is None:
+            raise FilterError(f"filter {shown}: not function(field,value), e.g. eq(phase,FAILED)")
+        function, field, value = match["function"], match["field"], match["value"]
+        if function not in FUNCTIONS:
+            raise FilterError(
+                f"filter {shown}: unknown function {function!r}; flyteadmin knows {sorted(FUNCTIONS)}"
+            )
+        if not _FIELD.match(field):
+            raise FilterError(
+                f"filter {shown}: {field!r} is not a column name (optionally prefixed `entity.`)"
+            )
+        values = value.split(";") if function in _LIST_FUNCTIONS else [value]
+        if any(not item for item in values):
+            raise FilterError(f"filter {shown}: a value is empty")
+        if ";" in value and function not in _LIST_FUNCTIONS and function != "contains":
+            raise FilterError(f"filter {shown}: several values (';') need value_in or value_not_in")
+        if "," in value:
+            raise FilterError(f"filter {shown}: the value contains ',', which separates field and value")
+        parsed.append(Filter(function, field, _survives_the_split(value, f"filter {shown}")))
+    return FilterList(tuple(parsed))
+
+
+def _shown(expression: str) -> str:
+    """An expression quoted for an error message: repr escapes control characters, and a long one is cut."""
+    return repr(expression if len(expression) <= 80 else expression[:77] + "...")
 
 
 def render_filters(filters: Any) -> str:

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from flyteadmin_ops.commands.common import report_failure, settings_from_args
-from flyteadmin_ops.errors import FlyteEntityNotExistException
 from flyteadmin_ops.ops.results import OperationInputError
 
 if TYPE_CHECKING:
@@ -43,8 +42,13 @@ def run_with_client(args: argparse.Namespace, body: Callable[[SynchronousFlyteCl
 @contextmanager
 def not_found(what: str) -> Iterator[None]:
     """Report the server's NOT_FOUND for `what` (e.g. "execution flytesnacks/development/abc") as bad
-    input, exit 2."""
+    input, exit 2; and its INVALID_ARGUMENT too: here it can only be about the names the user typed (an
+    empty launch plan name, a project with a space), not an operation that failed."""
+    from flyteadmin_ops.errors import FlyteEntityNotExistException, FlyteInvalidInputException
+
     try:
         yield
     except FlyteEntityNotExistException as exc:
         raise OperationInputError(f"{what}: not found ({exc.server_message})") from None
+    except FlyteInvalidInputException as exc:
+        raise OperationInputError(f"{what}: refused by the server ({exc.server_message})") from None

@@ -8,31 +8,26 @@ Exit codes (documented in `flyteadmin-ops --help`): 0 ok, 1 the operation failed
 RPC, an unverifiable activation), 2 bad input (a broken package, bad settings including a TLS handshake the
 client rejects or a refused credential, an unknown project, invalid arguments). argparse itself exits 2 on
 invalid arguments, which keeps the meaning. `exit_code_for` is the one place that decides.
+
+Every subcommand imports this module to declare its options, so it imports nothing heavy at module level
+(no gRPC, no protobuf, no pydantic, no result model): `flyteadmin-ops register --help` pays only for argparse.
+What running a command needs is imported inside the functions that run it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
+import math
 import os
 import sys
 from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, TextIO
 
-from flyteadmin_ops.commands.ci_output import publish
-from flyteadmin_ops.commands.progress import ProgressReporter
-from flyteadmin_ops.commands.tables import render_result
-from flyteadmin_ops.errors import FlyteAdminError
-from flyteadmin_ops.ops.results import (
-    OperationInputError,
-    Result,
-    Status,
-    render_json,
-)
-
 if TYPE_CHECKING:
     from flyteadmin_ops.client import SynchronousFlyteClient
+    from flyteadmin_ops.commands.progress import ProgressReporter
+    from flyteadmin_ops.ops.results import Result, Status
     from flyteadmin_ops.settings import AdminSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -99,6 +94,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    """`--timeout SECONDS`: a finite number above 0. argparse's `float` alone lets `nan` through (which
+    compares false with everything, so the wait would never end) and `inf` or `1e999`."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
+
+
 def settings_from_args(args: argparse.Namespace) -> AdminSettings:
     """AdminSettings from the options given, with every other field left to the settings sources."""
     from flyteadmin_ops.settings import AdminSettings
@@ -120,6 +127,8 @@ def _config_file(path: str | None) -> Iterator[None]:
         yield
         return
     if not os.path.isfile(path):
+        from flyteadmin_ops.ops.results import OperationInputError
+
         raise OperationInputError(f"--config {path}: no such file")
     previous = os.environ.get(CONFIG_ENV)
     os.environ[CONFIG_ENV] = path
@@ -143,11 +152,14 @@ def exit_code_for(exc: BaseException) -> int | None:
     handling that `promote` does not need."""
     from pydantic import ValidationError
 
-    from flyteadmin_ops.errors import FlyteAuthenticationException, is_tls_failure
+    from flyteadmin_ops.client.filters import FilterError
+    from flyteadmin_ops.errors import FlyteAdminError, FlyteAuthenticationException, is_tls_failure
     from flyteadmin_ops.ops.package import PackageError
+    from flyteadmin_ops.ops.results import OperationInputError
     from flyteadmin_ops.settings import SettingsError
 
-    if isinstance(exc, OperationInputError | PackageError | SettingsError | ValidationError):
+    # FilterError: a name typed on the command line that no filter can carry (`--launch-plan 'a+b'`)
+    if isinstance(exc, OperationInputError | PackageError | SettingsError | ValidationError | FilterError):
         return EXIT_BAD_INPUT
     if isinstance(exc, FlyteAuthenticationException) or (
         isinstance(exc, FlyteAdminError) and is_tls_failure(exc)
@@ -172,10 +184,30 @@ def report_failure(
     code = exit_code_for(exc)
     if code is None:
         raise exc
-    print(f"error: {exc}", file=stream or sys.stderr)
+    print(f"error: {error_text(exc, code)}", file=stream or sys.stderr)
     if output == "json":
+        import json
+
         print(json.dumps(failure_document(exc, code), indent=2), file=stdout or sys.stdout)
     return code
+
+
+def error_text(exc: BaseException, code: int) -> str:
+    """The error's message as printed: names typed by the user or read from their files may hold control
+    characters (`-p $'\\r'`), which are escaped so they can neither split the one error line nor drive the
+    terminal. Line breaks are kept only where they are the message's own layout: an attributes file's list
+    of problems (each already one escaped line), and failures of the operation (exit 1)."""
+    from flyteadmin_ops.ops.attribute_file import AttributeFileError
+
+    keeps_lines = code != EXIT_BAD_INPUT or isinstance(exc, AttributeFileError)
+    lines = str(exc).split("\n") if keeps_lines else [str(exc)]
+    return "\n".join(_escaped(line) for line in lines)
+
+
+def _escaped(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def failure_document(exc: BaseException, exit_code: int) -> dict[str, object]:
@@ -217,6 +249,7 @@ def execute_with_client(
 
     def operation(settings: AdminSettings) -> Result:
         from flyteadmin_ops.client import SynchronousFlyteClient
+        from flyteadmin_ops.commands.progress import ProgressReporter
 
         progress = ProgressReporter()
         try:
@@ -247,6 +280,10 @@ def emit(
 ) -> None:
     """Print the result on stdout (`commands.tables` for people, the complete JSON for scripts), then
     the GitHub Actions summary and annotations when running there (`commands.ci_output`)."""
+    from flyteadmin_ops.commands.ci_output import publish
+    from flyteadmin_ops.commands.tables import render_result
+    from flyteadmin_ops.ops.results import render_json
+
     out = stream or sys.stdout
     text = render_json(result) if output == "json" else render_result(result, verbose=verbose, also=also)
     print(text, file=out)

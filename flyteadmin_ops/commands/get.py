@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from flyteadmin_ops.commands import views
 from flyteadmin_ops.commands.admin_session import not_found, run_with_client
 from flyteadmin_ops.commands.common import add_connection_arguments
-from flyteadmin_ops.errors import FlyteInvalidInputException
 from flyteadmin_ops.ops.results import OperationInputError
 
 if TYPE_CHECKING:
@@ -135,6 +134,7 @@ def _newest_first() -> Any:
 def _listing(client: SynchronousFlyteClient, args: argparse.Namespace) -> list[Any]:
     """At most --limit items, newest first; a filter the server refuses is reported as bad input."""
     from flyteadmin_ops.client import named_entity_id
+    from flyteadmin_ops.errors import FlyteInvalidInputException
 
     page_size = min(args.limit, DEFAULT_LIMIT)
     common: dict[str, Any] = {"filters": args.filter, "page_size": page_size}
@@ -157,15 +157,15 @@ def _listing(client: SynchronousFlyteClient, args: argparse.Namespace) -> list[A
         named = named_entity_id(args.project, args.domain, args.name or "")
         items = lister(named, sort_by=_newest_first(), **common)
     where = f"{args.kind} in {args.project}/{args.domain}" if args.project else args.kind
-    try:
-        with not_found(where):
+    with not_found(where):  # the server's INVALID_ARGUMENT is the filter's fault when there is one
+        try:
             return list(itertools.islice(items, args.limit))
-    except FlyteInvalidInputException as exc:
-        if args.filter is None:
-            raise
-        raise OperationInputError(
-            f"--filter {args.filter!r}: refused by the server: {exc.server_message}"
-        ) from None
+        except FlyteInvalidInputException as exc:
+            if args.filter is None:
+                raise
+            raise OperationInputError(
+                f"--filter {args.filter!r}: refused by the server: {exc.server_message}"
+            ) from None
 
 
 def _joined(first: str | None, second: str) -> str:

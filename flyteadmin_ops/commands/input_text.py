@@ -145,6 +145,10 @@ def _datetime(text: str) -> datetime.datetime:
         raise _Unreadable("not an ISO-8601 datetime, e.g. 2026-01-31T08:00:00Z") from None
     if value.tzinfo is None:
         raise _Unreadable("no time zone; add Z or an offset such as +02:00")
+    try:
+        value.astimezone(datetime.timezone.utc)  # what the literal will hold
+    except OverflowError:
+        raise _Unreadable("out of range once converted to UTC") from None
     return value
 
 
@@ -164,7 +168,10 @@ def _duration(text: str) -> datetime.timedelta | str:
     if not body or "".join(number + unit for number, unit in parts) != body:
         raise _Unreadable("not a duration; use e.g. 90s, 5m, 1h30m, 250ms or PT1H")
     seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-    return datetime.timedelta(seconds=sign * seconds)
+    try:
+        return datetime.timedelta(seconds=sign * seconds)
+    except OverflowError:  # also infinity, from a number too long for a float
+        raise _Unreadable("too long for a duration") from None
 
 
 def _json_of(text: str, expected: type, example: str) -> Any:
@@ -172,6 +179,10 @@ def _json_of(text: str, expected: type, example: str) -> Any:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise _Unreadable(f"not JSON ({error.msg} at character {error.pos}); expected {example}") from None
+    except RecursionError:
+        raise _Unreadable(f"JSON nested too deeply; expected {example}") from None
+    except ValueError:  # a number of more than 4300 digits, which Python refuses to convert
+        raise _Unreadable(f"a number in it is too long; expected {example}") from None
     if not isinstance(value, expected):
         raise _Unreadable(f"expected {example}")
     return value

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from flyteadmin_ops.commands import views
 from flyteadmin_ops.commands.admin_session import not_found, run_with_client
-from flyteadmin_ops.commands.common import add_connection_arguments
+from flyteadmin_ops.commands.common import add_connection_arguments, positive_seconds
 from flyteadmin_ops.commands.execution_watch import (
     ending_document,
     id_document,
@@ -33,7 +33,6 @@ from flyteadmin_ops.commands.execution_watch import (
     report_ending,
     wait_for_end,
 )
-from flyteadmin_ops.commands.input_text import parse_assignment, read_inputs
 from flyteadmin_ops.ops.results import OperationInputError
 
 if TYPE_CHECKING:
@@ -60,7 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="execution name (default: generated); relaunching it is a no-op")
     parser.add_argument("--wait", action="store_true", help="wait until it ends and print its outputs")
     parser.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="with --wait: stop waiting after SECONDS (exit 1)"
+        "--timeout",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="with --wait: stop waiting after SECONDS (exit 1)",
     )
     views.add_format_argument(parser)
     add_connection_arguments(parser)
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 def launch(client: SynchronousFlyteClient, args: argparse.Namespace) -> int:
     from flyteadmin_ops.client import InputValueError, launch_plan_id
+    from flyteadmin_ops.commands.input_text import parse_assignment, read_inputs  # protobuf types
 
     if args.timeout is not None and (not args.wait or args.timeout <= 0):
         raise OperationInputError("--timeout: a positive number of seconds, and only with --wait")
@@ -125,13 +128,26 @@ def _read_inputs_file(path: str) -> Mapping[str, Any]:
     try:
         with open(path, encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise OperationInputError(f"--inputs-file {path}: not readable YAML or JSON ({error})") from None
+    except (OSError, ValueError, yaml.YAMLError, RecursionError) as error:
+        # ValueError: not UTF-8, or a tagged value that cannot be built (`!!int 0x`)
+        raise OperationInputError(
+            f"--inputs-file {path}: not readable YAML or JSON ({_one_line(error)})"
+        ) from None
     if document is None:
         return {}
     if not isinstance(document, dict) or not all(isinstance(key, str) for key in document):
         raise OperationInputError(f"--inputs-file {path}: expected a mapping of input name to value")
     return document
+
+
+def _one_line(error: BaseException) -> str:
+    """PyYAML's messages span lines and quote the file back: keep the problem and where it is."""
+    problem, mark = getattr(error, "problem", None), getattr(error, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _outputs(client: SynchronousFlyteClient, ident: Any) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from flyteadmin_ops.commands.admin_session import TERMINAL_PHASES, not_found, ru
 from flyteadmin_ops.commands.common import add_connection_arguments
 from flyteadmin_ops.commands.execution_watch import id_document, id_text
 from flyteadmin_ops.commands.wait import add_execution_arguments
-from flyteadmin_ops.errors import FlyteFailedPreconditionException
 
 if TYPE_CHECKING:
     from flyteadmin_ops.client import SynchronousFlyteClient
@@ -42,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
 def terminate(client: SynchronousFlyteClient, args: argparse.Namespace) -> int:
     from flyteadmin_ops.client import execution_id
+    from flyteadmin_ops.errors import FlyteFailedPreconditionException
 
     ident = execution_id(args.project, args.domain, args.execution)
     with not_found(f"execution {args.project}/{args.domain}/{args.execution}"):

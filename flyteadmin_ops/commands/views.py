@@ -4,6 +4,9 @@ A table keeps the columns an operator scans (name, version, created, state or ph
 YAML document is protobuf's own JSON mapping (`MessageToDict`, camelCase keys, enums by name, as flytectl's
 `-o json` prints), wrapped in an envelope whose keys are always present (`ok`, `kind`, `items`), so a
 script reads every command the same way.
+
+YAML, protobuf and the flyteidl modules are imported by the functions that use them, so that declaring
+the `--output` option (every one of these commands' `--help`) costs nothing.
 """
 
 from __future__ import annotations
@@ -13,15 +16,13 @@ import datetime
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import yaml
-from flyteidl.admin import launch_plan_pb2, project_pb2
-from flyteidl.core import execution_pb2 as core_execution_pb2
-from google.protobuf import json_format
-from google.protobuf.duration_pb2 import Duration
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
+if TYPE_CHECKING:
+    from flyteidl.admin import project_pb2
+    from google.protobuf.duration_pb2 import Duration
+    from google.protobuf.message import Message
+    from google.protobuf.timestamp_pb2 import Timestamp
 
 FORMATS = ("table", "json", "yaml")
 
@@ -41,12 +42,16 @@ def add_format_argument(parser: argparse.ArgumentParser) -> None:
 
 def message_document(message: Message) -> dict[str, Any]:
     """A protobuf as protobuf's JSON mapping (stable across versions of this tool)."""
+    from google.protobuf import json_format
+
     return json_format.MessageToDict(message)
 
 
 def plain(value: Any) -> Any:
     """A Python value (e.g. an execution output) as JSON/YAML can hold it: datetimes in ISO-8601 UTC,
     durations as seconds with an `s`, protobufs in their JSON mapping, containers recursively."""
+    from google.protobuf.message import Message
+
     if isinstance(value, datetime.datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, datetime.timedelta):
@@ -84,10 +89,14 @@ def duration_text(duration: Duration) -> str:
 
 
 def workflow_phase(phase: int) -> str:
+    from flyteidl.core import execution_pb2 as core_execution_pb2
+
     return str(core_execution_pb2.WorkflowExecution.Phase.Name(phase))
 
 
 def node_phase(phase: int) -> str:
+    from flyteidl.core import execution_pb2 as core_execution_pb2
+
     return str(core_execution_pb2.NodeExecution.Phase.Name(phase))
 
 
@@ -95,12 +104,16 @@ def node_phase(phase: int) -> str:
 
 
 def project_row(project: project_pb2.Project) -> dict[str, str]:
+    from flyteidl.admin import project_pb2
+
     state = project_pb2.Project.ProjectState.Name(project.state)
     return {"ID": project.id, "NAME": project.name, "STATE": state, "DESCRIPTION": project.description}
 
 
 def entity_row(entity: Any) -> dict[str, str]:
     """A task, workflow or launch plan version."""
+    from flyteidl.admin import launch_plan_pb2
+
     row = {"NAME": entity.id.name, "VERSION": entity.id.version}
     if isinstance(entity, launch_plan_pb2.LaunchPlan):
         row["STATE"] = launch_plan_pb2.LaunchPlanState.Name(entity.closure.state)
@@ -153,6 +166,8 @@ def print_document(document: Mapping[str, Any], output: str, stream: TextIO | No
     """A document as JSON (indented, keys in the order built) or YAML, on stdout."""
     out = stream or sys.stdout
     if output == "yaml":
+        import yaml
+
         out.write(yaml.safe_dump(plain(document), sort_keys=False, allow_unicode=True))
     else:
         print(json.dumps(plain(document), indent=2, ensure_ascii=False), file=out)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from flyteadmin_ops.commands import views
 from flyteadmin_ops.commands.admin_session import not_found, run_with_client
-from flyteadmin_ops.commands.common import add_connection_arguments
+from flyteadmin_ops.commands.common import add_connection_arguments, positive_seconds
 from flyteadmin_ops.commands.execution_watch import (
     ending_document,
     id_document,
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_execution_arguments(parser)
     parser.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="stop waiting after SECONDS (exit 1)"
+        "--timeout", type=positive_seconds, metavar="SECONDS", help="stop waiting after SECONDS (exit 1)"
     )
     views.add_format_argument(parser)
     add_connection_arguments(parser)

@@ -137,9 +137,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return (
-            f"{self.location}: {self.key}: {self.message}" if self.key else f"{self.location}: {self.message}"
-        )
+        where = f"{self.location}: {self.key}" if self.key else f"{self.location}"
+        return _printable(f"{where}: {self.message}")
 
 
 class AttributeFileError(OperationInputError):
@@ -172,23 +171,41 @@ def load_attribute_file(path: str | Path) -> list[DeclaredAttribute]:
 
 def parse_attributes(text: str, file: str = "<string>") -> list[DeclaredAttribute]:
     reader = _Reader(file)
-    try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        raise AttributeFileError(
-            [Problem(Location(file, line), "", f"not valid YAML: {exc.problem}")]
-        ) from exc
+    documents = _compose(text, file)
     entries: list[DeclaredAttribute] = []
-    for document in documents:
-        for node in reader.entry_nodes(document):
-            entry = reader.entry(node)
-            if entry is not None:
-                entries.append(entry)
+    try:
+        for document in documents:
+            for node in reader.entry_nodes(document):
+                entry = reader.entry(node)
+                if entry is not None:
+                    entries.append(entry)
+    except RecursionError:  # nesting deeper than any attribute (the composer usually stops it first)
+        raise AttributeFileError([Problem(Location(file, 0), "", _TOO_DEEP)]) from None
     if reader.problems:
         raise AttributeFileError(reader.problems)
     return entries
+
+
+_TOO_DEEP = "nested too deeply to be an attributes file"
+
+
+def _compose(text: str, file: str) -> list[yaml.Node | None]:
+    """The file's YAML documents as nodes; any YAML error (a syntax error, a character YAML does not allow,
+    nesting deep enough to exhaust the stack) is a problem naming the file and line."""
+    try:
+        return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = f"not valid YAML: {exc.problem}"
+    except yaml.reader.ReaderError as exc:  # e.g. a NUL byte: it has a position, not a mark
+        line = text.count("\n", 0, exc.position) + 1
+        problem = f"not valid YAML: character {exc.character!r} is not allowed"
+    except yaml.YAMLError as exc:
+        line, problem = 0, f"not valid YAML: {exc}"
+    except RecursionError:
+        line, problem = 0, _TOO_DEEP
+    raise AttributeFileError([Problem(Location(file, line), "", problem)])
 
 
 class _Reader:
@@ -197,7 +214,6 @@ class _Reader:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
-        self._constructor = yaml.constructor.SafeConstructor()
         self._declared: dict[tuple[Scope, int], Location] = {}
 
     def at(self, node: yaml.Node) -> Location:
@@ -309,7 +325,7 @@ class _Reader:
         if descriptor.full_name == "google.protobuf.Struct":
             if not isinstance(node, yaml.MappingNode):
                 return self.wrong(node, path, "a mapping")
-            return self._constructor.construct_object(node, deep=True)
+            return self.construct(node, path, deep=True)
         if descriptor.full_name in _WRAPPERS:
             return self.scalar(node, descriptor.fields_by_name["value"], path)
         if not isinstance(node, yaml.MappingNode):
@@ -360,7 +376,9 @@ class _Reader:
         if not isinstance(node, yaml.ScalarNode):
             return self.wrong(node, path, _SCALAR_NAMES.get(proto_field.type, "a value"))
         tag = node.tag.rsplit(":", 1)[-1]
-        value = self._constructor.construct_object(node)
+        value = self.construct(node, path)
+        if value is _INVALID:
+            return _INVALID
         kind = proto_field.type
         if kind == FieldDescriptor.TYPE_STRING:
             if tag != "str":
@@ -395,13 +413,29 @@ class _Reader:
             return value.upper()
         return self.wrong(node, path, f"one of {names}")
 
+    def construct(self, node: yaml.Node, path: str, *, deep: bool = False) -> Any:
+        """The Python value of a node; a value its own tag cannot build (`!!int 0x`, `!!python/object`,
+        `!!timestamp` of no date) is a problem at its line, not an exception."""
+        try:  # a fresh constructor each time: one that raised may keep half-built state
+            return yaml.constructor.SafeConstructor().construct_object(node, deep=deep)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+            reason = exc.problem if isinstance(exc, yaml.MarkedYAMLError) and exc.problem else str(exc)
+            self.problem(node, path, f"cannot read this value: {' '.join(reason.split())}")
+            return _INVALID
+
     def wrong(self, node: yaml.Node, path: str, expected: str, hint: str = "") -> Any:
         self.problem(node, path, f"expected {expected}, got {_kind(node)}{hint}")
         return _INVALID
 
     def string(self, node: yaml.Node, key: str) -> str | None:
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":str"):
-            return str(node.value)
+            text = str(node.value)
+            try:  # a double-quoted "\udcbf" is a lone surrogate, which no protobuf string can carry
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                self.problem(node, key, f"{text!a} is not Unicode text (it holds a lone surrogate)")
+                return None
+            return text
         self.problem(node, key, f"expected a string, got {_kind(node)}")
         return None
 
@@ -442,6 +476,14 @@ _INT_TYPES: dict[int, tuple[int, int]] = {
 """Integer field types and the values each can hold: a number out of range would otherwise surface as
 json_format's ParseError, naming neither the file nor the line."""
 _SCALAR_NAMES = {FieldDescriptor.TYPE_STRING: "a string", FieldDescriptor.TYPE_BOOL: "true or false"}
+
+
+def _printable(text: str) -> str:
+    """Control characters from the file (a key holding a newline or an escape sequence) escaped, so each
+    problem stays one line of the report."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def _join(path: str, key: str) -> str:
