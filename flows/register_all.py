@@ -68,13 +68,24 @@ def register_all(
         return finish(result, key)
 
     numbers = count(1)
+    went_away: list[Outcome] = []  # a wave's `server` outcome: Admin went away, attempt nothing more
 
     def register_wave(wave: Sequence[Entity]) -> list[Outcome]:
         named = register_package_wave.with_options(task_run_name=f"register-wave-{next(numbers)}")
-        return named(block, wave, continue_on_error)
+        outcomes = named(block, wave, continue_on_error)
+        went_away.extend(o for o in outcomes if o.kind == register_ops.SERVER_KIND)
+        return outcomes
 
-    outcomes = register_ops.run_waves(prepared.waves, register_wave, continue_on_error=continue_on_error)
+    outcomes = register_ops.run_waves(
+        prepared.waves,
+        register_wave,
+        continue_on_error=continue_on_error,
+        halted=lambda: register_ops.SERVER_GONE if went_away else None,
+    )
     result.extend(outcomes)
+    if went_away:
+        result.notes.append(f"the server at {went_away[0].name} went away; re-run once it is back")
+        return finish(result, key)
     if activate_schedules:
         result.extend(activate_scheduled_launch_plans(block, prepared.package, outcomes))
     return finish(result, key)

@@ -49,14 +49,31 @@ class Stage:
     counts: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     started: float | None = None
+    # Worked out from `expected` on first use, then kept up to date by `take`: the reporter asks for both
+    # once per outcome, and recounting a wave of a thousand entities each time made a 1,600-entity run
+    # quadratic. So `expected` must be complete before the stage is planned.
+    _pending: int | None = field(default=None, init=False, repr=False, compare=False)
+    _expected_kinds: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def pending(self) -> int:
-        return sum(self.expected.values())
+        if self._pending is None:
+            self._pending = sum(self.expected.values())
+        return self._pending
+
+    def take(self, key: OutcomeKey) -> bool:
+        """Count one outcome against this stage if it still expects `key`; False if it does not."""
+        if not self.expected[key]:
+            return False
+        self.expected[key] -= 1
+        self._pending = self.pending - 1
+        return True
 
     def phase(self) -> str:
         """The label with what the batch holds, e.g. `wave 2/3 workflows`."""
-        kinds = sorted({kind for kind, _name in self.expected} | set(self.kinds))
+        if self._expected_kinds is None:
+            self._expected_kinds = frozenset(kind for kind, _name in self.expected)
+        kinds = sorted(self._expected_kinds.union(self.kinds))
         return " ".join([self.label, *(_plural(kind) for kind in kinds)]).strip()
 
 
@@ -147,8 +164,7 @@ class ProgressReporter:
         key = (outcome.kind, outcome.name)
         if self._planned:
             for stage in self._stages[self._current :]:
-                if stage.expected[key]:
-                    stage.expected[key] -= 1
+                if stage.take(key):
                     return stage
             # Not planned (e.g. an activation after the waves): collected in a trailing stage.
             if not self._stages or self._stages[-1].label != _TAIL:
@@ -214,17 +230,23 @@ class ProgressReporter:
 def register_stages(package: Package, project: str, domain: str, version: str) -> list[Stage]:
     """register's batches as it will run them: the source archive upload, then each dependency wave
     split as `register_waves` splits it (launch plans after the rest). Names are the hydrated ones, which
-    is how register names its outcomes; hydrating here also fails early, with register's own message."""
-    from flyteadmin_ops.ops.package import dependency_waves, hydrate
-    from flyteadmin_ops.ops.register import KIND_NAMES, identifier_text, launch_plans_last
+    is how register names its outcomes; bad values fail early, with register's own message. The package
+    itself is not hydrated (most of a second for 1,600 entities): hydration fills every identifier alike,
+    so the waves of a package without external references are the same before and after."""
+    from flyteadmin_ops.ops.package import Package, dependency_waves, hydrate, identifier_key
+    from flyteadmin_ops.ops.register import KIND_NAMES, launch_plans_last
     from flyteadmin_ops.ops.upload import UPLOAD_KIND
 
+    hydrate(Package((), source=package.source), project, domain, version)  # checks the values only
     stages: list[Stage] = []
     if package.fast_archive is not None:
         stages.append(Stage("upload", Counter({(UPLOAD_KIND, package.fast_archive.name): 1})))
-    waves = dependency_waves(hydrate(package, project, domain, version))
+    waves = dependency_waves(package if not package.external else hydrate(package, project, domain, version))
     for number, batch in enumerate(launch_plans_last(waves)):
-        keys = Counter((KIND_NAMES[e.resource_type], identifier_text(e.id)) for e in batch)
+        keys = Counter(
+            (KIND_NAMES[e.resource_type], f"{project}:{domain}:{e.name}:{identifier_key(e.id)[4] or version}")
+            for e in batch
+        )
         stages.append(Stage(f"wave {number // 2 + 1}/{len(waves)}", keys))
     return stages
 

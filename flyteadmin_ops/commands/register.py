@@ -1,12 +1,16 @@
 """Register a `pyflyte package` archive (or a folder of .pb files) in a project and domain at a version.
 
-Entities are registered in dependency waves, each wave concurrently (--max-concurrency). An identical
-entity already on the server counts as success (`exists`); a different one under the same version is a
-`conflict`, shown as the fields that differ, one per line (`node n1 (maybe_fail): metadata.retries: 0 -> 3`);
-`-o json` lists them under `changes` (path, old, new) and keeps flyteadmin's own message in `server_message`.
-By default nothing after a conflict or failure is attempted, so no launch plan is created from a broken
-package; --continue-on-error goes on. The fast-register source archive (fast*.tar.gz) is uploaded through
-the data proxy first and its URL put into the task args.
+Entities are registered in dependency waves, each wave concurrently: the calls in flight start at the
+max_concurrency setting and grow while the server keeps up (up to max_concurrency_ceiling), halving when it
+pushes back; --max-concurrency N pins them to N. What already exists at the version is listed first, so a
+re-run sends no create for a task or launch plan that is already there, and what was written is read
+back. An identical entity already on the server counts as success (`exists`); a different one under the
+same version is a `conflict`, shown as the fields that differ, one per line
+(`node n1 (maybe_fail): metadata.retries: 0 -> 3`); `-o json` lists them under `changes` (path, old, new)
+and keeps flyteadmin's own message in `server_message`. By default nothing after a conflict or failure is
+attempted, so no launch plan is created from a broken package; --continue-on-error goes on. The
+fast-register source archive (fast*.tar.gz) is uploaded through the data proxy first and its URL put into
+the task args.
 
 Progress goes to stderr: a bar redrawn in place on a terminal, one line per wave otherwise. The table
 lists what needs attention (conflicts, failures, what was not attempted) and a count per status;
@@ -17,7 +21,8 @@ Examples:
   flyteadmin-ops register pkg.tgz -p flytesnacks -d development --version "$GIT_SHA" --activate-schedules
 
 Exit codes: 0 every entity created or already there, 1 a conflict or failure, 2 bad input (unreadable
-package, unknown project or domain, bad settings).
+package, unknown project or domain, bad settings). Admin going away mid-run is a failure (1): what was not
+attempted is listed as skipped; re-run once it is back.
 """
 
 from __future__ import annotations
@@ -32,11 +37,11 @@ from flyteadmin_ops.commands.common import (
     execute,
     execute_with_client,
 )
-from flyteadmin_ops.commands.progress import ProgressReporter, register_stages
-from flyteadmin_ops.ops.results import Result
 
 if TYPE_CHECKING:
     from flyteadmin_ops.client import SynchronousFlyteClient
+    from flyteadmin_ops.commands.progress import ProgressReporter
+    from flyteadmin_ops.ops.results import Result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from flyteadmin_ops.commands.progress import register_stages
     from flyteadmin_ops.ops.package import load_package
     from flyteadmin_ops.ops.register import register_package
 
@@ -100,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             continue_on_error=args.continue_on_error,
             activate_schedules=args.activate_schedules,
             dest_dir=args.dest_dir,
+            max_concurrency=args.max_concurrency,  # given: a fixed number in flight; else adaptive
             on_outcome=progress,
         )
 

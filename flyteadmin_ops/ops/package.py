@@ -19,6 +19,7 @@ the register automation all see the same plan.
 from __future__ import annotations
 
 import hashlib
+import lzma
 import re
 import tarfile
 import zlib
@@ -34,6 +35,7 @@ from flyteidl.core import identifier_pb2
 from google.protobuf.message import DecodeError, Message
 
 from flyteadmin_ops.ops import protowalk
+from flyteadmin_ops.ops.plain_archive import read_plain_archive
 from flyteadmin_ops.ops.results import OperationInputError
 from flyteadmin_ops.ops.waves import CycleError, levels
 
@@ -58,13 +60,26 @@ _REMOTE_PACKAGE_PATH = re.compile(r"\{\{\s*\.remote_package_path\s*\}\}")
 _DEST_DIR = re.compile(r"\{\{\s*\.dest_dir\s*\}\}")
 
 
+def _printable(text: str) -> str:
+    """`text` with control characters and unpaired surrogates escaped (`\\n`, `\\x00`, `\\udcff`).
+
+    Member names, entity names and versions come from the package's own bytes: a newline in one would
+    split the CLI's one-line error, an escape sequence would drive the terminal, and a lone surrogate (a
+    tar name that is not UTF-8) cannot even be written to a UTF-8 stream."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 class PackageError(OperationInputError):
-    """A package cannot be used as given. `source` names the file (or archive member) at fault."""
+    """A package cannot be used as given. `source` names the file (or archive member) at fault.
+
+    The message is one printable line whatever the package holds (see `_printable`)."""
 
     def __init__(self, source: str, problem: str) -> None:
         self.source = source
         self.problem = problem
-        super().__init__(f"{source}: {problem}")
+        super().__init__(_printable(f"{source}: {problem}"))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # picklable with its two arguments (Prefect moves exceptions between threads and processes)
@@ -114,7 +129,7 @@ class Entity:
             resource_type=request.id.resource_type,
             request=request,
             source=source,
-            references=tuple({identifier_key(r): r for r in protowalk.references(request.spec)}.values()),
+            references=_distinct(protowalk.references(request.spec)),
         )
 
     @property
@@ -125,8 +140,10 @@ class Entity:
     def name(self) -> str:
         return str(self.request.id.name)
 
-    @property
+    @cached_property
     def key(self) -> IdentifierKey:
+        # Cached: registering a large package asks for it tens of thousands of times (sets, dicts, hashes);
+        # the request is read-only (class docstring), so the key cannot change.
         return identifier_key(self.request.id)
 
     def __hash__(self) -> int:
@@ -168,8 +185,19 @@ class Package:
 
 
 def _unset(value: str, field_name: str) -> bool:
+    if not value:
+        return True
+    if value[0] != "{":  # the common case, decided without the regex (every identifier field comes here)
+        return False
     match = _REGISTRATION_PLACEHOLDER.match(value)
     return not value or (match is not None and match["field"] == field_name)
+
+
+def _distinct(
+    references: Iterable[identifier_pb2.Identifier],
+) -> tuple[identifier_pb2.Identifier, ...]:
+    """`references` without repeats (by `identifier_key`), first occurrence kept, in order."""
+    return tuple({identifier_key(r): r for r in references}.values())
 
 
 def identifier_key(ident: identifier_pb2.Identifier) -> IdentifierKey:
@@ -239,12 +267,17 @@ def _read_folder(folder: Path) -> list[tuple[str, bytes]]:
 
 
 def _read_archive(path: Path) -> list[tuple[str, bytes]]:
+    plain = read_plain_archive(path, max_file_bytes=MAX_FILE_BYTES, max_package_bytes=MAX_PACKAGE_BYTES)
+    if plain is not None:
+        return plain
     try:
         with tarfile.open(path, mode="r:*") as archive:
             return sorted(_archive_members(archive, path))
     except PackageError:
         raise
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
+        # an archive damaged after its first block fails only when that member is read, with the error of
+        # its compression: zlib's, lzma's (never wrapped by tarfile) or bz2's OSError
         # tarfile's "could not be opened" lists every compression it tried, one per line: keep the headline
         reason = str(exc).splitlines()[0].rstrip(": ") if str(exc) else type(exc).__name__
         single_pb = path.suffix == ".pb"
@@ -411,6 +444,8 @@ def hydrate(
     values = {"project": project, "domain": domain, "version": version}
 
     def rewrite(arg: str) -> str:
+        if "{{" not in arg:  # most args hold no placeholder: skip both substitutions
+            return arg
         if source_url is not None:
             arg = _REMOTE_PACKAGE_PATH.sub(lambda _: source_url, arg)
         return _DEST_DIR.sub(lambda _: dest_dir, arg)
@@ -419,14 +454,24 @@ def hydrate(
     for entity in package:
         request = type(entity.request)()
         request.CopyFrom(entity.request)
-        for ident, _ in protowalk.identifiers(request):
-            for field_name, value in values.items():
-                if _unset(getattr(ident, field_name), field_name):
-                    setattr(ident, field_name, value)
+        # One walk fills the identifiers and collects the references (what `Entity.from_request` would
+        # walk the hydrated spec again for); the create request's own id is outside the spec.
+        references = []
+        for ident, defining in protowalk.identifiers(request.spec):
+            _fill(ident, values)
+            if not defining:
+                references.append(ident)
+        _fill(request.id, values)
         request.id.project, request.id.domain = project, domain
         _rewrite_args(request, rewrite)
-        entities.append(Entity.from_request(request, entity.source))
+        entities.append(Entity(request.id.resource_type, request, entity.source, _distinct(references)))
     return Package(tuple(entities), package.fast_archive, package.source, package.external)
+
+
+def _fill(ident: identifier_pb2.Identifier, values: dict[str, str]) -> None:
+    for field_name, value in values.items():
+        if _unset(getattr(ident, field_name), field_name):
+            setattr(ident, field_name, value)
 
 
 def _rewrite_args(request: Message, rewrite: Callable[[str], str]) -> None:
@@ -447,18 +492,22 @@ def _dependency_graph(package: Package) -> dict[int, list[int]]:
     graph: dict[int, list[int]] = {}
     for i, entity in enumerate(package.entities):
         # Subworkflows travel inside the workflow spec that uses them: a reference to one is satisfied there.
-        embedded = {
-            identifier_key(ident)
-            for ident, defining in protowalk.identifiers(entity.request.spec)
-            if defining
-        }
+        # Walked for only when a reference is not in the package (rare), not for every entity.
+        embedded: set[IdentifierKey] | None = None
         needs: list[int] = []
         for ref in entity.references:
             key = identifier_key(ref)
             if key in index:
                 if index[key] not in needs:
                     needs.append(index[key])
-            elif key not in embedded and not _is_external(key, package.external):
+                continue
+            if embedded is None:
+                embedded = {
+                    identifier_key(ident)
+                    for ident, defining in protowalk.identifiers(entity.request.spec)
+                    if defining
+                }
+            if key not in embedded and not _is_external(key, package.external):
                 raise MissingReferenceError(
                     entity.source,
                     f"{entity} refers to {_KIND.get(ref.resource_type, 'entity')} {_describe(key)}, which is "

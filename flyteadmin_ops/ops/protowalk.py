@@ -7,10 +7,12 @@ Walking the message tree by descriptor reaches all of them, today's and tomorrow
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 
 from flyteidl.core import identifier_pb2
 from google.protobuf import struct_pb2
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
 # Messages whose `id` field names the entity being defined (not a reference to another one).
@@ -20,34 +22,87 @@ _DEFINING_MESSAGES = frozenset(
 _IDENTIFIER = identifier_pb2.Identifier.DESCRIPTOR.full_name
 
 
-def _children(message: Message) -> Iterator[tuple[str, Message]]:
-    """(field name, sub-message) for every message-typed value set in `message`, map values included."""
-    for field, value in message.ListFields():
-        if field.message_type is None:
+@functools.cache
+def _can_hold(descriptor: Descriptor, full_name: str) -> bool:
+    """Whether a message of type `descriptor` can contain one of type `full_name` at any depth. Walks skip
+    the subtrees that cannot (interfaces, literals, pod specs when looking for identifiers), which more
+    than halves hydrating a large package; the answer comes from the descriptors, so no place is missed."""
+    seen: set[str] = set()
+    pending = [descriptor]
+    while pending:
+        current = pending.pop()
+        if current.full_name == full_name:
+            return True
+        if current.full_name not in seen:
+            seen.add(current.full_name)
+            pending.extend(f.message_type for f in current.fields if f.message_type is not None)
+    return False
+
+
+_SINGLE, _REPEATED, _MAP = 0, 1, 2
+
+
+@functools.cache
+def _fields(descriptor: Descriptor, target: str) -> tuple[tuple[str, int], ...]:
+    """(field name, shape) of the message-typed fields of `descriptor` that can hold a `target`, in field
+    number order (the order of `ListFields`, so walks keep document order). Worked out once per message
+    type: asking each message for `ListFields` and each field for its options dominated large walks."""
+    found = []
+    for field in sorted(descriptor.fields, key=lambda f: f.number):
+        if field.message_type is None or not _can_hold(field.message_type, target):
             continue
         if field.message_type.GetOptions().map_entry:
-            value_field = field.message_type.fields_by_name["value"]
-            if value_field.message_type is not None:
-                for item in value.values():
-                    yield field.name, item
-        elif isinstance(value, Message):
-            yield field.name, value
-        else:  # a repeated message field
-            for item in value:
-                yield field.name, item
+            if field.message_type.fields_by_name["value"].message_type is not None:
+                found.append((field.name, _MAP))
+        else:
+            found.append((field.name, _REPEATED if field.is_repeated else _SINGLE))
+    return tuple(found)
+
+
+def _children(message: Message, target: str) -> Iterator[tuple[str, Message]]:
+    """(field name, sub-message) for every message-typed value set in `message`, map values included,
+    that can hold a message of type `target`."""
+    for name, shape in _fields(message.DESCRIPTOR, target):
+        if shape == _SINGLE:
+            if message.HasField(name):
+                yield name, getattr(message, name)
+        elif shape == _REPEATED:
+            for item in getattr(message, name):
+                yield name, item
+        else:
+            for item in getattr(message, name).values():
+                yield name, item
 
 
 def identifiers(
     message: Message, *, defining: bool = False
 ) -> Iterator[tuple[identifier_pb2.Identifier, bool]]:
     """Every Identifier inside `message` in document order, with True when it is a definition (a template's or
-    a launch plan's own id) rather than a reference to another entity."""
-    if message.DESCRIPTOR.full_name == _IDENTIFIER:
-        yield message, defining
+    a launch plan's own id) rather than a reference to another entity. The walk is done before the first
+    item is returned (one list, no generator per level), so changing the identifiers' fields while
+    iterating is fine."""
+    found: list[tuple[identifier_pb2.Identifier, bool]] = []
+    _collect_identifiers(message, defining, found)
+    return iter(found)
+
+
+def _collect_identifiers(
+    message: Message, defining: bool, found: list[tuple[identifier_pb2.Identifier, bool]]
+) -> None:
+    descriptor = message.DESCRIPTOR
+    if descriptor.full_name == _IDENTIFIER:
+        found.append((message, defining))
         return
-    parent_defines = message.DESCRIPTOR.full_name in _DEFINING_MESSAGES
-    for name, child in _children(message):
-        yield from identifiers(child, defining=parent_defines and name == "id")
+    parent_defines = descriptor.full_name in _DEFINING_MESSAGES
+    for name, shape in _fields(descriptor, _IDENTIFIER):
+        child_defines = parent_defines and name == "id"
+        if shape == _SINGLE:
+            if message.HasField(name):
+                _collect_identifiers(getattr(message, name), child_defines, found)
+        else:
+            values = getattr(message, name)
+            for item in values if shape == _REPEATED else values.values():
+                _collect_identifiers(item, child_defines, found)
 
 
 def references(message: Message) -> list[identifier_pb2.Identifier]:
@@ -56,11 +111,18 @@ def references(message: Message) -> list[identifier_pb2.Identifier]:
 
 
 def messages_of_type(message: Message, full_name: str) -> Iterator[Message]:
-    """Every message of protobuf type `full_name` inside `message` (itself included), outermost first."""
+    """Every message of protobuf type `full_name` inside `message` (itself included), outermost first.
+    Like `identifiers`, the walk is done before the first item is returned."""
+    found: list[Message] = []
+    _collect_messages(message, full_name, found)
+    return iter(found)
+
+
+def _collect_messages(message: Message, full_name: str, found: list[Message]) -> None:
     if message.DESCRIPTOR.full_name == full_name:
-        yield message
-    for _, child in _children(message):
-        yield from messages_of_type(child, full_name)
+        found.append(message)
+    for _, child in _children(message, full_name):
+        _collect_messages(child, full_name, found)
 
 
 def rewrite_struct_strings(

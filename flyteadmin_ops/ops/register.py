@@ -14,68 +14,95 @@ The steps, and why they are in this order:
    was sent). So the PUT always happens, and ALREADY_EXISTS is reported as the failure it is. The PUT
    sends the archive's own length (never the server's `Content-Length`, which is that of the MD5 text) and
    the stored object is read back and compared before anything is registered (`ops.upload`).
-4. Register wave by wave (`dependency_waves`): each wave concurrently, up to `max_concurrency` calls in
-   flight. Identical entities are `exists`, different structure is `conflict` with the fields that differ
-   (`ops.conflicts`: read from the server's diff for tasks and launch plans, by comparing with the
+4. Register wave by wave (`dependency_waves`; the engine is `ops.wave_registration`): first list what
+   the server already holds at the version (read while the archive uploads; tasks and launch plans
+   identical to ours are `exists` without a create), then each wave concurrently (the calls in flight
+   adapt to the server unless `max_concurrency` pins them, `ops.concurrency`), then read back what was
+   written. Identical entities are `exists`, different structure is `conflict` with the fields that
+   differ (`ops.conflicts`: read from the server's diff for tasks and launch plans, by comparing with the
    registered workflow for workflows, whose server diff lists nearly everything).
    Unless `continue_on_error`, the first wave with a problem is the last one attempted, and inside a wave
    launch plans are only created once everything else in that wave succeeded: a broken task or workflow
-   never leaves a launch plan (or a schedule) behind.
+   never leaves a launch plan (or a schedule) behind. If Admin goes away (the transport's circuit breaker
+   raises `FlyteAdminUnreachable`), nothing more is attempted and the notes say so.
 5. Optionally activate launch plans that carry a schedule, also when they already existed.
 
-`register_waves` is the reusable part (step 4), used by `ops.promote` for cross-domain copies.
+`register_waves` is the reusable part (step 4), used by `ops.promote` for cross-domain copies. Its
+helpers (`create_entity`, `run_waves`, `launch_plans_last`, `skipped`, ...) are importable from here too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flyteidl.admin import launch_plan_pb2
 from flyteidl.admin.common_pb2 import ObjectGetRequest
 from flyteidl.core import identifier_pb2
 
-from flyteadmin_ops.errors import (
-    FlyteAdminError,
-    FlyteEntityAlreadyExistsException,
-    FlyteEntityConflictException,
-    FlyteEntityNotExistException,
-)
-from flyteadmin_ops.ops.conflicts import explain_conflict
+from flyteadmin_ops.errors import FlyteAdminError, FlyteEntityNotExistException
 from flyteadmin_ops.ops.package import (
     LAUNCH_PLAN,
-    TASK,
-    WORKFLOW,
     Entity,
     Package,
     PackageError,
     Source,
     dependency_waves,
     hydrate,
+    identifier_key,
     load_package,
 )
 from flyteadmin_ops.ops.results import OperationInputError, Outcome, OutcomeCallback, Result, Status
 from flyteadmin_ops.ops.upload import UPLOAD_KIND, upload_fast_archive
+from flyteadmin_ops.ops.wave_registration import (
+    KIND_NAMES,
+    NOT_ATTEMPTED,
+    SERVER_GONE,
+    SERVER_KIND,
+    Prefetched,
+    WaveRunner,
+    conflict_outcome,
+    create_entity,
+    entity_outcome,
+    identifier_text,
+    launch_plans_last,
+    lists_wanted,
+    prefetch_lists,
+    register_waves,
+    run_waves,
+    skipped,
+)
 
 if TYPE_CHECKING:
     from flyteadmin_ops.client import SynchronousFlyteClient
 
 OPERATION = "register"
-NOT_ATTEMPTED = "not attempted: an earlier entity conflicted or failed"
 
-KIND_NAMES = {TASK: "task", WORKFLOW: "workflow", LAUNCH_PLAN: "launch_plan"}
-_CREATE_METHODS = {TASK: "create_task", WORKFLOW: "create_workflow", LAUNCH_PLAN: "create_launch_plan"}
-
-
-def identifier_text(ident: identifier_pb2.Identifier) -> str:
-    """`project:domain:name:version`, the way entities are named in every result."""
-    return f"{ident.project}:{ident.domain}:{ident.name}:{ident.version}"
-
-
-def _outcome(entity: Entity, status: Status, detail: str = "") -> Outcome:
-    return Outcome(KIND_NAMES[entity.resource_type], identifier_text(entity.id), status, detail)
+__all__ = [
+    "KIND_NAMES",
+    "NOT_ATTEMPTED",
+    "OPERATION",
+    "SERVER_GONE",
+    "SERVER_KIND",
+    "Prepared",
+    "WaveRunner",
+    "activate_launch_plan",
+    "activate_scheduled",
+    "check_schedules",
+    "check_target",
+    "conflict_outcome",
+    "create_entity",
+    "has_schedule",
+    "identifier_text",
+    "launch_plans_last",
+    "prepare",
+    "register_package",
+    "register_waves",
+    "run_waves",
+    "skipped",
+    "upload_fast_archive",
+]
 
 
 # ------------------------------------------------------------------------------------------ entry point
@@ -112,7 +139,9 @@ def register_package(
     if client is None:
         raise OperationInputError("register: a client is needed unless dry_run=True")
 
-    prepared = prepare(client, package, project, domain, version, dest_dir=dest_dir, on_outcome=notify)
+    prepared = prepare(
+        client, package, project, domain, version, dest_dir=dest_dir, on_outcome=notify, read_ahead=True
+    )
     result.extend(prepared.outcomes)
     if not prepared.ready:
         result.extend(skipped(prepared.package, "source archive upload failed", notify))
@@ -123,11 +152,43 @@ def register_package(
         continue_on_error=continue_on_error,
         max_concurrency=max_concurrency,
         on_outcome=notify,
+        listed=prepared.listed,
     )
     result.extend(outcomes)
+    gone = [o for o in outcomes if o.kind == SERVER_KIND]
+    if gone:
+        not_attempted = sum(o.detail == SERVER_GONE for o in outcomes)
+        result.notes.append(
+            f"the server at {gone[0].name} went away; {not_attempted} entities not attempted "
+            "(a re-run registers them and finds the rest as exists)"
+        )
+        return result
     if activate_schedules:
         result.extend(activate_scheduled(client, prepared.package, outcomes, notify))
     return result
+
+
+def _as_hydrated(package: Package, project: str, domain: str, version: str) -> list[Entity]:
+    """The package's entities with their own ids as `hydrate` will fill them (only the ids: enough to
+    know what to list, without hydrating 1,600 entities twice)."""
+    entities = []
+    for entity in package:
+        ident = identifier_pb2.Identifier()
+        ident.CopyFrom(entity.id)
+        ident.project, ident.domain = project, domain
+        ident.version = identifier_key(ident)[4] or version
+        request = type(entity.request)(id=ident)
+        entities.append(Entity(entity.resource_type, request, entity.source, ()))
+    return entities
+
+
+def _prefetched(lists: Future[Prefetched], project: str, domain: str) -> dict[tuple[str, str], Prefetched]:
+    """The lists read ahead, for `register_waves`; none when reading them failed (it lists again, and
+    handles that failure as it always does)."""
+    try:
+        return {(project, domain): lists.result()}
+    except Exception:  # any failure only means nothing was read ahead
+        return {}
 
 
 @dataclass(frozen=True)
@@ -139,6 +200,8 @@ class Prepared:
     waves: list[list[Entity]]
     outcomes: list[Outcome]
     ready: bool
+    listed: dict[tuple[str, str], Prefetched] = field(default_factory=dict)
+    """With `read_ahead`: the first lists of `register_waves`, read during the upload (pass as `listed`)."""
 
 
 def prepare(
@@ -150,35 +213,36 @@ def prepare(
     *,
     dest_dir: str = ".",
     on_outcome: OutcomeCallback | None = None,
+    read_ahead: bool = False,
 ) -> Prepared:
-    """Steps 1-3 of the module docstring: everything before the first create."""
+    """Steps 1-3 of the module docstring: everything before the first create. `read_ahead`: also read
+    the lists `register_waves` starts with, while the archive uploads (they are reads, and on a re-run
+    they are most of what register waits for); only once the target check passed, so a missing project
+    or an unreachable server fails exactly as it would without them."""
     package = source if isinstance(source, Package) else load_package(source)
-    hydrate(package, project, domain, version, dest_dir=dest_dir)  # validates the values before any RPC
+    # Validate the values before any RPC; an empty package makes that cheap (hydrating 1,600 entities
+    # takes most of a second, so the package itself is hydrated once, after the upload).
+    hydrate(Package((), source=package.source), project, domain, version, dest_dir=dest_dir)
     check_schedules(package)
     check_target(client, project, domain)
-    outcomes: list[Outcome] = []
-    source_url = None
-    if package.fast_archive is not None:
-        upload = upload_fast_archive(client, project, domain, package.fast_archive)
-        outcomes.append(upload.outcome)
-        if on_outcome is not None:
-            on_outcome(upload.outcome)
-        if upload.native_url is None:
-            return Prepared(package, [], outcomes, ready=False)
-        source_url = upload.native_url
-    hydrated = hydrate(package, project, domain, version, source_url=source_url, dest_dir=dest_dir)
-    return Prepared(hydrated, dependency_waves(hydrated), outcomes, ready=True)
-
-
-def skipped(
-    entities: Iterable[Entity], reason: str, on_outcome: OutcomeCallback | None = None
-) -> list[Outcome]:
-    """`skipped` outcomes for entities that will not be attempted."""
-    outcomes = [_outcome(e, Status.SKIPPED, reason) for e in entities]
-    for outcome in outcomes:
-        if on_outcome is not None:
-            on_outcome(outcome)
-    return outcomes
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-lists") as lister:
+        lists = None
+        if read_ahead:
+            wanted = lists_wanted(_as_hydrated(package, project, domain, version))
+            lists = lister.submit(prefetch_lists, client, project, domain, wanted)
+        outcomes: list[Outcome] = []
+        source_url = None
+        if package.fast_archive is not None:
+            upload = upload_fast_archive(client, project, domain, package.fast_archive)
+            outcomes.append(upload.outcome)
+            if on_outcome is not None:
+                on_outcome(upload.outcome)
+            if upload.native_url is None:
+                return Prepared(package, [], outcomes, ready=False)
+            source_url = upload.native_url
+        hydrated = hydrate(package, project, domain, version, source_url=source_url, dest_dir=dest_dir)
+        listed = _prefetched(lists, project, domain) if lists is not None else {}
+    return Prepared(hydrated, dependency_waves(hydrated), outcomes, ready=True, listed=listed)
 
 
 def _plan(
@@ -199,7 +263,7 @@ def _plan(
         result.add(Outcome(UPLOAD_KIND, archive.name, Status.PLANNED, detail))
     for number, wave in enumerate(dependency_waves(hydrated), start=1):
         for entity in wave:
-            result.add(_outcome(entity, Status.PLANNED, f"wave {number}"))
+            result.add(entity_outcome(entity, Status.PLANNED, f"wave {number}"))
     for outcome in result.outcomes:
         notify(outcome)
     return result
@@ -219,111 +283,6 @@ def check_target(client: SynchronousFlyteClient, project: str, domain: str) -> N
     domains = [d.id for d in client.get_domains()]
     if domain not in domains:
         raise OperationInputError(f"domain {domain!r} does not exist (the server has {', '.join(domains)})")
-
-
-# ------------------------------------------------------------------------------------------ waves
-
-
-def create_entity(client: SynchronousFlyteClient, entity: Entity) -> Outcome:
-    """One create RPC, with flyteadmin's answers mapped to outcomes (never raises for an RPC error)."""
-    create: Callable[[identifier_pb2.Identifier, object], None] = getattr(
-        client, _CREATE_METHODS[entity.resource_type]
-    )
-    try:
-        create(entity.request.id, entity.request.spec)
-    except FlyteEntityAlreadyExistsException:
-        return _outcome(entity, Status.EXISTS, "identical structure already registered")
-    except FlyteEntityConflictException as exc:
-        return conflict_outcome(client, entity, exc)
-    except FlyteAdminError as exc:
-        return _outcome(entity, Status.FAILED, str(exc))
-    return _outcome(entity, Status.CREATED)
-
-
-def conflict_outcome(
-    client: SynchronousFlyteClient, entity: Entity, error: FlyteEntityConflictException
-) -> Outcome:
-    """A `conflict` naming the fields that differ (see `ops.conflicts`), the server's text kept aside."""
-    report = explain_conflict(client, entity.request, error)
-    return Outcome(
-        KIND_NAMES[entity.resource_type],
-        identifier_text(entity.id),
-        Status.CONFLICT,
-        report.detail,
-        changes=report.changes,
-        server_message=report.server_message,
-    )
-
-
-WaveRunner = Callable[[Sequence[Entity]], list[Outcome]]
-"""Registers one batch of entities and returns their outcomes (a thread pool here, a Prefect task run in
-the register-all flow)."""
-
-
-def run_waves(
-    waves: Iterable[Sequence[Entity]],
-    register: WaveRunner,
-    *,
-    continue_on_error: bool = False,
-    on_outcome: OutcomeCallback | None = None,
-) -> list[Outcome]:
-    """The stop rule, in one place for the CLI, the library and the flow: batches run in order, and
-    without `continue_on_error` the first batch with a conflict or failure is the last one attempted;
-    every later entity is reported `skipped`. `register` notifies its own outcomes."""
-    outcomes: list[Outcome] = []
-    stopped = False
-    for batch in waves:
-        if not batch:
-            continue
-        if stopped:
-            outcomes.extend(skipped(batch, NOT_ATTEMPTED, on_outcome))
-            continue
-        done = register(batch)
-        outcomes.extend(done)
-        stopped = not continue_on_error and any(o.status.is_problem for o in done)
-    return outcomes
-
-
-def launch_plans_last(waves: Iterable[Sequence[Entity]]) -> list[list[Entity]]:
-    """Each wave split in two batches, launch plans after the rest, so that a task or workflow that fails
-    in a wave stops the run before that wave creates a launch plan (or a schedule)."""
-    return [
-        [e for e in wave if (e.resource_type == LAUNCH_PLAN) is last]
-        for wave in waves
-        for last in (False, True)
-    ]
-
-
-def register_waves(
-    client: SynchronousFlyteClient,
-    waves: Sequence[Sequence[Entity]],
-    *,
-    continue_on_error: bool = False,
-    max_concurrency: int | None = None,
-    on_outcome: OutcomeCallback | None = None,
-) -> list[Outcome]:
-    """Create the entities wave by wave; outcomes come back in wave order, package order inside a wave.
-
-    Each wave runs on a pool of at most `max_concurrency` threads (settings.max_concurrency by default)
-    and finishes before the next starts, so nothing is created before what it refers to. Stopping follows
-    `run_waves` over `launch_plans_last(waves)`.
-    """
-    notify = on_outcome or (lambda _outcome: None)
-    workers = max_concurrency or client.settings.max_concurrency
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="register") as pool:
-
-        def run(entity: Entity) -> Outcome:
-            outcome = create_entity(client, entity)
-            notify(outcome)
-            return outcome
-
-        return run_waves(
-            launch_plans_last(waves),
-            lambda batch: list(pool.map(run, batch)),
-            continue_on_error=continue_on_error,
-            on_outcome=notify,
-        )
 
 
 # ------------------------------------------------------------------------------------------ schedules
