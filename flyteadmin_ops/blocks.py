@@ -90,6 +90,12 @@ class FlyteAdminConnection(CredentialsBlock):
     retry_attempts: int = Field(
         default=5, ge=1, description="Attempts per RPC in all, the first included (retryable errors only)."
     )
+    run_retry_budget_seconds: float = Field(
+        default=180.0,
+        gt=0,
+        description="Seconds for all attempts of one Prefect task run together, counted from the first: no "
+        "task retry starts that could pass it (see the README's retry paragraph).",
+    )
     console_url: str | None = Field(
         default=None,
         description="Flyte console base URL for execution links; empty: http(s)://<endpoint>.",
@@ -115,6 +121,7 @@ class FlyteAdminConnection(CredentialsBlock):
                 "deadline_seconds",
                 "max_concurrency",
                 "retry_attempts",
+                "run_retry_budget_seconds",
             )
             if getattr(self, name) is not None
         }

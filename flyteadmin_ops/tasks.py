@@ -9,11 +9,13 @@ Conventions (as in prefect-aws / prefect-dbt):
 - verb_noun names, the `FlyteAdminConnection` block as the first parameter, a client opened per task run;
 - `cache_policy=NO_CACHE`: the inputs include a block and protobufs, hashing them is meaningless, and a
   cached "launched" would be wrong the next hour anyway;
-- retries only for errors a retry can fix (`is_retryable`): the transport already retries each RPC within
-  its deadline, so a task retry covers a longer outage. It applies to errors that abort a whole task run
-  (the planning reads, the target check); a failed write of one entity inside a batch is an outcome
-  (`failed`), not an exception, so the table shows what did succeed, and the next run, which is
-  idempotent (identifiers, derived execution names, full-state attribute writes), repairs the rest;
+- retries only for errors a retry can fix (`is_retryable`), and only within the run retry budget
+  (`run_retry_budget_seconds`, `client_tasks/budget.py`): the transport already retries each RPC within
+  its deadline, so a task retry covers a longer outage, and the two together stop at the budget. It
+  applies to errors that abort a whole task run (the planning reads, the target check); a failed write of
+  one entity inside a batch is an outcome (`failed`), not an exception, so the table shows what did
+  succeed, and the next run, which is idempotent (identifiers, derived execution names, full-state
+  attribute writes), repairs the rest;
 - logging through `get_run_logger()`; secrets never reach a log line (the block keeps them as SecretStr).
 
 Beside these steps, every `SynchronousFlyteClient` operation is a task of the same name here
@@ -35,6 +37,7 @@ from prefect.artifacts import create_table_artifact
 
 from flyteadmin_ops.blocks import FlyteAdminConnection
 from flyteadmin_ops.client_tasks import CLIENT_TASKS
+from flyteadmin_ops.client_tasks.budget import task_client
 from flyteadmin_ops.client_tasks.options import (
     RETRYABLE_ERRORS,
     TASK_OPTIONS,
@@ -86,7 +89,7 @@ def prepare_registration(
         ```
     """
     logger = get_run_logger()
-    with connection.get_client() as client:
+    with task_client(connection) as client:
         prepared = register_ops.prepare(client, package, project, domain, version, dest_dir=dest_dir)
     _log_outcomes(logger, "register", prepared.outcomes)
     logger.info("%d entities in %d dependency wave(s)", len(prepared.package), len(prepared.waves))
@@ -108,7 +111,7 @@ def register_package_wave(
         ```
     """
     logger = get_run_logger()
-    with connection.get_client() as client:
+    with task_client(connection) as client:
         outcomes = register_ops.register_waves(client, [wave], continue_on_error=continue_on_error)
     _log_outcomes(logger, "register", outcomes)
     return outcomes
@@ -129,7 +132,7 @@ def activate_scheduled_launch_plans(
         ```
     """
     logger = get_run_logger()
-    with connection.get_client() as client:
+    with task_client(connection) as client:
         activated = register_ops.activate_scheduled(client, package, list(outcomes))
     _log_outcomes(logger, "register", activated)
     return activated
@@ -154,7 +157,7 @@ def copy_launch_plan_from_domain(
         ```
     """
     logger = get_run_logger()
-    with connection.get_client() as client:
+    with task_client(connection) as client:
         register_ops.check_target(client, target.project, target.domain)
         outcomes = promote_ops.copy_from_domain(client, target, from_domain)
     _log_outcomes(logger, "promote", outcomes)
@@ -176,7 +179,7 @@ def activate_launch_plan(
         ```
     """
     logger = get_run_logger()
-    with connection.get_client() as client:
+    with task_client(connection) as client:
         result = promote_ops.promote_launch_plan(client, name, version, project, domain)
     _log_outcomes(logger, "promote", result.outcomes)
     for note in result.notes:
@@ -206,7 +209,7 @@ def select_failed_executions(
         ```
     """
     logger = get_run_logger()
-    with connection.get_client() as client:
+    with task_client(connection) as client:
         plan = relaunch_ops.plan_relaunches(client, selection, mode, max_launches)
     logger.info(
         "%d failed execution(s) in %s/%s; %d to %s",
@@ -235,7 +238,7 @@ def relaunch_executions(
         ```
     """
     logger = get_run_logger()
-    with connection.get_client() as client:
+    with task_client(connection) as client:
         outcomes = relaunch_ops.launch_relaunches(client, list(failed), mode)
     _log_outcomes(logger, "relaunch", outcomes)
     return outcomes
@@ -259,7 +262,7 @@ def plan_attribute_changes(
         ```
     """
     logger = get_run_logger()
-    with connection.get_client() as client:
+    with task_client(connection) as client:
         _, plan = attribute_ops.plan_from_file(client, path, prune=prune, text=file_text)
     logger.info("%s: %d change(s), %d entr(ies) in sync", path, len(plan.changes), len(plan.unchanged))
     for change in plan.changes:
@@ -283,7 +286,7 @@ def apply_attribute_changes(
         ```
     """
     logger = get_run_logger()
-    with connection.get_client() as client:
+    with task_client(connection) as client:
         outcomes = attribute_ops.apply_changes(client, changes)
     _log_outcomes(logger, "attributes", outcomes)
     return outcomes

@@ -9,10 +9,12 @@ Each task:
 - takes `connection` first: a `FlyteAdminConnection`, or the name of a saved one (what a deployment's
   parameters can hold), then the operation's own parameters, with their annotations, so `inspect.signature`,
   `help(task.fn)` and Prefect's parameter schema show them;
-- opens a client per task run and closes it at the end. Reusing one client per connection across task runs
-  would save a TLS handshake and a token fetch, but a client outliving its task run has no owner to close
-  it, and task runs on other threads (`.submit`, `.map`) or in other processes would have to share it;
-- is never cached, is retried only for errors a later attempt can outlive (`options.is_retryable`), and logs
+- opens a client per task run attempt (`budget.task_client`: a retry's client gets what is left of the run
+  retry budget) and closes it at the end. Reusing one client per connection across task runs would save a
+  TLS handshake and a token fetch, but a client outliving its task run has no owner to close it, and task
+  runs on other threads (`.submit`, `.map`) or in other processes would have to share it;
+- is never cached, is retried only for errors a later attempt can outlive and within the run retry budget
+  (`options.is_retryable`), and logs
   through the run logger what it changed (`created`, `exists`, `launched`, `re-attached`, `unchanged`);
 - returns the operation's result as it is (protobufs, not dictionaries).
 
@@ -41,6 +43,7 @@ from prefect import Task, get_run_logger
 
 from flyteadmin_ops.client.operations import Launched
 from flyteadmin_ops.client_tasks.behaviours import run_operation
+from flyteadmin_ops.client_tasks.budget import task_client
 from flyteadmin_ops.client_tasks.catalog import Behaviour, ClientOperation, client_operations
 from flyteadmin_ops.client_tasks.options import TASK_OPTIONS, resolve_connection
 
@@ -57,7 +60,7 @@ def make_task(op: ClientOperation) -> Task[..., Any]:
         bound.apply_defaults()
         arguments = dict(bound.arguments)
         del arguments["connection"]
-        with resolve_connection(connection).get_client() as client:
+        with task_client(resolve_connection(connection)) as client:
             return run_operation(client, op, arguments, get_run_logger())
 
     run.__name__ = run.__qualname__ = op.name

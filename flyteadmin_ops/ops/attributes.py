@@ -31,7 +31,7 @@ from flyteidl.admin import matchable_resource_pb2
 from flyteidl.admin.matchable_resource_pb2 import MatchingAttributes
 from google.protobuf import json_format
 
-from flyteadmin_ops.errors import FlyteEntityNotExistException
+from flyteadmin_ops.errors import FlyteAdminError, FlyteEntityNotExistException
 from flyteadmin_ops.ops.attribute_file import (
     ATTRIBUTE_TYPES,
     TYPES_BY_RESOURCE,
@@ -307,8 +307,11 @@ _DONE: dict[Action, Status] = {
 def apply_changes(
     client: SynchronousFlyteClient, changes: Iterable[Change], *, on_outcome: OutcomeCallback | None = None
 ) -> list[Outcome]:
-    """Run the changes in order. After a failed delete the writes still run (each write is a full,
-    independent record); after any failure the result is not ok and the next run repairs the rest."""
+    """Run the changes in order, then read back what they touched (`read_back`). After a failed delete the
+    writes still run (each write is a full, independent record); after any failure the result is not ok and
+    the next run repairs the rest. `on_outcome` sees each change as it is applied; the returned list has
+    the read-back's verdict."""
+    changes = list(changes)
     outcomes: list[Outcome] = []
     for change in changes:
         try:
@@ -324,7 +327,82 @@ def apply_changes(
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
-    return outcomes
+    return read_back(client, changes, outcomes)
+
+
+def read_back(
+    client: SynchronousFlyteClient, changes: list[Change], outcomes: list[Outcome]
+) -> list[Outcome]:
+    """`outcomes` (one per change) after comparing the server's rows with what the changes meant to leave.
+
+    The last change to a row decides what it should hold (a plugin-override delete is followed by its
+    write). A done change whose row differs becomes failed; a failed write whose row reads back exactly as
+    sent becomes done (its answer was lost after the server applied it)."""
+    if not changes:
+        return outcomes
+    expected: dict[Key, MatchingAttributes | None] = {c.key: c.after for c in changes}
+    projects = {c.scope.project for c in changes}
+    found: dict[Key, MatchingAttributes] = {}
+    unreadable: dict[int, FlyteAdminError] = {}
+    for resource, attribute_type in {c.type.resource: c.type for c in changes}.items():
+        try:  # one type at a time: a failed read leaves only that type's changes unverified
+            found.update(read_current(client, projects, [attribute_type]))
+        except FlyteAdminError as exc:
+            unreadable[resource] = exc
+    verified: list[Outcome] = []
+    for change, outcome in zip(changes, outcomes, strict=True):
+        wanted = expected[change.key]
+        if change.after is not wanted:  # a later change to the same row decides what it holds
+            verified.append(outcome)
+            continue
+        if change.type.resource in unreadable:
+            verified.append(_unverified(change, outcome, unreadable[change.type.resource]))
+            continue
+        now = found.get(change.key)
+        matches = (now is None) if wanted is None else (now is not None and now == normalized(wanted))
+        if outcome.status.is_problem:
+            verified.append(_recovered(change, outcome) if matches else outcome)
+        elif matches:
+            verified.append(outcome)
+        else:
+            verified.append(_mismatch(change, wanted, now))
+    return verified
+
+
+def _unverified(change: Change, outcome: Outcome, error: FlyteAdminError) -> Outcome:
+    if outcome.status.is_problem:
+        return outcome
+    return Outcome(
+        change.type.name,
+        str(change.scope),
+        Status.FAILED,
+        f"{change.action} sent, but reading it back failed: {error}",
+    )
+
+
+def _recovered(change: Change, outcome: Outcome) -> Outcome:
+    return Outcome(
+        change.type.name,
+        str(change.scope),
+        _DONE[change.action],
+        f"{change.describe()}\n(its answer was lost: {outcome.detail.splitlines()[0]}; "
+        "reading it back shows it applied)",
+    )
+
+
+def _mismatch(change: Change, wanted: MatchingAttributes | None, now: MatchingAttributes | None) -> Outcome:
+    if wanted is None:
+        what = "still there after the delete"
+    elif now is None:
+        what = "missing"
+    else:
+        what = "differs from what was sent: " + "; ".join(diff_lines(wanted, now))
+    return Outcome(
+        change.type.name,
+        str(change.scope),
+        Status.FAILED,
+        f"{change.action} read back: the row at {change.scope} ({change.type.name}) is {what}",
+    )
 
 
 def plan_outcomes(plan: AttributePlan, *, dry_run: bool) -> list[Outcome]:

@@ -5,8 +5,10 @@ Why each step:
 - The previously active version is read first, so the result can say what was replaced and a failed
   activation can be undone. Activating V deactivates every other version of N (flyteadmin semantics), so
   "undo" means re-activating the previous version, or deactivating V when nothing was active before.
-- After UpdateLaunchPlan the active version is read back (GetActiveLaunchPlan is never cached): an answer
-  can be lost, or another actor can activate something else at the same moment. Only a read proves it.
+- After UpdateLaunchPlan the result is read back, uncached, two ways: GetActiveLaunchPlan must name V, and
+  the versions of N listed as ACTIVE must be V alone (so the previous one is not): an answer can be lost,
+  or another actor can activate something else at the same moment. Only a read proves it. A rollback is
+  read back the same way (the previous version alone active, or none).
 - Re-running a promotion finds V already active and writes nothing (`unchanged`), also across domains: a
   version active in the target domain was registered there with everything it refers to.
 - Across domains (`from_domain`), the launch plan and everything it refers to in the source domain
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING
 from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
 from flyteidl.core import identifier_pb2
 
+from flyteadmin_ops.client import filters as F
 from flyteadmin_ops.client.identifiers import launch_plan_id, named_entity_id
 from flyteadmin_ops.errors import FlyteAdminError, FlyteEntityNotExistException
 from flyteadmin_ops.ops import protowalk
@@ -123,6 +126,13 @@ def active_version(client: SynchronousFlyteClient, ident: identifier_pb2.Identif
         return None
 
 
+def active_versions(client: SynchronousFlyteClient, ident: identifier_pb2.Identifier) -> list[str]:
+    """Every version of `ident`'s name whose state is ACTIVE (listed, so never from the entity cache)."""
+    named = named_entity_id(ident.project, ident.domain, ident.name, ident.org)
+    active = F.eq("state", launch_plan_pb2.ACTIVE)
+    return sorted(str(plan.id.version) for plan in client.iter_launch_plans(named, filters=active))
+
+
 def activate_verified(
     client: SynchronousFlyteClient, target: identifier_pb2.Identifier, notes: list[str]
 ) -> list[Outcome]:
@@ -166,7 +176,8 @@ def _roll_back(
 def _set_and_check(
     client: SynchronousFlyteClient, ident: identifier_pb2.Identifier, state: int, *, expect: str | None
 ) -> str | None:
-    """Set `ident`'s state, then read the active version; None when it is `expect`, else what went wrong.
+    """Set `ident`'s state, then read back; None when `expect` is the active version and the only version
+    listed as active (none at all when `expect` is None), else what went wrong.
 
     An error from the update itself is not final: the server may have applied it before the answer was lost,
     so the read decides.
@@ -178,11 +189,18 @@ def _set_and_check(
         update_error = f"update failed ({exc}); "
     try:
         now = active_version(client, ident)
+        listed = active_versions(client, ident)
     except FlyteAdminError as exc:
-        return f"{update_error}reading the active version failed: {exc}"
-    if now == expect:
+        return f"{update_error}reading the active version back failed: {exc}"
+    wanted = [expect] if expect is not None else []
+    if now == expect and listed == wanted:
         return None
-    return f"{update_error}active version is {now or 'none'}, expected {expect or 'none'}"
+    if now != expect:
+        return f"{update_error}active version is {now or 'none'}, expected {expect or 'none'}"
+    return (
+        f"{update_error}versions listed as active: {', '.join(listed) or 'none'}, "
+        f"expected {expect or 'none'} alone"
+    )
 
 
 # ------------------------------------------------------------------------------------------ cross-domain

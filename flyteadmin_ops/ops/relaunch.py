@@ -9,6 +9,10 @@ of a RELAUNCH or RECOVERED execution created since the window began.
 
 An execution that this automation itself created and that failed again is not retried: a deterministic
 failure would otherwise be relaunched every hour forever. It is reported as `skipped`.
+
+Reading back. Each execution launched (or found already launched) under a derived name is read back: it
+must exist, be a recovery or relaunch (as asked) of the failed execution, run the failed execution's launch
+plan, and have its inputs. Anything else is a failed outcome naming the execution and what differs.
 """
 
 from __future__ import annotations
@@ -63,8 +67,9 @@ def parse_duration(text: str) -> dt.timedelta:
             f"duration {text!r}: expected a number and a unit s, m, h, d or w (e.g. 24h)"
         )
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-    if not 0 < seconds <= _LONGEST_WINDOW.total_seconds():
-        # zero selects nothing, forever: a typo, not a request; a huge one overflows the window's start
+    if not 0 < seconds <= _LONGEST_WINDOW.total_seconds() or dt.timedelta(seconds=seconds) <= dt.timedelta(0):
+        # zero (or less than the microsecond a timedelta holds) selects nothing, forever: a typo, not a
+        # request; a huge one overflows the window's start
         raise OperationInputError(f"duration {text!r}: must be more than 0 and at most 100 years")
     return dt.timedelta(seconds=seconds)
 
@@ -78,8 +83,13 @@ def parse_timestamp(text: str) -> dt.datetime:
             f"timestamp {text!r}: expected RFC 3339, e.g. 2024-05-01T00:00:00Z"
         ) from exc
     if value.tzinfo is None:
-        raise OperationInputError(f"timestamp {text!r}: add a time zone, e.g. {text}Z for UTC")
-    return value.astimezone(dt.timezone.utc)
+        stripped = text.strip()
+        example = f"{stripped}Z" if stripped.isprintable() else "2024-05-01T00:00:00Z"
+        raise OperationInputError(f"timestamp {text!r}: add a time zone, e.g. {example} for UTC")
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first instant a datetime holds
+        raise OperationInputError(f"timestamp {text!r}: out of range once converted to UTC") from None
 
 
 @dataclass(frozen=True)
@@ -296,15 +306,44 @@ def launch_one(client: SynchronousFlyteClient, failed: ExecutionId, mode: Mode) 
             continue
         except FlyteAdminError as exc:
             return Outcome(KIND, failed.name, Status.FAILED, str(exc))
-        if launched.created:
-            return Outcome(KIND, failed.name, Status.LAUNCHED, f"{verb} as {name}")
-        return Outcome(KIND, failed.name, Status.EXISTS, f"already {verb} as {name}")
+        done = f"{verb} as {name}" if launched.created else f"already {verb} as {name}"
+        try:
+            problem = read_back(client, failed, launched.id, mode)
+        except FlyteAdminError as exc:
+            problem = f"reading it back failed: {exc}"
+        if problem:
+            return Outcome(KIND, failed.name, Status.FAILED, f"{done}, but {problem}")
+        return Outcome(KIND, failed.name, Status.LAUNCHED if launched.created else Status.EXISTS, done)
     return Outcome(
         KIND,
         failed.name,
         Status.FAILED,
         f"all {NAME_ATTEMPTS} derived names are taken by unrelated executions",
     )
+
+
+_MODE_OF: dict[str, int] = {"recover": ExecutionMode.RECOVERED, "relaunch": ExecutionMode.RELAUNCH}
+
+
+def read_back(client: SynchronousFlyteClient, failed: ExecutionId, new: ExecutionId, mode: Mode) -> str:
+    """What is wrong with execution `new` as the `mode` of `failed` ("" when nothing): it must reference
+    `failed` in that mode, run its launch plan, and have its inputs."""
+    launched = client.get_execution(new)
+    original = client.get_execution(failed)
+    problems: list[str] = []
+    reference = launched.spec.metadata.reference_execution
+    if (reference.project, reference.domain, reference.name) != (failed.project, failed.domain, failed.name):
+        problems.append(f"it references {reference.project}/{reference.domain}/{reference.name or '(none)'}")
+    if launched.spec.metadata.mode != _MODE_OF[mode]:
+        problems.append(f"its mode is {ExecutionMode.Name(launched.spec.metadata.mode)}")
+    if launched.spec.launch_plan != original.spec.launch_plan:
+        plan, wanted = launched.spec.launch_plan, original.spec.launch_plan
+        problems.append(f"it runs launch plan {plan.name}@{plan.version}, not {wanted.name}@{wanted.version}")
+    if client.get_execution_data(new).full_inputs != client.get_execution_data(failed).full_inputs:
+        problems.append("its inputs differ from the failed execution's")
+    if not problems:
+        return ""
+    return f"reading back {new.project}/{new.domain}/{new.name}: " + "; ".join(problems)
 
 
 def launch_relaunches(
