@@ -1,4 +1,4 @@
-"""The fast archive reader (`ops.plain_archive.read_plain_archive`) returns exactly what tarfile gives, or steps aside.
+"""The fast archive reader (`ops.plain_archive`) returns exactly what tarfile gives, or steps aside.
 
 It parses the archives pyflyte writes without tarfile (issue 9: re-runs must cost almost nothing), so
 every archive it accepts must come out as tarfile reads it, and every archive it is unsure of must go
