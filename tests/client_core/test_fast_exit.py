@@ -26,12 +26,17 @@ def frozen(report: str) -> int:
     return int(report.removeprefix("frozen="))
 
 
+def untouched() -> int:
+    """What a bare interpreter has frozen at exit: 0 on 3.11, a few hundred objects of its own on 3.12+."""
+    return frozen(run("pass"))
+
+
 def test_importing_the_client_freezes_the_heap_at_exit() -> None:
-    assert frozen(run("import flyteadmin_ops.client")) > 0
+    assert frozen(run("import flyteadmin_ops.client")) > untouched()
 
 
 def test_without_the_client_exit_is_left_alone() -> None:
-    assert frozen(run("import flyteadmin_ops, flyteadmin_ops.cli")) == 0
+    assert frozen(run("import flyteadmin_ops, flyteadmin_ops.cli")) == untouched()
 
 
 def test_the_handler_is_registered_once() -> None:
@@ -42,14 +47,15 @@ def test_the_handler_is_registered_once() -> None:
         "skip_final_collection(); skip_final_collection()\n"
         "assert atexit._ncallbacks() == before, (before, atexit._ncallbacks())\n"
     )
-    assert frozen(run(code)) > 0
+    assert frozen(run(code)) > untouched()
 
 
 def test_the_heap_is_collected_as_usual_while_the_program_runs() -> None:
     code = (
         "import gc\n"
+        "frozen_at_start = gc.get_freeze_count()\n"
         "import flyteadmin_ops.client\n"
-        "assert gc.get_freeze_count() == 0, gc.get_freeze_count()\n"
+        "assert gc.get_freeze_count() == frozen_at_start, gc.get_freeze_count()\n"
         "assert gc.isenabled()\n"
     )
-    assert frozen(run(code)) > 0
+    assert frozen(run(code)) > untouched()
