@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from flyteadmin_ops.emulator import Emulator
+from flyteadmin_ops.emulator.registry import ADMIN, HANDLERS
 from tests.emulator.support import Caller
 
 
@@ -22,3 +24,18 @@ def caller(request: pytest.FixtureRequest, emulator: Emulator) -> Iterator[Calle
     client = Caller(request.param, emulator.endpoint)
     yield client
     client.close()
+
+
+@pytest.fixture
+def broken_version() -> Iterator[list[Exception]]:
+    """Make GetVersion raise whatever the test puts in the list, for the duration of the test: the error
+    mapping of both server paths (threaded and delayed) is checked with it."""
+    original = HANDLERS[(ADMIN, "GetVersion")]
+    raised: list[Exception] = []
+
+    def failing(state: Any, request: Any, call: Any) -> Any:
+        raise raised[0]
+
+    HANDLERS[(ADMIN, "GetVersion")] = failing
+    yield raised
+    HANDLERS[(ADMIN, "GetVersion")] = original

@@ -13,7 +13,7 @@ through both transports: latency 0 (threaded) and 1 ms (delayed).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from flyteidl.service import admin_pb2_grpc, auth_pb2, auth_pb2_grpc, identity_p
 from google.rpc import status_pb2
 
 from flyteadmin_ops.emulator import Emulator
-from flyteadmin_ops.emulator.registry import ADMIN, HANDLERS, AdminError
+from flyteadmin_ops.emulator.registry import AdminError
 from flyteadmin_ops.emulator.server import MAX_MESSAGE_BYTES, Faults
 from flyteadmin_ops.testing.emulator_process import EmulatorProcess
 from tests.emulator.support import RT, Caller, Failure, ident, task_request
@@ -136,20 +136,6 @@ def test_seeded_faults_fail_before_or_after_the_commit(latency_ms: int, tmp_path
             else:  # "after" lost only the reply: the write had committed
                 assert caller.call("GetTask", request).id.name == f"t{index}"
         caller.close()
-
-
-@pytest.fixture
-def broken_version() -> Iterator[list[Exception]]:
-    """Make GetVersion raise whatever the test puts in the list, for the duration of the test."""
-    original = HANDLERS[(ADMIN, "GetVersion")]
-    raised: list[Exception] = []
-
-    def failing(state: Any, request: Any, call: Any) -> Any:
-        raise raised[0]
-
-    HANDLERS[(ADMIN, "GetVersion")] = failing
-    yield raised
-    HANDLERS[(ADMIN, "GetVersion")] = original
 
 
 @TRANSPORTS

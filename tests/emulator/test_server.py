@@ -12,7 +12,6 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -192,20 +191,6 @@ def test_faults_fail_half_before_and_half_after_the_commit(tmp_path: Path) -> No
             replay.append(failed.value.message)
         assert replay == list(messages.values())
         caller.close()
-
-
-@pytest.fixture
-def broken_version() -> Iterator[list[Exception]]:
-    """Temporarily make GetVersion raise whatever the test puts in the list."""
-    original = HANDLERS[(ADMIN, "GetVersion")]
-    raised: list[Exception] = []
-
-    def failing(state: Any, request: Any, call: Any) -> Any:
-        raise raised[0]
-
-    HANDLERS[(ADMIN, "GetVersion")] = failing
-    yield raised
-    HANDLERS[(ADMIN, "GetVersion")] = original
 
 
 def test_error_mapping(emulator: Emulator, broken_version: list[Exception]) -> None:
