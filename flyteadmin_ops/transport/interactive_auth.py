@@ -364,7 +364,12 @@ class InteractiveTokenProvider(CachedTokenProvider):
             logger.debug("using the cached token for %s", self.target.endpoint)
             return cached.access_token, None if cached.expires_at is None else cached.expires_at - now
         if cached is not None and cached.refresh_token:
-            refreshed = self._refresh(cached.refresh_token)
+            with self.cache.exclusive():  # one process at a time spends a (rotating) refresh token
+                latest = self.cache.load() or cached
+                if self._usable(latest, self._clock()):  # another process refreshed while we waited
+                    now = self._clock()
+                    return latest.access_token, None if latest.expires_at is None else latest.expires_at - now
+                refreshed = self._refresh(latest.refresh_token or cached.refresh_token)
             if refreshed is not None:
                 return refreshed
         return self._store(self.login(), now)

@@ -6,6 +6,9 @@ all without asking the server which client id it advertises. Two stores:
   has a real backend (not its "fail" or null ones; headless Linux often has none);
 - else a JSON file per endpoint under `token_cache_dir`, created 0600 in a 0700 directory, replaced
   atomically so a reader never sees half a file.
+Processes that share a store take turns to refresh (`TokenCache.exclusive`, an advisory lock file per endpoint
+in `token_cache_dir`): identity providers rotate refresh tokens, so two processes spending the same one at
+once would leave all but one of them to log in again.
 Nothing here logs or formats a token; `CachedTokens` masks them in its repr.
 """
 
@@ -13,11 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,6 +57,21 @@ class TokenStore(Protocol):
 
     def delete(self, endpoint: str) -> bool: ...
 
+    def lock_path(self, endpoint: str) -> Path | None:
+        """The file other processes lock to refresh this endpoint's tokens, or None if nothing is shared."""
+
+
+def _entry_name(endpoint: str) -> str:
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", endpoint)[:80]
+    digest = hashlib.sha256(endpoint.encode()).hexdigest()[:12]
+    return f"tokens-{readable}-{digest}"
+
+
+def _private_directory(directory: Path) -> None:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # not ours (e.g. a shared parent): the file modes still hold
+        os.chmod(directory, 0o700)
+
 
 class FileStore:
     """A 0600 JSON file per endpoint in a 0700 directory."""
@@ -61,9 +81,10 @@ class FileStore:
         self.description = f"file {directory}"
 
     def path_for(self, endpoint: str) -> Path:
-        readable = re.sub(r"[^A-Za-z0-9._-]+", "_", endpoint)[:80]
-        digest = hashlib.sha256(endpoint.encode()).hexdigest()[:12]
-        return self.directory / f"tokens-{readable}-{digest}.json"
+        return self.directory / f"{_entry_name(endpoint)}.json"
+
+    def lock_path(self, endpoint: str) -> Path:
+        return self.directory / f"{_entry_name(endpoint)}.lock"
 
     def read(self, endpoint: str) -> dict[str, Any]:
         try:
@@ -78,9 +99,7 @@ class FileStore:
         return data if isinstance(data, dict) else {}
 
     def write(self, endpoint: str, blob: dict[str, Any]) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):  # not ours (e.g. a shared parent): the file mode still holds
-            os.chmod(self.directory, 0o700)
+        _private_directory(self.directory)
         # mkstemp creates the file 0600 (owner only) before a byte is written
         handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tokens-", suffix=".tmp")
         try:
@@ -105,9 +124,13 @@ class KeyringStore:
 
     description = "the OS keyring"
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: Any, lock_directory: Path) -> None:
         self._backend = backend
+        self._lock_directory = lock_directory
         self.description = f"the OS keyring ({type(backend).__name__})"
+
+    def lock_path(self, endpoint: str) -> Path:
+        return self._lock_directory / f"{_entry_name(endpoint)}.lock"
 
     def read(self, endpoint: str) -> dict[str, Any]:
         try:
@@ -148,6 +171,9 @@ class MemoryStore:
     def delete(self, endpoint: str) -> bool:
         return self._blobs.pop(endpoint, None) is not None
 
+    def lock_path(self, endpoint: str) -> None:
+        return None  # nothing outlives or leaves the process
+
 
 def usable_keyring() -> Any | None:
     """The keyring backend if the package imports and its backend can store secrets, else None."""
@@ -174,7 +200,7 @@ def store_for(settings: AdminSettings) -> TokenStore:
     if kind in ("auto", "keyring"):
         backend = usable_keyring()
         if backend is not None:
-            return KeyringStore(backend)
+            return KeyringStore(backend, settings.token_cache_dir)
         if kind == "keyring":
             raise SettingsError(
                 f"token_cache 'keyring' (from {settings.source_of('token_cache')}): no usable keyring "
@@ -203,6 +229,27 @@ class TokenCache:
             issued_at=float(issued) if isinstance(issued, (int, float)) else None,
         )
 
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold this endpoint's lock against other processes (and other caches of it in this process).
+
+        An advisory `flock` on a file of its own, opened afresh each time so that two caches in one process
+        exclude each other too. Where `fcntl` does not exist (Windows) nothing is locked: a lost race there
+        costs one login, as before.
+        """
+        path = self.store.lock_path(self.endpoint)
+        fcntl = _fcntl()
+        if path is None or fcntl is None:
+            yield
+            return
+        _private_directory(path.parent)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)  # waits at most one refresh request of another process
+            yield
+        finally:
+            os.close(descriptor)  # closing releases the lock
+
     def save(self, tokens: CachedTokens) -> None:
         blob = self.store.read(self.endpoint)
         blob[self.client_id] = asdict(tokens)
@@ -218,6 +265,13 @@ class TokenCache:
         blob = self.store.read(self.endpoint)
         if blob.pop(self.client_id, None) is not None:
             self.store.write(self.endpoint, blob) if blob else self.store.delete(self.endpoint)
+
+
+def _fcntl() -> Any | None:
+    try:
+        return importlib.import_module("fcntl")
+    except ImportError:
+        return None
 
 
 def logout(settings: AdminSettings) -> tuple[bool, str]:

@@ -12,9 +12,11 @@ import io
 import json
 import re
 import stat
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -213,6 +215,32 @@ def test_the_token_is_refreshed_ahead_of_expiry(idp: Emulator, tmp_path: Path, c
         clock.advance(timedelta(seconds=3600 - 30))
         client.list_projects()
         client.transport.close()
+    assert grants(idp) == {"authorization_code": 1, "refresh_token": 1}
+
+
+def test_processes_sharing_a_cache_spend_a_rotating_refresh_token_once(
+    idp: Emulator, tmp_path: Path, clock: Clock
+) -> None:
+    """Each provider has a cache object of its own on the same directory, as separate processes would; the
+    emulator's refresh tokens work once. Without the lock, every provider but the first would find its
+    refresh token spent and log in again."""
+    browser = Browser()
+    settings = pkce_settings(idp, tmp_path, browser)
+    with Transport(settings.replace(auth_mode="none")) as anonymous:
+        server = discover(settings, anonymous.call)
+    interactive_provider(settings, server).token()  # the one login
+    later = datetime.now(timezone.utc).timestamp() + 7200  # the access token has expired for everyone
+    clock.advance(timedelta(hours=2))
+    providers = [interactive_provider(settings, server, clock=lambda: later) for _ in range(4)]
+    start = threading.Barrier(len(providers))
+
+    def refresh(provider: InteractiveTokenProvider) -> str:
+        start.wait()
+        return provider.token()
+
+    with ThreadPoolExecutor(len(providers)) as pool:
+        tokens = list(pool.map(refresh, providers))
+    assert len(set(tokens)) == 1 and len(browser.opened) == 1
     assert grants(idp) == {"authorization_code": 1, "refresh_token": 1}
 
 
