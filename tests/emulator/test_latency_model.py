@@ -12,6 +12,8 @@ through both transports: latency 0 (threaded) and 1 ms (delayed).
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +26,7 @@ from flyteidl.service import admin_pb2_grpc, auth_pb2, auth_pb2_grpc, identity_p
 from google.rpc import status_pb2
 
 from flyteadmin_ops.emulator import Emulator
+from flyteadmin_ops.emulator.latency import new_event_loop
 from flyteadmin_ops.emulator.registry import AdminError
 from flyteadmin_ops.emulator.server import MAX_MESSAGE_BYTES, Faults
 from flyteadmin_ops.testing.emulator_process import EmulatorProcess
@@ -67,6 +70,19 @@ def test_stop_cancels_delayed_calls_after_the_grace_period() -> None:
         assert ended.value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
         assert emu.delayed_calls == 0
     emu.stop()  # idempotent
+
+
+def test_the_delayed_transport_runs_on_uvloop_exactly_when_it_is_installed() -> None:
+    loop = new_event_loop()
+    try:
+        if importlib.util.find_spec("uvloop") is not None:
+            assert type(loop).__module__.startswith("uvloop")
+        else:
+            assert isinstance(loop, asyncio.BaseEventLoop)
+    finally:
+        loop.close()
+    with Emulator(latency_ms=1) as emu:
+        assert type(emu._server._loop) is type(loop)  # the transport made its loop the same way
 
 
 def test_a_delayed_call_answers_after_the_delay() -> None:
