@@ -8,6 +8,9 @@ grpc-go answers an unregistered service.
 
 from __future__ import annotations
 
+import datetime
+import functools
+
 from flyteidl.admin import version_pb2
 from flyteidl.service import auth_pb2, identity_pb2
 
@@ -20,12 +23,17 @@ from flyteadmin_ops.emulator.state import EmulatorState
 def get_version(
     state: EmulatorState, request: version_pb2.GetVersionRequest, call: CallInfo
 ) -> version_pb2.GetVersionResponse:
-    # flytestdlib's unset defaults: "unknown", "unknown", and the process start time as Go prints it.
-    build_time = state.started_at.strftime("%Y-%m-%d %H:%M:%S.%f +0000 UTC")
     version = version_pb2.Version(
-        Version=state.config.version, Build=state.config.build, BuildTime=build_time
+        Version=state.config.version, Build=state.config.build, BuildTime=go_build_time(state.started_at)
     )
     return version_pb2.GetVersionResponse(control_plane_version=version)
+
+
+@functools.lru_cache(maxsize=8)
+def go_build_time(started_at: datetime.datetime) -> str:
+    """flytestdlib's unset build time: the process start as Go prints it (Version and Build are "unknown").
+    Formatted once per start: GetVersion is the RPC health checks and benchmarks call most."""
+    return started_at.strftime("%Y-%m-%d %H:%M:%S.%f +0000 UTC")
 
 
 @rpc(AUTH_METADATA, "GetOAuth2Metadata")
