@@ -23,11 +23,21 @@ _VALID = re.compile(r"^[a-z][a-z\-0-9]*$")
 _ALPHABET = string.ascii_lowercase + string.digits
 _RANDOM_LENGTH = 19
 """19 characters from 36 give ~98 bits: a collision with another execution is not a practical concern."""
+_NAMES = len(_ALPHABET) ** _RANDOM_LENGTH
 
 
 def generate() -> str:
-    """A fresh random name, 20 characters like flyteadmin's own, starting with "f" (a letter is required)."""
-    return "f" + "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_LENGTH))
+    """A fresh random name, 20 characters like flyteadmin's own, starting with "f" (a letter is required).
+
+    One uniform draw below 36**19, written in base 36: the same distribution as 19 independent
+    `secrets.choice` calls, at a tenth of their cost (a launch without a name pays it every time).
+    """
+    number = secrets.randbelow(_NAMES)
+    characters = []
+    for _ in range(_RANDOM_LENGTH):
+        number, digit = divmod(number, len(_ALPHABET))
+        characters.append(_ALPHABET[digit])
+    return "f" + "".join(characters)
 
 
 def check(name: str, rpc: str) -> str:
@@ -36,7 +46,8 @@ def check(name: str, rpc: str) -> str:
     The server would reject it too, but only with a generic message, and after the request has been
     serialized and possibly retried; here the error names the name and the rule.
     """
-    if len(name) > MAX_LENGTH or not _VALID.match(name.lower()):
+    lowered = name.lower()  # as flyteadmin checks it; its length in bytes, as Go's len() counts
+    if len(lowered.encode()) > MAX_LENGTH or not _VALID.fullmatch(lowered):  # Go's `$` ends the text: no "\n"
         raise FlyteInvalidInputException(
             rpc,
             grpc.StatusCode.INVALID_ARGUMENT,

@@ -254,9 +254,9 @@ def generate_name() -> str:
 
 def check_execution_name(name: str) -> None:
     lowered = name.lower()
-    if len(lowered) > _NAME_MAX:
+    if len(lowered.encode()) > _NAME_MAX:  # Go's len(): bytes
         raise AdminError(INVALID, f"size of name exceeded length {_NAME_MAX} : {lowered}")
-    if not _NAME_RE.match(lowered):
+    if not _NAME_RE.fullmatch(lowered):  # Go's `$` matches only at the end of the text, never before a "\n"
         raise AdminError(
             INVALID, f"invalid name format: {lowered}, does not match regex '{_NAME_RE.pattern}'"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import grpc
 import pytest
 from flyteidl.admin import execution_pb2
+from flyteidl.core import literals_pb2
 
 from flyteadmin_ops.client import (
     RawSynchronousFlyteClient,
@@ -182,7 +184,9 @@ def test_a_shared_client_launches_from_many_threads(
     assert set(admin.executions) == {ident.name for ident in ids}
 
 
-@pytest.mark.parametrize("name", ["1abc", "has_underscore", "has space", "x" * 64, "-lead"])
+@pytest.mark.parametrize(
+    "name", ["1abc", "has_underscore", "has space", "x" * 64, "-lead", "trailing-newline\n", "é" * 32]
+)
 def test_invalid_names_are_rejected_before_sending(
     name: str, server: RecordingServer, client: SynchronousFlyteClient
 ) -> None:
@@ -206,3 +210,32 @@ def test_generated_names_follow_flyteadmins_rule() -> None:
     assert len(names) == 200
     for name in names:
         assert len(name) == 20 and name[0] == "f" and name.isalnum() and name == name.lower()
+    assert set("".join(name[1:] for name in names)) == set(string.ascii_lowercase + string.digits)
+
+
+class _Model:
+    """Stands for a flytekit model: anything with `to_flyte_idl()`."""
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+    def to_flyte_idl(self) -> Any:
+        return self.message
+
+
+def test_create_execution_takes_models_and_names_a_wrong_argument(
+    server: RecordingServer, client: SynchronousFlyteClient
+) -> None:
+    inputs = literals_pb2.LiteralMap(
+        literals={
+            "x": literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=1)))
+        }
+    )
+    client.create_execution("p", "d", "from-models", _Model(SPEC), _Model(inputs))
+    sent = server.last("CreateExecution")
+    assert sent.spec == SPEC and sent.inputs == inputs
+    with pytest.raises(TypeError, match=r"execution_spec: expected flyteidl\.admin\.ExecutionSpec"):
+        client.create_execution("p", "d", "bad-spec", "not a spec", None)
+    with pytest.raises(TypeError, match=r"inputs: _Model.to_flyte_idl\(\) gave ExecutionSpec"):
+        client.create_execution("p", "d", "bad-inputs", SPEC, _Model(SPEC))
+    assert [request.name for request in server.requests("CreateExecution")] == ["from-models"]

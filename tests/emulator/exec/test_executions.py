@@ -85,6 +85,10 @@ def test_name_is_checked_lower_cased_and_stored_with_its_case(admin: Any) -> Non
     )
     long = refusal(admin.CreateExecution, create_request("a" * 64))
     assert long.message == "size of name exceeded length 63 : " + "a" * 64
+    wide = refusal(admin.CreateExecution, create_request("é" * 32))  # 64 bytes: Go's len() counts bytes
+    assert wide.message == "size of name exceeded length 63 : " + "é" * 32
+    newline = refusal(admin.CreateExecution, create_request("run\n"))  # Go's `$` is the end of the text
+    assert (newline.code, newline.message.split(",")[0]) == (INVALID, "invalid name format: run\n")
     admin.CreateExecution(create_request("a" * 63))
 
 
