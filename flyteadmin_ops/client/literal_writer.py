@@ -121,7 +121,10 @@ def _datetime(value: Any, scalar: literals_pb2.Scalar) -> None:
         raise _NotFit()
     if value.utcoffset() is None:
         raise _NotFit("a naive datetime: give it a timezone, e.g. tzinfo=datetime.timezone.utc")
-    utc = value.astimezone(datetime.timezone.utc)
+    try:  # 9999-12-31T23:00-05:00 is past the last instant a datetime (and a Timestamp) holds
+        utc = value.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        raise _NotFit("outside the range of a timestamp (years 1 to 9999 in UTC)") from None
     stamp = scalar.primitive.datetime
     stamp.seconds = calendar.timegm(utc.timetuple())
     stamp.nanos = utc.microsecond * 1000
@@ -138,6 +141,7 @@ def _parse_datetime(text: str) -> datetime.datetime:
 
 
 _ISO_DURATION = re.compile(r"-?P")
+_LONGEST_DURATION = datetime.timedelta(seconds=315_576_000_000)
 
 
 def _duration(value: Any, scalar: literals_pb2.Scalar) -> None:
@@ -148,6 +152,8 @@ def _duration(value: Any, scalar: literals_pb2.Scalar) -> None:
         value = _parse_duration(value)
     if not isinstance(value, datetime.timedelta):
         raise _NotFit()
+    if abs(value) > _LONGEST_DURATION:  # protobuf's Duration stops there; Go's readers refuse what is beyond
+        raise _NotFit("outside the range of a protobuf Duration (10,000 years either way)")
     scalar.primitive.duration.FromTimedelta(value)
 
 
