@@ -5,18 +5,26 @@ calls in flight finish it sooner, until the server itself is the bottleneck; aga
 CPU-bound (or rate limited) more calls only queue up and add latency. No fixed number is right for both.
 
 The rule: the limit starts at `settings.max_concurrency` and doubles while the completions per second grow
-by at least `GAIN`, up to `ceiling` (`settings.max_concurrency_ceiling`); a doubling that made it slower is
-taken back, and one that gained too little is kept but ends the growth. When the server pushes back (a
-call still ended RESOURCE_EXHAUSTED or UNAVAILABLE after the transport's retries) the limit halves and
-grows no more. Rates are compared within one batch only (a wave's tasks, its workflows, its launch
-plans cost differently per call). A later batch starts where the last one ended and probes upwards again
-only if the last probe merely gained too little (a noisy window on a shared machine must not pin a
-latency-bound run low), not after a doubling made it slower. Throughput is only measured while more work waits
-than is in flight, so the tail of a batch does not read as a slowdown.
+by at least `GAIN`, up to `ceiling` (`settings.max_concurrency_ceiling`). A doubling that gained less is
+taken back: the extra calls in flight only queued at the server, which adds latency to every call and
+costs the client thread switches (against a CPU-bound emulator on 2 cores a registration at 64 in flight
+took 15-35% more client CPU than at 8 in seven scans, CPU the server then lacks), so growth ends one step
+below. When the server pushes back (a call still ended RESOURCE_EXHAUSTED or UNAVAILABLE after the
+transport's retries) the limit halves and grows no more. Rates are compared within one batch only (a
+wave's tasks, its workflows, its launch plans cost differently per call). A later batch starts where the
+last one ended and probes upwards again (one window at twice the limit, cheap when nothing is gained) if
+the last probe merely gained too little: a noisy window on a shared machine must not pin a latency-bound
+run low. After a doubling that made it slower, or a push-back, no batch probes again. Throughput is only
+measured while more work waits than is in flight, so the tail of a batch does not read as a slowdown; once
+a batch stops growing, it stops measuring.
 
-Lower throughput alone never lowers the limit: with round trips as the bound, fewer calls in flight means
-fewer completions per second, so "slower, so send less" spirals down to one (an early version did, on a
-loaded machine). The transport's own backoff already slows the calls it retries.
+Lower throughput alone never lowers the limit below where the batch started: with round trips as the bound,
+fewer calls in flight means fewer completions per second, so "slower, so send less" spirals down to one (an
+early version did, on a loaded machine). The transport's own backoff already slows the calls it retries.
+Nor does the limit probe below its start: against a CPU-bound emulator on 2 cores every fixed limit from 4
+to 64 kept the server busy (their registrations took the same time within the noise of a shared machine;
+1 in flight was 20-40% slower, the client's and the server's CPU no longer overlapping), so a probe
+downwards from 8 would cost a window and gain nothing measurable.
 
 `fan_out` runs one batch under such a limit on a shared thread pool. Threads, not asyncio: measured with
 840 creates against an emulator process, 16 in flight, both took the same wall time (the server was the
@@ -27,6 +35,7 @@ breaker, which belongs to one transport) beside the synchronous client that conf
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +44,8 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+logger = logging.getLogger(__name__)
 
 GAIN = 1.15
 """A doubling is kept only if it raised completions per second by at least this factor."""
@@ -68,6 +79,8 @@ class ConcurrencyLimit:
         """False once a doubling made it slower or the server pushed back: then no batch probes again."""
         self._best_rate = 0.0
         self._before_growth = start
+        self._to_skip = 0
+        """Completions still to pass before a batch's first window opens (the pipeline filling up)."""
         self._window_start = clock()
         self._window_done = 0
         self.history: list[int] = [start]
@@ -81,10 +94,17 @@ class ConcurrencyLimit:
         """A new batch: measure afresh. Rates of different batches are not compared (a workflow compiles
         slower than a task stores), and the gap between batches is not the server's doing. A batch probes
         upwards again when the last probe only gained too little (one noisy window must not pin a
-        latency-bound run low for good); not after a doubling made it slower or the server pushed back."""
+        latency-bound run low for good); not after a doubling made it slower or the server pushed back.
+
+        The first window opens only after `current` completions, one full turn of the calls in flight: until
+        then the server was idle between batches and each call was being sent for the first time (against a
+        CPU-bound emulator the first completion came 4-15 ms after the start, then one per ~1 ms), which
+        made the first window read slow and the first doubling look like a gain. A latency-bound batch
+        pays one round trip for this before its first doubling."""
         with self._lock:
             self._best_rate = 0.0
             self._growing = self._may_probe_again and self._current < self.ceiling
+            self._to_skip = self._current
             self._restart_window()
 
     def completed(self, *, pushed_back: bool = False, saturated: bool = True) -> None:
@@ -97,7 +117,12 @@ class ConcurrencyLimit:
                 self._set(max(1, self._current // 2))
                 self._growing = self._may_probe_again = False
                 return
-            if not saturated:
+            if not saturated or not self._growing:
+                return
+            if self._to_skip > 0:
+                self._to_skip -= 1
+                if self._to_skip == 0:
+                    self._restart_window()
                 return
             self._window_done += 1
             elapsed = self._clock() - self._window_start
@@ -106,16 +131,30 @@ class ConcurrencyLimit:
             self._judge(self._window_done / elapsed)
 
     def _judge(self, rate: float) -> None:
-        if self._growing and rate >= self._best_rate * GAIN and self._current < self.ceiling:
+        """The end of a measuring window while growing: double again, or end the growth (see the module
+        docstring)."""
+        gained = rate >= self._best_rate * GAIN
+        measured, done = self._current, self._window_done
+        if gained and self._current < self.ceiling:
             self._best_rate = rate
             self._before_growth = self._current
             self._set(min(self.ceiling, self._current * 2))
-        elif self._growing:
+        else:
             self._growing = False
-            if rate < self._best_rate:  # the last doubling made it slower: take it back, for good
+            if not gained:  # the last doubling only queued calls at the server: take it back
                 self._set(self._before_growth)
-                self._may_probe_again = False
-            self._restart_window()
+                if rate < self._best_rate:  # it even made it slower: no later batch probes again
+                    self._may_probe_again = False
+        logger.debug(
+            "%d in flight: %.0f calls/s over %d calls (best %.0f/s); limit now %d%s",
+            measured,
+            rate,
+            done,
+            self._best_rate,
+            self._current,
+            "" if self._growing else ", growth ended",
+        )
+        self._restart_window()
 
     def _set(self, value: int) -> None:
         if value != self._current:
