@@ -52,7 +52,9 @@ def run(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def cached_tokens(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    (path,) = (tmp_path / "tokens").iterdir()
+    (path,) = (tmp_path / "tokens").glob("*.json")
+    for lock in (tmp_path / "tokens").glob("*.lock"):  # taken by a refresh: private and empty, no token in it
+        assert stat.S_IMODE(lock.stat().st_mode) == 0o600 and lock.stat().st_size == 0
     return path, json.loads(path.read_text())["flytectl"]
 
 
