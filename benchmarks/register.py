@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from benchmarks.common import Row
+from benchmarks.register_cpu import BEST_FIXED, CPU_BOUND, cpu_bound_row
 from benchmarks.register_runs import (
     DOMAIN,
     PROJECT,
@@ -49,14 +50,11 @@ from flyteadmin_ops.testing.emulator_process import EmulatorProcess
 
 FAST_MS, SLOW_MS = 20, 100
 FAST_TARGET, SLOW_TARGET = 10.0, 20.0
-FIXED_CONCURRENCIES = (1, 8, 32, 64)
 QUICK_LATENCY_DIVISOR = 10
 """--quick divides the added latencies by this (2 and 10 ms), so that the smoke run takes seconds."""
 FLYTEKIT_SEQUENTIAL = "flytekit one at a time"
 BOUND = "Σ waves ⌈n/C⌉ × latency at the default C"  # noqa: RUF001 (the issue's own words)
 REREGISTER = "re-register, everything exists"
-CPU_BOUND = "register-all against a CPU-bound server (no added latency)"
-BEST_FIXED = "best fixed concurrency of 1, 8, 32, 64"
 SMOKE = "smoke run: 19-entity sample package, latency / 10, one run each"
 
 
@@ -225,43 +223,6 @@ def reregister_rows(emulator: EmulatorProcess, work: Workload, run: FirstRun, la
             note,
         ),
     ]
-
-
-def cpu_bound_row(work: Workload) -> Row:
-    """No added latency: the emulator's CPU is the limit. Runs are interleaved round-robin so that drift
-    on a shared machine and the growing database hit every setting alike."""
-    settings: list[int | None] = [None, *FIXED_CONCURRENCIES]
-    times: dict[int | None, list[float]] = {s: [] for s in settings}
-    with server(0) as emulator:
-        versions = Versions("cpu")
-        for _ in range(work.cpu_repeats):
-            for setting in settings:
-                seconds = library_register(
-                    emulator.endpoint, work.package, versions.next(), "created", work.size, setting
-                )
-                times[setting].append(seconds)
-    medians = {s: median(t) for s, t in times.items()}
-    best = min(FIXED_CONCURRENCIES, key=lambda n: medians[n])
-    ours = medians[None]
-    measured = f"ours (default) {ours:.2f} s ({seconds_list(times[None])}); " + "; ".join(
-        f"C={n} {medians[n]:.2f} s ({seconds_list(times[n])})" for n in FIXED_CONCURRENCIES
-    )
-    note = (
-        f"best fixed C={best}; medians of {work.cpu_repeats} runs interleaved round-robin, library "
-        "in-process on a package read beforehand, fresh version each; noise allowance: the target's own "
-        "10%, which is below the run-to-run spread on a shared 2-core machine (every run is listed): "
-        "only a quiet machine decides this row"
-    )
-    if work.quick:
-        note = f"{SMOKE}; {note}"
-    return Row.at_most(
-        CPU_BOUND,
-        BEST_FIXED,
-        ours / medians[best],
-        1.1,
-        measured,
-        note,
-    )
 
 
 def run(quick: bool) -> list[Row]:

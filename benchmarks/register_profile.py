@@ -1,9 +1,12 @@
-"""Where one first registration of the benchmark package spends its time (issue 9's profile):
-`python -m benchmarks.register_profile [--latency-ms 20] [--top 25]`.
+"""Where one registration of the benchmark package spends its time (issue 9's profile):
+`python -m benchmarks.register_profile [--latency-ms 20] [--top 25] [--rerun] [--cpu]`.
 
 The emulator runs in a process of its own (`EmulatorProcess`) with the added latency; the registration
 runs here, in-process (`register_package`, settings' defaults), after one untimed warm-up registration
-(imports, channel). It prints:
+(imports, channel). By default it is a first registration (a fresh version); `--rerun` registers a version
+already there (everything exists: the re-register row). `--cpu` profiles each thread's CPU time
+(`time.thread_time`) instead of wall time: a re-run's threads mostly wait, and a wall-time profile lists
+the waits (lock and queue gets) first, not the work. It prints:
 
 - wall time, our CPU (`time.process_time()`: every thread of this interpreter, the gRPC core included),
   and the emulator's CPU (utime + stime from `/proc/<pid>/stat`, before and after). What neither process
@@ -46,19 +49,23 @@ class ThreadProfiles:
     """cProfile for every thread started while active (register runs its calls on a thread pool, which
     a plain cProfile on the main thread would not see), merged into one `pstats.Stats`."""
 
-    def __init__(self) -> None:
+    def __init__(self, timer: Callable[[], float] | None = None) -> None:
         self.profiles: list[cProfile.Profile] = []
         self._lock = threading.Lock()
+        self._timer = timer
+
+    def _new(self) -> cProfile.Profile:
+        return cProfile.Profile(self._timer) if self._timer is not None else cProfile.Profile()
 
     def _start_in_thread(self, frame: FrameType, event: str, arg: object) -> None:
-        profile = cProfile.Profile()
+        profile = self._new()
         with self._lock:
             self.profiles.append(profile)
         profile.enable()  # replaces this hook for the rest of the thread
 
     @contextmanager
     def active(self) -> Iterator[None]:
-        main = cProfile.Profile()
+        main = self._new()
         self.profiles.append(main)
         threading.setprofile(self._start_in_thread)
         main.enable()
@@ -114,9 +121,16 @@ class Measured:
 
 
 def measure(
-    endpoint: str, pid: int, path: Path, version: str, size: int, profiles: ThreadProfiles | None
+    endpoint: str,
+    pid: int,
+    path: Path,
+    version: str,
+    size: int,
+    profiles: ThreadProfiles | None,
+    expect: str = "created",
 ) -> Measured:
-    """One first registration with the clocks around it (and cProfile when `profiles` is given)."""
+    """One registration with the clocks around it (and cProfile when `profiles` is given); every entity
+    must come out as `expect` ("created" for a first registration, "exists" for a re-run)."""
     phases: dict[str, float] = {}
     with client(endpoint) as ours:
         server_before = process_cpu_seconds(pid)
@@ -127,7 +141,7 @@ def measure(
         wall = time.perf_counter() - start
         cpu = time.process_time() - cpu_before
         server_cpu = process_cpu_seconds(pid) - server_before
-    if result.totals.get("created") != size:
+    if result.totals.get(expect) != size:
         raise RuntimeError(f"run {version}: {result.totals}")
     return Measured(wall, cpu, server_cpu, phases)
 
@@ -141,27 +155,34 @@ def describe(run: Measured) -> str:
     )
 
 
-def profile(latency_ms: int = FAST_MS, top: int = 25) -> str:
+def profile(latency_ms: int = FAST_MS, top: int = 25, *, rerun: bool = False, cpu: bool = False) -> str:
     """A warm-up registration, one timed without a profiler, one under cProfile; see the module docstring."""
     work = workload(False)
-    profiles = ThreadProfiles()
+    profiles = ThreadProfiles(time.thread_time if cpu else None)
     with server(latency_ms) as emulator:
         assert emulator.process is not None
         pid = emulator.process.pid
         library_register(emulator.endpoint, work.path, "warm-up", "created", work.size)
-        plain = measure(emulator.endpoint, pid, work.path, "plain", work.size, None)
-        profiled = measure(emulator.endpoint, pid, work.path, "profiled", work.size, profiles)
+        if rerun:  # the version both timed runs find registered
+            library_register(emulator.endpoint, work.path, "again", "created", work.size)
+        version = "again" if rerun else "plain"
+        expect = "exists" if rerun else "created"
+        plain = measure(emulator.endpoint, pid, work.path, version, work.size, None, expect)
+        version = "again" if rerun else "profiled"
+        profiled = measure(emulator.endpoint, pid, work.path, version, work.size, profiles, expect)
     stream = io.StringIO()
     stats = profiles.stats()
     stats.stream = stream  # type: ignore[attr-defined]
     stats.sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top)
     bound, batches = wave_bound(work.package, latency_ms, default_concurrency())
+    what = "re-registration (everything exists)" if rerun else "first registration"
+    clock = "per-thread CPU time" if cpu else "wall time"
     lines = [
-        f"first registration of {work.size} objects at +{latency_ms} ms "
-        f"(bound at C={default_concurrency()}: {bound:.2f} s over batches {batches})",
+        f"{what} of {work.size} objects at +{latency_ms} ms "
+        f"(first-registration bound at C={default_concurrency()}: {bound:.2f} s over batches {batches})",
         f"  without profiler: {describe(plain)}",
-        f"  under cProfile:   {describe(profiled)}; {len(profiles.profiles)} threads profiled",
+        f"  under cProfile ({clock}): {describe(profiled)}; {len(profiles.profiles)} threads profiled",
     ]
     return "\n".join(lines) + "\n" + stream.getvalue()
 
@@ -170,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.register_profile", description=__doc__)
     parser.add_argument("--latency-ms", type=int, default=FAST_MS, help="added per RPC (default 20)")
     parser.add_argument("--top", type=int, default=25, help="functions listed per ordering")
+    parser.add_argument("--rerun", action="store_true", help="re-register a version already there")
+    parser.add_argument("--cpu", action="store_true", help="profile per-thread CPU time, not wall time")
     args = parser.parse_args(argv)
-    print(profile(args.latency_ms, args.top))
+    print(profile(args.latency_ms, args.top, rerun=args.rerun, cpu=args.cpu))
     return 0
 
 

@@ -25,7 +25,7 @@ that the filter grammar cannot carry (`+` joins filters, `,` `(` `)` split them)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -83,17 +83,26 @@ def list_registered(
     domain: str,
     wanted: Iterable[tuple[int, str]],
     pool: Executor | None = None,
+    names: Mapping[tuple[int, str], Collection[str]] | None = None,
 ) -> Listing:
     """List every (resource type, version) in `wanted` in project/domain. Versions the filter cannot carry
     are left out (nothing is known of them); errors other than an oversized page propagate. With a `pool`
     the lists run concurrently (each is a round trip or two; a re-run waits for all of them before its
-    first create), and are merged in the same order as without."""
+    first create), and are merged in the same order as without.
+
+    `names`: per (resource type, version), the entity names the caller asks about. A list stops paging
+    once every one of them was seen (the rest of the version holds only entities nobody asked about), so
+    a version of exactly a page's size costs one round trip, not two. A name not seen still means "not on
+    the server": paging goes on to the end for it."""
     pairs = [(kind, version) for kind, version in sorted(set(wanted)) if filterable(version)]
+    asked = names or {}
     if pool is not None and len(pairs) > 1:
-        futures = [pool.submit(_list_version, client, project, domain, *pair) for pair in pairs]
+        futures = [
+            pool.submit(_list_version, client, project, domain, *pair, asked.get(pair)) for pair in pairs
+        ]
         pages = [future.result() for future in futures]
     else:
-        pages = [_list_version(client, project, domain, *pair) for pair in pairs]
+        pages = [_list_version(client, project, domain, *pair, asked.get(pair)) for pair in pairs]
     listing = Listing()
     for pair, items in zip(pairs, pages, strict=True):
         for item in items:
@@ -103,24 +112,31 @@ def list_registered(
 
 
 def _list_version(
-    client: SynchronousFlyteClient, project: str, domain: str, resource_type: int, version: str
+    client: SynchronousFlyteClient,
+    project: str,
+    domain: str,
+    resource_type: int,
+    version: str,
+    names: Collection[str] | None = None,
 ) -> list[Any]:
     method, items_field = _LISTERS[resource_type]
     call: Callable[[ResourceListRequest], Any] = getattr(client.raw, method)
+    scope = (project, domain, version)
     try:
-        return _all_pages(call, items_field, project, domain, version, PAGE_LIMIT)
+        return _all_pages(call, items_field, scope, PAGE_LIMIT, names)
     except FlyteResourceExhaustedException:  # a page larger than max_receive_message_bytes
-        return _all_pages(call, items_field, project, domain, version, SMALL_PAGE_LIMIT)
+        return _all_pages(call, items_field, scope, SMALL_PAGE_LIMIT, names)
 
 
 def _all_pages(
     call: Callable[[ResourceListRequest], Any],
     items_field: str,
-    project: str,
-    domain: str,
-    version: str,
+    scope: tuple[str, str, str],
     limit: int,
+    names: Collection[str] | None,
 ) -> list[Any]:
+    project, domain, version = scope
+    unseen = set(names) if names is not None else None
     items: list[Any] = []
     token = ""
     while True:
@@ -135,9 +151,19 @@ def _all_pages(
         answer = call(request)
         page = list(getattr(answer, items_field))
         items.extend(page)
-        if not answer.token or not page:
+        if unseen is not None:
+            unseen.difference_update(item.id.name for item in page)
+        if not answer.token or not page or unseen == set():
             return items
         token = answer.token
+
+
+def names_by_list(entities: Iterable[Entity]) -> dict[tuple[int, str], set[str]]:
+    """The names of `entities` per (resource type, version), for `list_registered`'s early stop."""
+    grouped: dict[tuple[int, str], set[str]] = {}
+    for entity in entities:
+        grouped.setdefault((entity.resource_type, entity.id.version), set()).add(entity.id.name)
+    return grouped
 
 
 def wanted_lists(entities: Iterable[Entity], kinds: Iterable[int]) -> set[tuple[int, str]]:
@@ -160,20 +186,32 @@ def workflow_inputs(entities: Iterable[Entity]) -> dict[IdentifierKey, interface
 
 
 def stored_form(entity: Entity, inputs: WorkflowInputs) -> Message:
-    """What the server stores for `entity` when it is created as sent (the part a list returns)."""
+    """What the server stores for `entity` when it is created as sent (the part a list returns). The
+    request's own message when the server stores it unchanged (a hydrated task's template already carries
+    the request's id; a launch plan usually lists every input already): read-only, like the request."""
     if entity.resource_type == TASK:
+        sent = entity.request.spec.template
+        if sent.id == entity.request.id:
+            return sent
         template = tasks_pb2.TaskTemplate()
-        template.CopyFrom(entity.request.spec.template)
+        template.CopyFrom(sent)
         template.id.CopyFrom(entity.request.id)
         return template
     if entity.resource_type == LAUNCH_PLAN:
+        variables = inputs.get(identifier_key(entity.request.spec.workflow_id))
+        if variables is None or not _unbound(entity.request.spec, variables):
+            return entity.request.spec
         spec = launch_plan_pb2.LaunchPlanSpec()
         spec.CopyFrom(entity.request.spec)
-        variables = inputs.get(identifier_key(spec.workflow_id))
-        if variables is not None:
-            _add_unbound_inputs(spec, variables)
+        _add_unbound_inputs(spec, variables)
         return spec
     return entity.request.spec.template.interface
+
+
+def _unbound(spec: launch_plan_pb2.LaunchPlanSpec, variables: interface_pb2.VariableMap) -> bool:
+    """Whether the workflow has an input that `spec` neither defaults nor fixes (flyteadmin adds those)."""
+    defaults, fixed = spec.default_inputs.parameters, spec.fixed_inputs.literals
+    return any(name not in defaults and name not in fixed for name in variables.variables)
 
 
 def _add_unbound_inputs(spec: launch_plan_pb2.LaunchPlanSpec, variables: interface_pb2.VariableMap) -> None:
@@ -221,16 +259,37 @@ def read_back_problem(entity: Entity, listing: Listing, inputs: WorkflowInputs) 
     found = listing.get(entity)
     if found is None:
         return "read back: not on the server after registering"
-    if not _matches(entity, found, inputs):
+    if not _matches(entity, listed_form(found), stored_form(entity, inputs), inputs):
         what = {TASK: "task template", WORKFLOW: "workflow interface", LAUNCH_PLAN: "launch plan spec"}
         return f"read back: the server's {what[entity.resource_type]} differs from the one registered"
     return None
 
 
-def _matches(entity: Entity, found: Message, inputs: WorkflowInputs) -> bool:
-    """Read-back equality. A launch plan whose workflow is not in the package may have gained required
-    parameters for inputs it left unbound (the server's rewrite): those extra ones are accepted."""
-    held, ours = listed_form(found), stored_form(entity, inputs)
+@dataclass(frozen=True)
+class Held:
+    """How the server holds an entity that a list showed: `as_listed` is `read_back_problem` finding
+    nothing, `identical` is `proven_identical`. Worked out together, with one `stored_form` and one
+    comparison: a re-run asks both for every entity of the package."""
+
+    as_listed: bool
+    identical: bool
+
+
+def held(entity: Entity, listing: Listing, inputs: WorkflowInputs) -> Held | None:
+    """`Held` for `entity`, or None when the listing does not show it."""
+    found = listing.get(entity)
+    if found is None:
+        return None
+    theirs, ours = listed_form(found), stored_form(entity, inputs)
+    equal = theirs == ours
+    as_listed = not listing.covers(entity) or equal or _matches(entity, theirs, ours, inputs)
+    return Held(as_listed, equal and entity.resource_type in PROVABLE_KINDS)
+
+
+def _matches(entity: Entity, held: Message, ours: Message, inputs: WorkflowInputs) -> bool:
+    """Read-back equality of the listed form `held` and our stored form `ours`. A launch plan whose
+    workflow is not in the package may have gained required parameters for inputs it left unbound (the
+    server's rewrite): those extra ones are accepted."""
     if held == ours:
         return True
     Spec = launch_plan_pb2.LaunchPlanSpec

@@ -125,6 +125,47 @@ def _collect_messages(message: Message, full_name: str, found: list[Message]) ->
         _collect_messages(child, full_name, found)
 
 
+def find(message: Message, full_names: frozenset[str]) -> list[tuple[Message, bool]]:
+    """Every message inside `message` (itself included) whose type is one of `full_names`, in document
+    order, each with the flag `identifiers` gives (True for a template's or launch plan's own id). One
+    walk for several kinds of target: hydration needs the identifiers, the containers and the pod specs
+    of every entity, and walking for each apart cost it a third of its time."""
+    found: list[tuple[Message, bool]] = []
+    _collect_any(message, full_names, False, found)
+    return found
+
+
+@functools.cache
+def _fields_any(descriptor: Descriptor, targets: frozenset[str]) -> tuple[tuple[str, int], ...]:
+    """`_fields` for several targets: the message-typed fields that can hold any of them, in field order."""
+    names = {name for target in targets for name, _ in _fields(descriptor, target)}
+    shapes = {name: shape for target in targets for name, shape in _fields(descriptor, target)}
+    return tuple(
+        (field.name, shapes[field.name])
+        for field in sorted(descriptor.fields, key=lambda f: f.number)
+        if field.name in names
+    )
+
+
+def _collect_any(
+    message: Message, targets: frozenset[str], defining: bool, found: list[tuple[Message, bool]]
+) -> None:
+    descriptor = message.DESCRIPTOR
+    full_name = descriptor.full_name
+    if full_name in targets:
+        found.append((message, defining))
+    parent_defines = full_name in _DEFINING_MESSAGES
+    for name, shape in _fields_any(descriptor, targets):
+        child_defines = parent_defines and name == "id"
+        if shape == _SINGLE:
+            if message.HasField(name):
+                _collect_any(getattr(message, name), targets, child_defines, found)
+        else:
+            values = getattr(message, name)
+            for item in values if shape == _REPEATED else values.values():
+                _collect_any(item, targets, child_defines, found)
+
+
 def rewrite_struct_strings(
     value: struct_pb2.Value, rewrite: Callable[[str], str], *, inside_args: bool
 ) -> None:

@@ -15,12 +15,14 @@ The steps, and why they are in this order:
    sends the archive's own length (never the server's `Content-Length`, which is that of the MD5 text) and
    the stored object is read back and compared before anything is registered (`ops.upload`).
 4. Register wave by wave (`dependency_waves`; the engine is `ops.wave_registration`): first list what
-   the server already holds at the version (read while the archive uploads; tasks and launch plans
+   the server already holds at the version (read ahead, beside the target check; tasks and launch plans
    identical to ours are `exists` without a create), then each wave concurrently (the calls in flight
    adapt to the server unless `max_concurrency` pins them, `ops.concurrency`), then read back what was
    written. Identical entities are `exists`, different structure is `conflict` with the fields that
    differ (`ops.conflicts`: read from the server's diff for tasks and launch plans, by comparing with the
-   registered workflow for workflows, whose server diff lists nearly everything).
+   registered workflow for workflows, whose server diff lists nearly everything). A create that cannot
+   write (a workflow already held, with everything it refers to held too) is sent as soon as the lists
+   say so, not when its wave comes; its answer is taken when the wave runs.
    Unless `continue_on_error`, the first wave with a problem is the last one attempted, and inside a wave
    launch plans are only created once everything else in that wave succeeded: a broken task or workflow
    never leaves a launch plan (or a schedule) behind. If Admin goes away (the transport's circuit breaker
@@ -33,11 +35,12 @@ helpers (`create_entity`, `run_waves`, `launch_plans_last`, `skipped`, ...) are 
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from flyteidl.admin import launch_plan_pb2
+from flyteidl.admin import launch_plan_pb2, project_pb2
 from flyteidl.admin.common_pb2 import ObjectGetRequest
 from flyteidl.core import identifier_pb2
 
@@ -45,6 +48,7 @@ from flyteadmin_ops.errors import FlyteAdminError, FlyteEntityNotExistException
 from flyteadmin_ops.ops.package import (
     LAUNCH_PLAN,
     Entity,
+    FastArchive,
     Package,
     PackageError,
     Source,
@@ -54,7 +58,7 @@ from flyteadmin_ops.ops.package import (
     load_package,
 )
 from flyteadmin_ops.ops.results import OperationInputError, Outcome, OutcomeCallback, Result, Status
-from flyteadmin_ops.ops.upload import UPLOAD_KIND, upload_fast_archive
+from flyteadmin_ops.ops.upload import UPLOAD_KIND, Upload, upload_fast_archive
 from flyteadmin_ops.ops.wave_registration import (
     KIND_NAMES,
     NOT_ATTEMPTED,
@@ -67,7 +71,6 @@ from flyteadmin_ops.ops.wave_registration import (
     entity_outcome,
     identifier_text,
     launch_plans_last,
-    lists_wanted,
     prefetch_lists,
     register_waves,
     run_waves,
@@ -101,6 +104,7 @@ __all__ = [
     "register_waves",
     "run_waves",
     "skipped",
+    "start_target_check",
     "upload_fast_archive",
 ]
 
@@ -182,6 +186,19 @@ def _as_hydrated(package: Package, project: str, domain: str, version: str) -> l
     return entities
 
 
+def _read_ahead(
+    client: SynchronousFlyteClient,
+    package: Package,
+    project: str,
+    domain: str,
+    version: str,
+    pool: ThreadPoolExecutor,
+) -> Prefetched:
+    """`prefetch_lists` for the package's own ids as hydration fills them, worked out on the pool thread
+    (the caller meanwhile waits for the domains and goes on to the upload)."""
+    return prefetch_lists(client, project, domain, _as_hydrated(package, project, domain, version), pool)
+
+
 def _prefetched(lists: Future[Prefetched], project: str, domain: str) -> dict[tuple[str, str], Prefetched]:
     """The lists read ahead, for `register_waves`; none when reading them failed (it lists again, and
     handles that failure as it always does)."""
@@ -201,7 +218,13 @@ class Prepared:
     outcomes: list[Outcome]
     ready: bool
     listed: dict[tuple[str, str], Prefetched] = field(default_factory=dict)
-    """With `read_ahead`: the first lists of `register_waves`, read during the upload (pass as `listed`)."""
+    """With `read_ahead`: the first lists of `register_waves`, read beside the target check (pass as
+    `listed`)."""
+
+
+_PRELUDE_WORKERS = 8
+"""Threads for what runs before the first create: the read-ahead lists (one per kind and version, plus the
+thread that gathers them), the domain list beside the project check, the upload and its download URL."""
 
 
 def prepare(
@@ -216,33 +239,76 @@ def prepare(
     read_ahead: bool = False,
 ) -> Prepared:
     """Steps 1-3 of the module docstring: everything before the first create. `read_ahead`: also read
-    the lists `register_waves` starts with, while the archive uploads (they are reads, and on a re-run
-    they are most of what register waits for); only once the target check passed, so a missing project
-    or an unreachable server fails exactly as it would without them."""
+    the lists `register_waves` starts with (they are reads, and on a re-run they are most of what register
+    waits for). They are sent once the project is found, beside the domains: what they find is only used
+    once the check passed, and a missing project or an unreachable server fails exactly as without them.
+    The package is hydrated while the archive is PUT and read back."""
     package = source if isinstance(source, Package) else load_package(source)
     # Validate the values before any RPC; an empty package makes that cheap (hydrating 1,600 entities
-    # takes most of a second, so the package itself is hydrated once, after the upload).
+    # is the largest step here, so the package itself is hydrated once, when the upload's URL is known).
     hydrate(Package((), source=package.source), project, domain, version, dest_dir=dest_dir)
     check_schedules(package)
-    check_target(client, project, domain)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-lists") as lister:
+    with ThreadPoolExecutor(max_workers=_PRELUDE_WORKERS, thread_name_prefix="register-prelude") as pool:
+        target_checked = start_target_check(client, project, domain, pool)
         lists = None
         if read_ahead:
-            wanted = lists_wanted(_as_hydrated(package, project, domain, version))
-            lists = lister.submit(prefetch_lists, client, project, domain, wanted)
+            lists = pool.submit(_read_ahead, client, package, project, domain, version, pool)
+        target_checked()
         outcomes: list[Outcome] = []
         source_url = None
+        upload = None
         if package.fast_archive is not None:
-            upload = upload_fast_archive(client, project, domain, package.fast_archive)
-            outcomes.append(upload.outcome)
-            if on_outcome is not None:
-                on_outcome(upload.outcome)
-            if upload.native_url is None:
-                return Prepared(package, [], outcomes, ready=False)
-            source_url = upload.native_url
+            upload = _UploadInBackground(client, project, domain, package.fast_archive, pool)
+            source_url = upload.location()
+            if source_url is None:  # refused before a URL was known: nothing to hydrate with
+                return _upload_failed(package, upload.finished(), outcomes, on_outcome)
         hydrated = hydrate(package, project, domain, version, source_url=source_url, dest_dir=dest_dir)
+        if upload is not None:
+            done = upload.finished()
+            if done.native_url is None:
+                return _upload_failed(package, done, outcomes, on_outcome)
+            outcomes.append(done.outcome)
+            if on_outcome is not None:
+                on_outcome(done.outcome)
         listed = _prefetched(lists, project, domain) if lists is not None else {}
+    # Ordered only now, as before: a dependency cycle is raised after the upload's outcome, not instead.
     return Prepared(hydrated, dependency_waves(hydrated), outcomes, ready=True, listed=listed)
+
+
+class _UploadInBackground:
+    """`upload_fast_archive` on a pool thread, so that the caller can hydrate the package with the URL as
+    soon as flyteadmin has signed it, while the archive is PUT and read back."""
+
+    def __init__(
+        self,
+        client: SynchronousFlyteClient,
+        project: str,
+        domain: str,
+        archive: FastArchive,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        self._located: Future[str] = Future()
+        self._upload = pool.submit(
+            upload_fast_archive, client, project, domain, archive, pool, self._located.set_result
+        )
+
+    def location(self) -> str | None:
+        """The object's URL once signed, or None when the upload ended (failed) before that."""
+        either: list[Future[Any]] = [self._located, self._upload]
+        wait(either, return_when=FIRST_COMPLETED)
+        return self._located.result() if self._located.done() else None
+
+    def finished(self) -> Upload:
+        return self._upload.result()
+
+
+def _upload_failed(
+    package: Package, upload: Upload, outcomes: list[Outcome], on_outcome: OutcomeCallback | None
+) -> Prepared:
+    outcomes.append(upload.outcome)
+    if on_outcome is not None:
+        on_outcome(upload.outcome)
+    return Prepared(package, [], outcomes, ready=False)
 
 
 def _plan(
@@ -272,15 +338,35 @@ def _plan(
 # ------------------------------------------------------------------------------------------ target check
 
 
-def check_target(client: SynchronousFlyteClient, project: str, domain: str) -> None:
+def check_target(
+    client: SynchronousFlyteClient, project: str, domain: str, pool: Executor | None = None
+) -> None:
     """Fail with an input error, before any write, when the project or domain does not exist."""
+    start_target_check(client, project, domain, pool)()
+
+
+def start_target_check(
+    client: SynchronousFlyteClient, project: str, domain: str, pool: Executor | None = None
+) -> Callable[[], None]:
+    """`check_target` in two halves. The project is asked for now, alone, and a missing or archived one
+    (or a server that cannot be reached) raises here, exactly as `check_target` does: no other call is
+    in flight to change what that error says. With a `pool` the domains are then asked for on it, and the
+    returned function waits for them and raises as `check_target` does; `prepare` sends its read-ahead
+    lists in between, behind the domains."""
     try:
         found = client.get_project(project)
     except FlyteEntityNotExistException:
         raise OperationInputError(f"project {project!r} does not exist on the server") from None
     if found.state == found.ARCHIVED:
         raise OperationInputError(f"project {project!r} is archived; unarchive it before registering")
-    domains = [d.id for d in client.get_domains()]
+    if pool is None:
+        return lambda: _check_domain(client.get_domains(), domain)
+    domains = pool.submit(client.get_domains)
+    return lambda: _check_domain(domains.result(), domain)
+
+
+def _check_domain(found: list[project_pb2.Domain], domain: str) -> None:
+    domains = [d.id for d in found]
     if domain not in domains:
         raise OperationInputError(f"domain {domain!r} does not exist (the server has {', '.join(domains)})")
 

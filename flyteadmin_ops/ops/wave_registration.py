@@ -3,14 +3,15 @@ what was written read back after.
 
 For one call of `register_waves`:
 1. List what the server holds at the versions being registered (`ops.existing`, one list per kind, run
-   concurrently; `register_package` reads them during the upload and passes them as `listed`): tasks and
+   concurrently; `register_package` reads them beside its target check, passing them as `listed`): tasks and
    launch plans identical to what we would send are `exists` without a create. Workflows, and anything
    not provably identical, get their create, so `created`, `exists` and `conflict` (with the server's
    diff) mean what they always meant.
 2. Run the waves in order (`run_waves`, the stop rule shared with the Prefect flow), launch plans of a wave
    after the rest (`launch_plans_last`); each batch's creates run concurrently under a `ConcurrencyLimit`
    (adaptive unless `max_concurrency` pins it). A batch whose creates all target identifiers already
-   listed (a re-run's workflows: nothing can be written) starts at the ceiling instead.
+   listed (a re-run's workflows: nothing can be written) starts at the ceiling instead, and such workflow
+   creates are sent ahead, as soon as the lists are read (`_Ahead`), their answers taken in turn.
 3. Read back: the same version-filtered lists show that every entity reported created or exists through
    a create is on the server as sent; one that is not becomes `failed`, saying what differs. What the
    first lists already showed as sent, and whose create answered ALREADY_EXISTS, is not listed again.
@@ -24,6 +25,7 @@ the result is not ok and a re-run (which finds what was written as `exists`) com
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,18 +42,18 @@ from flyteadmin_ops.errors import (
     FlyteSystemUnavailableException,
 )
 from flyteadmin_ops.ops.concurrency import ConcurrencyLimit, Verdict, fan_out
-from flyteadmin_ops.ops.conflicts import explain_conflict
 from flyteadmin_ops.ops.existing import (
     PROVABLE_KINDS,
     Listing,
     WorkflowInputs,
+    held,
     list_registered,
-    proven_identical,
+    names_by_list,
     read_back_problem,
     wanted_lists,
     workflow_inputs,
 )
-from flyteadmin_ops.ops.package import LAUNCH_PLAN, TASK, WORKFLOW, Entity, IdentifierKey
+from flyteadmin_ops.ops.package import LAUNCH_PLAN, TASK, WORKFLOW, Entity, IdentifierKey, identifier_key
 from flyteadmin_ops.ops.results import Outcome, OutcomeCallback, Status
 
 if TYPE_CHECKING:
@@ -152,6 +154,9 @@ def conflict_outcome(
     client: SynchronousFlyteClient, entity: Entity, error: FlyteEntityConflictException
 ) -> Outcome:
     """A `conflict` naming the fields that differ (see `ops.conflicts`), the server's text kept aside."""
+    # Imported here: only a conflict needs it (and json_format), and most runs have none.
+    from flyteadmin_ops.ops.conflicts import explain_conflict
+
     report = explain_conflict(client, entity.request, error)
     return Outcome(
         KIND_NAMES[entity.resource_type],
@@ -240,9 +245,18 @@ def register_waves(
     endpoint = client.settings.endpoint
     limit = _limit(client, max_concurrency)
     with ThreadPoolExecutor(max_workers=limit.ceiling, thread_name_prefix="register") as pool:
+        started: list[_Ahead] = []
+
+        def send_ahead(present: _Existing) -> None:
+            ahead = _Ahead.start(client, entities, present, limit, pool)
+            if ahead is not None:
+                started.append(ahead)
+
         try:
             existing = (
-                _existing(client, entities, inputs, pool, listed or {}) if check_existing else _Existing()
+                _existing(client, entities, inputs, pool, listed or {}, send_ahead)
+                if check_existing
+                else _Existing()
             )
         except FlyteAdminError as exc:
             if not is_unreachable(exc):
@@ -251,14 +265,19 @@ def register_waves(
             notify(gone)
             return [*skipped(entities, SERVER_GONE, notify), gone]
 
-        run = _BatchRun(client, limit, pool, existing, notify)
-        outcomes = run_waves(
-            launch_plans_last(waves),
-            run.batch,
-            continue_on_error=continue_on_error,
-            on_outcome=notify,
-            halted=run.halted,
-        )
+        ahead = started[0] if started else None
+        run = _BatchRun(client, limit, pool, existing, notify, ahead)
+        try:
+            outcomes = run_waves(
+                launch_plans_last(waves),
+                run.batch,
+                continue_on_error=continue_on_error,
+                on_outcome=notify,
+                halted=run.halted,
+            )
+        finally:
+            if ahead is not None:
+                ahead.stop()
         logger.debug("register: calls in flight went %s", " -> ".join(map(str, limit.history)))
         if run.gone is not None:
             gone = server_gone_outcome(endpoint, run.gone)
@@ -298,10 +317,16 @@ class _Existing:
 
 @dataclass(frozen=True)
 class Prefetched:
-    """The lists of `wanted` (resource type, version) pairs, read before `register_waves` was called."""
+    """The lists of `wanted` (resource type, version) pairs, read before `register_waves` was called for
+    the entities whose names per pair are `names` (a list stops paging once it saw all of them)."""
 
     wanted: frozenset[tuple[int, str]]
     listing: Listing
+    names: Mapping[tuple[int, str], set[str]] = field(default_factory=dict)
+
+    def serves(self, wanted: set[tuple[int, str]], names: Mapping[tuple[int, str], set[str]]) -> bool:
+        """True when these lists are what `register_waves` would read for `wanted` and `names`."""
+        return self.wanted == wanted and self.names == names
 
 
 def lists_wanted(entities: Iterable[Entity]) -> set[tuple[int, str]]:
@@ -312,11 +337,17 @@ def lists_wanted(entities: Iterable[Entity]) -> set[tuple[int, str]]:
 
 
 def prefetch_lists(
-    client: SynchronousFlyteClient, project: str, domain: str, wanted: Iterable[tuple[int, str]]
+    client: SynchronousFlyteClient,
+    project: str,
+    domain: str,
+    entities: Iterable[Entity],
+    pool: Executor | None = None,
 ) -> Prefetched:
-    """Read the first lists ahead of `register_waves` (for its `listed`); errors propagate."""
-    pairs = frozenset(wanted)
-    return Prefetched(pairs, list_registered(client, project, domain, pairs))
+    """Read the first lists of `register_waves` for `entities` (hydrated, or with at least their own ids
+    as hydration fills them) ahead of it, for its `listed`; concurrently on `pool`. Errors propagate."""
+    group = list(entities)
+    wanted, names = frozenset(lists_wanted(group)), names_by_list(group)
+    return Prefetched(wanted, list_registered(client, project, domain, wanted, pool, names), names)
 
 
 def _existing(
@@ -325,19 +356,22 @@ def _existing(
     inputs: WorkflowInputs,
     pool: Executor,
     listed: Mapping[tuple[str, str], Prefetched],
+    on_present: Callable[[_Existing], None] | None = None,
 ) -> _Existing:
     """What the server already holds of `entities` (see `_Existing`), from one list per kind and version,
     run concurrently. A list that fails (other than the server going away) only means nothing is known:
-    every entity then gets its create, as it would have without the lists."""
+    every entity then gets its create, as it would have without the lists. `on_present` is called once
+    `present` is complete, before the (slower) comparisons that fill `known` and `as_listed`."""
     existing = _Existing()
+    listings: list[tuple[list[Entity], Listing]] = []
     for (project, domain), group in _by_scope(entities).items():
-        wanted = lists_wanted(group)
+        wanted, names = lists_wanted(group), names_by_list(group)
         prefetched = listed.get((project, domain))
         try:
-            if prefetched is not None and prefetched.wanted == wanted:
+            if prefetched is not None and prefetched.serves(wanted, names):
                 listing = prefetched.listing
             else:
-                listing = list_registered(client, project, domain, wanted, pool)
+                listing = list_registered(client, project, domain, wanted, pool, names)
         except FlyteAdminError as exc:
             if is_unreachable(exc):
                 raise
@@ -345,13 +379,18 @@ def _existing(
                 "register: listing what exists in %s/%s failed, creating everything: %s", project, domain, exc
             )
             continue
+        listings.append((group, listing))
+        existing.present.update(e.key for e in group if listing.get(e) is not None)
+    if on_present is not None:
+        on_present(existing)
+    for group, listing in listings:
         for entity in group:
-            if listing.get(entity) is None:
+            found = held(entity, listing, inputs) if entity.key in existing.present else None
+            if found is None:
                 continue
-            existing.present.add(entity.key)
-            if read_back_problem(entity, listing, inputs) is None:
+            if found.as_listed:
                 existing.as_listed.add(entity.key)
-            if proven_identical(entity, listing, inputs):
+            if found.identical:
                 existing.known.add(entity.key)
     return existing
 
@@ -374,6 +413,7 @@ class _BatchRun:
         pool: ThreadPoolExecutor,
         existing: _Existing,
         notify: OutcomeCallback,
+        ahead: _Ahead | None = None,
     ) -> None:
         self.client = client
         self.limit = limit
@@ -381,6 +421,7 @@ class _BatchRun:
         self.existing = existing
         self.known = existing.known
         self.notify = notify
+        self.ahead = ahead
         self.gone: FlyteAdminError | None = None
 
     def halted(self) -> str | None:
@@ -396,16 +437,43 @@ class _BatchRun:
                 self.notify(known)
             else:
                 to_create.append(index)
-        limit = self._limit_for(batch, to_create)
-        results = fan_out([batch[i] for i in to_create], self._one, limit, self.pool)
-        for index, result in zip(to_create, results, strict=True):
-            outcomes[index] = result
+        if self.ahead is not None:
+            to_create = self._take_ahead(batch, to_create, outcomes)
+        if to_create and self.gone is None:
+            limit = self._limit_for(batch, to_create)
+            results = fan_out([batch[i] for i in to_create], self._one, limit, self.pool)
+            for index, result in zip(to_create, results, strict=True):
+                outcomes[index] = result
         unfinished = [i for i, outcome in enumerate(outcomes) if outcome is None]
         for index, outcome in zip(
             unfinished, skipped([batch[i] for i in unfinished], SERVER_GONE, self.notify), strict=True
         ):
             outcomes[index] = outcome
         return [o for o in outcomes if o is not None]
+
+    def _take_ahead(
+        self, batch: Sequence[Entity], to_create: list[int], outcomes: list[Outcome | None]
+    ) -> list[int]:
+        """Fill in the outcomes of the creates sent ahead (`_Ahead`), in batch order, notified now that
+        their batch runs; returns the indexes still to create here."""
+        assert self.ahead is not None
+        rest = []
+        for index in to_create:
+            sent = self.ahead.take(batch[index])
+            if sent is None:
+                rest.append(index)
+            else:
+                outcomes[index] = self._settle(*sent)
+        return rest
+
+    def _settle(self, outcome: Outcome | None, error: FlyteAdminError | None) -> Outcome | None:
+        """One create's result as `run_waves` reports it: None (unfinished) when the server went away."""
+        if outcome is None or (error is not None and never_reached(error)):
+            if self.gone is None:
+                self.gone = error
+            return None
+        self.notify(outcome)
+        return outcome
 
     def _limit_for(self, batch: Sequence[Entity], to_create: Sequence[int]) -> ConcurrencyLimit:
         """The run's limit; for a batch whose every create targets an identifier already on the server
@@ -421,20 +489,117 @@ class _BatchRun:
         return self.limit
 
     def _one(self, entity: Entity) -> Verdict[Outcome | None]:
-        try:
-            outcome, error = _create(self.client, entity)
-        except FlyteAdminError as exc:  # the server went away: this entity is not finished
-            outcome, error = None, exc
-        if outcome is None or (error is not None and never_reached(error)):
-            if self.gone is None:
-                self.gone = error
+        outcome, error = _attempt(self.client, entity)
+        settled = self._settle(outcome, error)
+        if settled is None:
             return Verdict(None, stop=True)
-        self.notify(outcome)
-        return Verdict(outcome, pushed_back=isinstance(error, _PUSH_BACK_ERRORS))
+        return Verdict(settled, pushed_back=isinstance(error, _PUSH_BACK_ERRORS))
 
 
 _PUSH_BACK_ERRORS = (FlyteResourceExhaustedException, FlyteSystemUnavailableException)
 """Failures that say "too much load" rather than "this entity is wrong" (after the transport's retries)."""
+
+
+def _attempt(client: SynchronousFlyteClient, entity: Entity) -> tuple[Outcome | None, FlyteAdminError | None]:
+    """`_create`, with the server-gone error returned as (None, error) instead of raised."""
+    try:
+        return _create(client, entity)
+    except FlyteAdminError as exc:  # the server went away: this entity is not finished
+        return None, exc
+
+
+# ------------------------------------------------------------------------------------------ sent ahead
+
+
+class _Ahead:
+    """Creates that cannot write, sent as soon as the first lists are known instead of when their batch
+    comes (a re-run's workflows: waiting for each batch in turn cost a round trip per batch).
+
+    Which: every workflow already held at its identifier (so its create answers ALREADY_EXISTS or a
+    conflict and writes nothing; a list cannot prove a workflow identical, so each gets a create) whose
+    references within the package are all held too. They are chosen as soon as the lists say what is
+    held, and sent while the tasks and launch plans are still being compared. flyteadmin compiles a
+    workflow against what it references before it looks for the identifier, so with everything
+    referenced already there the answer cannot depend on creates of this run: sent now or in its turn, a
+    create gets the same answer. Nothing else changes: the answers are taken, and notified, by
+    `_BatchRun.batch` when the batch runs, so outcomes, their order and the stop rule are as before; an
+    answer whose batch is skipped is dropped (the create wrote nothing).
+
+    They run on the register pool under a limit of their own at the ceiling (as `_BatchRun._limit_for`
+    gives such batches); a register pinned to `max_concurrency` sends nothing ahead, so that pin holds.
+    """
+
+    def __init__(self, client: SynchronousFlyteClient, entities: Sequence[Entity]) -> None:
+        self.client = client
+        self.keys = {e.key for e in entities}
+        self._results: dict[IdentifierKey, tuple[Outcome | None, FlyteAdminError | None]] = {}
+        self._changed = threading.Condition()
+        self._finished = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def start(
+        cls,
+        client: SynchronousFlyteClient,
+        entities: Sequence[Entity],
+        existing: _Existing,
+        limit: ConcurrencyLimit,
+        pool: ThreadPoolExecutor,
+    ) -> _Ahead | None:
+        if not limit.adaptive:
+            return None
+        in_package = {e.key for e in entities}
+        held = existing.present
+        chosen = [
+            e
+            for e in entities
+            if e.resource_type not in PROVABLE_KINDS
+            and e.key in held
+            and all(key in held or key not in in_package for key in map(identifier_key, e.references))
+        ]
+        if not chosen:
+            return None
+        ahead = cls(client, chosen)
+        own_limit = ConcurrencyLimit(limit.ceiling, limit.ceiling)
+        ahead._thread = threading.Thread(
+            target=ahead._run, args=(chosen, own_limit, pool), name="register-ahead", daemon=True
+        )
+        ahead._thread.start()
+        return ahead
+
+    def _run(self, chosen: Sequence[Entity], limit: ConcurrencyLimit, pool: ThreadPoolExecutor) -> None:
+        try:
+            fan_out(chosen, self._send, limit, pool)
+        finally:
+            with self._changed:
+                self._finished = True
+                self._changed.notify_all()
+
+    def _send(self, entity: Entity) -> Verdict[None]:
+        if self._stopping:
+            return Verdict(None, stop=True)
+        outcome, error = _attempt(self.client, entity)
+        with self._changed:
+            self._results[entity.key] = (outcome, error)
+            self._changed.notify_all()
+        gone = outcome is None or (error is not None and never_reached(error))
+        return Verdict(None, pushed_back=isinstance(error, _PUSH_BACK_ERRORS), stop=gone)
+
+    def take(self, entity: Entity) -> tuple[Outcome | None, FlyteAdminError | None] | None:
+        """The answer to `entity`'s create sent ahead, waiting for it; None when it was not sent ahead
+        (or not started: the server went away first), so the caller creates it itself."""
+        if entity.key not in self.keys:
+            return None
+        with self._changed:
+            self._changed.wait_for(lambda: entity.key in self._results or self._finished)
+            return self._results.pop(entity.key, None)
+
+    def stop(self) -> None:
+        """Start nothing more and wait for what is in flight (before the pool shuts down)."""
+        self._stopping = True
+        if self._thread is not None:
+            self._thread.join()
 
 
 # ------------------------------------------------------------------------------------------ read back
@@ -466,7 +631,8 @@ def _read_back(
     result = list(outcomes)
     for (project, domain), group in _by_scope(e for _, e in checked).items():
         try:
-            listing = list_registered(client, project, domain, wanted_lists(group, KIND_NAMES), pool)
+            wanted = wanted_lists(group, KIND_NAMES)
+            listing = list_registered(client, project, domain, wanted, pool, names_by_list(group))
         except FlyteAdminError as exc:
             if is_unreachable(exc):
                 gone = server_gone_outcome(client.settings.endpoint, exc)

@@ -15,6 +15,7 @@ from flyteidl.core import identifier_pb2
 
 from flyteadmin_ops.client import SynchronousFlyteClient
 from flyteadmin_ops.emulator import Emulator
+from flyteadmin_ops.ops import existing
 from flyteadmin_ops.ops.existing import filterable
 from flyteadmin_ops.ops.package import (
     LAUNCH_PLAN,
@@ -30,6 +31,7 @@ from flyteadmin_ops.ops.register import register_package, register_waves
 from flyteadmin_ops.ops.results import Outcome, Status
 from flyteadmin_ops.ops.wave_registration import (
     IDENTICAL,
+    NOT_ATTEMPTED,
     SERVER_GONE,
     entity_outcome,
     launch_plans_last,
@@ -275,3 +277,74 @@ def test_once_the_server_is_gone_nothing_more_is_attempted_even_when_continuing_
     assert attempted == [first]
     assert [o.detail for o in outcomes[first:]] == [SERVER_GONE] * (len(outcomes) - first)
     assert len(outcomes) == sum(len(b) for b in batches)
+
+
+def test_a_version_of_exactly_one_page_is_listed_in_one_round_trip(
+    client: SynchronousFlyteClient, proxy: AdminProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every task asked about was on the first (full) page: the list stops there instead of asking for an
+    empty second page; a name not seen would still page on (see the read-back tests)."""
+    package = replicated_package(4)
+    tasks = len(package.of_type(TASK))
+    monkeypatch.setattr(existing, "PAGE_LIMIT", tasks)
+    assert register_package(client, package, PROJECT, DOMAIN, "v1").ok
+    mark = len(proxy.calls)
+    second = register_package(client, package, PROJECT, DOMAIN, "v1")
+
+    assert second.totals == {"exists": len(package), "uploaded": 1}
+    assert Counter(c.method for c in proxy.calls[mark:])["ListTasks"] == 1
+
+
+def test_paging_goes_on_until_every_name_asked_about_was_seen(
+    client: SynchronousFlyteClient, proxy: AdminProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = replicated_package(4)
+    monkeypatch.setattr(existing, "PAGE_LIMIT", 5)
+    assert register_package(client, package, PROJECT, DOMAIN, "v1").ok
+    hydrated = hydrate(package, PROJECT, DOMAIN, "v1")
+    tasks = [e for e in hydrated if e.resource_type == TASK]
+    names = sorted(e.name for e in tasks)
+    last_page = existing.list_registered(
+        client, PROJECT, DOMAIN, {(TASK, "v1")}, names={(TASK, "v1"): {names[-1]}}
+    )
+    first_page = existing.list_registered(
+        client, PROJECT, DOMAIN, {(TASK, "v1")}, names={(TASK, "v1"): {names[0]}}
+    )
+    missing = existing.list_registered(
+        client, PROJECT, DOMAIN, {(TASK, "v1")}, names={(TASK, "v1"): {names[0], "not-there"}}
+    )
+
+    assert all(last_page.get(e) is not None for e in tasks)  # the name sorted last: every page read
+    assert len(first_page.entities) == 5  # the first page held it
+    assert len(missing.entities) == len(tasks)  # a name never seen: paged to the end
+
+
+def test_workflows_sent_ahead_give_the_outcomes_of_creates_sent_in_turn(
+    client: SynchronousFlyteClient, proxy: AdminProxy, pyflyte_package: Path
+) -> None:
+    """A re-run sends the workflow creates (which cannot write) as soon as the lists are read; the outcomes,
+    their order and what the progress callback hears are those of a register pinned to one batch at a
+    time (`max_concurrency` sends nothing ahead)."""
+    package = load_package(pyflyte_package)
+    assert register_package(client, package, PROJECT, DOMAIN, "v1").ok
+    heard: list[Outcome] = []
+    ahead = register_package(client, package, PROJECT, DOMAIN, "v1", on_outcome=heard.append)
+    in_turn = register_package(client, package, PROJECT, DOMAIN, "v1", max_concurrency=4)
+
+    assert _rows(ahead.outcomes) == _rows(in_turn.outcomes)
+    assert _rows(heard) == _rows(ahead.outcomes)
+
+
+def test_after_a_conflict_the_workflows_sent_ahead_are_reported_not_attempted(
+    client: SynchronousFlyteClient, proxy: AdminProxy, pyflyte_package: Path
+) -> None:
+    package = load_package(pyflyte_package)
+    assert register_package(client, package, PROJECT, DOMAIN, "v1").ok
+    changed = _with_more_retries(package, CHANGED_TASK)
+    ahead = register_package(client, changed, PROJECT, DOMAIN, "v1")
+    in_turn = register_package(client, changed, PROJECT, DOMAIN, "v1", max_concurrency=4)
+
+    assert _rows(ahead.outcomes) == _rows(in_turn.outcomes)
+    statuses = Counter(o.status for o in ahead.outcomes[1:])
+    assert statuses[Status.CONFLICT] == 1 and statuses[Status.SKIPPED] > 0
+    assert {o.detail for o in ahead.with_status(Status.SKIPPED)} == {NOT_ATTEMPTED}
