@@ -16,7 +16,10 @@ flytekit's calls/s" is calls per CPU-second, ours over flytekit's (flytekit's CP
 Contenders run in many short interleaved rounds; a ratio is the median over rounds of the ratio within each
 round (the load of a shared machine drifts between rounds, much less within one), and the figures in
 `measured` are each contender's medians. flytekit's `get_task` is an `lru_cache` around the call, so its
-uncached body stands against ours with the entity cache off.
+uncached body stands against ours with the entity cache off. For create_execution every contender is
+handed the same ExecutionSpec and LiteralMap and a fresh name per call, and builds its request per call;
+what ours does beyond the stub (checking the name against flyteadmin's rule, being ready to look up an
+ALREADY_EXISTS) is overhead it owns.
 
 For the walk, throughput is executions per client CPU-second too (the wall clock is the emulator's: its
 offset paging over 50,000 rows takes minutes per walk, which is also why the full run walks once per

@@ -94,36 +94,6 @@ class Launched(NamedTuple):
 # ------------------------------------------------------------------------------------------------ drivers
 
 
-def drive(steps: Steps[T], perform: Callable[[Call], Message]) -> T:
-    """Run an operation with blocking calls; every error goes back into it (its `except`/`finally` run)."""
-    try:
-        call = next(steps)
-        while True:
-            try:
-                response = perform(call)
-            except Exception as error:
-                call = steps.throw(error)
-            else:
-                call = steps.send(response)
-    except StopIteration as done:
-        return done.value
-
-
-async def drive_async(steps: Steps[T], perform: Callable[[Call], Awaitable[Message]]) -> T:
-    """`drive` with awaited calls."""
-    try:
-        call = next(steps)
-        while True:
-            try:
-                response = await perform(call)
-            except Exception as error:
-                call = steps.throw(error)
-            else:
-                call = steps.send(response)
-    except StopIteration as done:
-        return done.value
-
-
 class Method(Generic[P, T]):
     """A client method made from an operation. At run time it is the plain function (so `inspect`,
     `help()` and flytekit-compatibility checks see a function with the operation's signature); for type
@@ -155,12 +125,46 @@ class Method(Generic[P, T]):
 
 
 def synchronous(op: Operation[P, T]) -> Method[P, T]:
-    """A blocking method running `op`; its client must have `_perform(call) -> response`."""
+    """A blocking method running `op`; its client must have `_perform(call) -> response`.
+
+    The loop: the first `Call` comes from `next`, each response is sent back in, and each error is thrown
+    back in at the `yield` (so the operation's `except`/`finally` run); its return value ends it. It runs
+    in the method itself, not in a helper: every friendly call passes here, and after each blocking round
+    trip this code runs with cold CPU caches, where a frame fewer is measurable (the benchmarks' "friendly
+    call overhead" rows).
+    """
 
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return drive(op(self, *args, **kwargs), self._perform)
+        steps = op(self, *args, **kwargs)
+        perform = self._perform
+        try:
+            call = next(steps)
+            while True:
+                try:
+                    response = perform(call)
+                except Exception as error:
+                    call = steps.throw(error)
+                else:
+                    call = steps.send(response)
+        except StopIteration as done:
+            return done.value
 
     return Method(op, method)
+
+
+async def drive_async(steps: Steps[T], perform: Callable[[Call], Awaitable[Message]]) -> T:
+    """Run an operation with awaited calls: the loop of `synchronous`'s methods."""
+    try:
+        call = next(steps)
+        while True:
+            try:
+                response = await perform(call)
+            except Exception as error:
+                call = steps.throw(error)
+            else:
+                call = steps.send(response)
+    except StopIteration as done:
+        return done.value
 
 
 def asynchronous(op: Operation[P, T]) -> Method[P, Coroutine[Any, Any, T]]:
@@ -552,16 +556,37 @@ def create_execution(
     *,
     org: str = "",
 ) -> Steps[ExecutionId]:
-    """Launch an execution and return its id; `name=None` (or "") generates one (see `launch`)."""
+    """Launch an execution and return its id; `name=None` (or "") generates one (see `launch`).
+
+    What `launch` does with a request (`_send_launch`), written out flat because it is a hot path: one
+    generator and one yield per call, and protobuf arguments taken as they are without a `to_idl` call.
+    The request is built here, so a generated name is set on it directly (the caller never sees this
+    message: no copy is needed).
+    """
+    if not isinstance(execution_spec, execution_pb2.ExecutionSpec):
+        execution_spec = to_idl(execution_spec, execution_pb2.ExecutionSpec, "execution_spec")
+    if inputs is not None and not isinstance(inputs, literals_pb2.LiteralMap):
+        inputs = to_idl(inputs, literals_pb2.LiteralMap, "inputs")
     request = execution_pb2.ExecutionCreateRequest(
-        project=project,
-        domain=domain,
-        name=name or "",
-        org=org,
-        spec=to_idl(execution_spec, execution_pb2.ExecutionSpec, "execution_spec"),
-        inputs=optional_idl(inputs, literals_pb2.LiteralMap, "inputs"),
+        project=project, domain=domain, name=name or "", org=org, spec=execution_spec, inputs=inputs
     )
-    return (yield from _send_launch(client, request)).id  # what `launch` does with a request
+    if name:
+        execution_names.check(name, _CREATE_EXECUTION_LABEL)
+    else:
+        request.name = execution_names.generate()
+    try:
+        response = yield Call(_CREATE_EXECUTION_METHOD, request)
+    except FlyteEntityAlreadyExistsException:
+        existing = yield from _existing_launch(client, request)
+        if existing is None:
+            raise
+        return existing.id
+    return response.id
+
+
+_CREATE_EXECUTION_METHOD = rpc("CreateExecution").python_name
+_CREATE_EXECUTION_LABEL = rpc("CreateExecution").label
+"""create_execution's `Call` method name and the RPC's label for a rejected name, looked up once."""
 
 
 def relaunch_execution(

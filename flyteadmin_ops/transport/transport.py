@@ -8,9 +8,11 @@ multicallable with metadata precomputed per transport (the token, when there is 
 the first attempt's timeout; nothing per call is built for it. Only a failure builds the `CallPlan` and
 enters the retry loop (`RetryPolicy.run`, with the failure as attempt 1), where the UNAUTHENTICATED
 refresh-and-resend-once, the delays, the overall deadline and the error mapping are exactly those of every
-later attempt. Every attempt's outcome is reported to the transport's `CircuitBreaker` (breaker.py): an
-answer of any kind resets it, a failure to reach the server extends the unreachable streak, and while it is
-open every call fails at once with FlyteAdminUnreachable.
+later attempt. A failure the loop would end at once with that same error (nothing to resend, such as the
+ALREADY_EXISTS of a create already done) is raised directly instead (`ends_unchanged`). Every attempt's
+outcome is reported to the transport's `CircuitBreaker` (breaker.py): an answer of any kind resets it, a
+failure to reach the server extends the unreachable streak, and while it is open every call fails at once
+with FlyteAdminUnreachable.
 """
 
 from __future__ import annotations
@@ -166,6 +168,20 @@ def breaker_for(settings: AdminSettings) -> CircuitBreaker:
     )
 
 
+_DECIDED_BY_THE_RETRY_LOOP = frozenset({grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE})
+"""Codes whose failure the retry loop may end with another error even when it resends nothing: the overall
+deadline's FlyteTimeout (a deadline cut short by it), the open breaker's FlyteAdminUnreachable."""
+
+
+def ends_unchanged(policy: RetryPolicy, spec: RpcSpec, error: FlyteAdminError) -> bool:
+    """Whether attempt 1's failure `error` ends the call as it is: what `RetryPolicy.run` would decide
+    at its first judgement (no resend, the error returned unchanged), decided without building the retry
+    loop (and importing tenacity) only to replay the failure and raise it. Every workflow create of a
+    re-registration answers ALREADY_EXISTS, and that detour was most of the client CPU such a call cost.
+    DEADLINE_EXCEEDED and UNAVAILABLE still go through the loop (`_DECIDED_BY_THE_RETRY_LOOP`)."""
+    return error.code not in _DECIDED_BY_THE_RETRY_LOOP and not policy.should_retry(spec, error)
+
+
 def plain_headers(auth: _Auth | None) -> bool:
     """Whether a call goes without a token (no auth, or a deferred one the server has not asked for)."""
     return auth is None or (auth.deferred and not auth.demanded)
@@ -204,6 +220,8 @@ class Transport:
         self._base = tuple(settings.default_metadata.items())
         self._plain = _Outgoing(self._base) if self._base else None
         """Attempt 1's metadata without a token: None when there is none (gRPC then skips converting it)."""
+        self._first_timeout = min(settings.deadline_seconds, self.retry_policy.deadline)
+        """Attempt 1's timeout when the call gives none: the per-attempt one, within the overall deadline."""
 
     @property
     def channel(self) -> grpc.Channel:
@@ -236,32 +254,31 @@ class Transport:
         auth: _Auth | None,
     ) -> Message:
         route = self._routes.get(spec.path) or self._route(spec)
-        per_attempt = self.settings.deadline_seconds if timeout is None else timeout
-        if self.breaker.is_open:  # no fast path: the retry loop asks the breaker whether to send at all
-            return self._retry(
-                route, spec, request, per_attempt, CallPlan(self.settings, spec, timeout, metadata, auth)
-            )
-        # The fast path: attempt 1, with nothing built per call.
+        breaker = self.breaker
+        if breaker.is_open:  # no fast path: the retry loop asks the breaker whether to send at all
+            plan = CallPlan(self.settings, spec, timeout, metadata, auth)
+            return self._retry(route, spec, request, self._per_attempt(timeout), plan)
+        # The fast path: attempt 1, with nothing built per call (the default timeouts were computed once).
         token: SecretStr | None = None
         started = time.monotonic()
-        first_timeout = min(per_attempt, self.retry_policy.deadline)
-        if plain_headers(auth):
+        first_timeout = self._first_timeout if timeout is None else min(timeout, self.retry_policy.deadline)
+        if auth is None or (auth.deferred and not auth.demanded):  # `plain_headers`, inline
             headers = self._plain if not metadata else _Outgoing((*self._base, *metadata))
         else:
-            assert auth is not None
             try:  # a token endpoint answering 429/5xx is attempt 1's failure: retried like UNAVAILABLE
                 token = SecretStr(auth.provider.token())
             except FlyteAdminError as refused:
                 plan = CallPlan(self.settings, spec, timeout, metadata, auth)
                 first = FirstFailure(started, first_timeout, refused)
-                return self._retry(route, spec, request, per_attempt, plan, first)
+                return self._retry(route, spec, request, self._per_attempt(timeout), plan, first)
             headers = auth.metadata((*self._base, *metadata), token)
         try:
             response: Message = route.method(request, timeout=first_timeout, metadata=headers)
         except grpc.RpcError as exc:
             error = self._failure(route.rpc, request, exc)
         else:
-            self.breaker.reached()
+            if not breaker.clean:  # `reached` has nothing to do while the breaker is clean
+                breaker.reached()
             return response
         # The rest of attempt 1: the one refresh-and-resend on UNAUTHENTICATED shares its deadline.
         plan = CallPlan(self.settings, spec, timeout, metadata, auth)
@@ -271,9 +288,13 @@ class Transport:
                 return self._send(route, request, started + first_timeout - time.monotonic(), again)
             except FlyteAdminError as resent:
                 error = resent
-        return self._retry(
-            route, spec, request, per_attempt, plan, FirstFailure(started, first_timeout, error)
-        )
+        if ends_unchanged(self.retry_policy, spec, error):
+            raise error
+        first = FirstFailure(started, first_timeout, error)
+        return self._retry(route, spec, request, self._per_attempt(timeout), plan, first)
+
+    def _per_attempt(self, timeout: float | None) -> float:
+        return self.settings.deadline_seconds if timeout is None else timeout
 
     def _retry(
         self,
