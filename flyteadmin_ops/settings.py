@@ -118,13 +118,15 @@ class AdminSettings(BaseSettings):
     )
 
     # --- authentication -----------------------------------------------------------------------------
+    # The default factories below are lambdas, not `list`/`dict`: pydantic reads a factory's signature, and
+    # a builtin's is parsed from its text signature with tokenize, whose regexes then compile (~4 ms).
     auth_mode: AuthMode = "none"
     token: SecretStr | None = Field(None, description="static bearer token (auth_mode=static)")
     client_id: str | None = None
     client_secret: SecretStr | None = None
-    scopes: list[str] = Field(default_factory=list)
+    scopes: list[str] = Field(default_factory=lambda: [])
     audience: str | None = None
-    command: list[str] = Field(default_factory=list, description="prints a token on stdout")
+    command: list[str] = Field(default_factory=lambda: [], description="prints a token on stdout")
     token_endpoint: str | None = Field(
         None, description="OAuth2 token URL; discovered from the server if unset"
     )
@@ -187,7 +189,7 @@ class AdminSettings(BaseSettings):
         gt=0,
         description="response header/trailer limit; flyteadmin error messages reach 32 KB, gRPC allows 16 KB",
     )
-    default_metadata: dict[str, str] = Field(default_factory=dict, description="sent with every call")
+    default_metadata: dict[str, str] = Field(default_factory=lambda: {}, description="sent with every call")
 
     # --- client behaviour ---------------------------------------------------------------------------
     cache_size: int = Field(256, ge=0)
@@ -206,7 +208,8 @@ class AdminSettings(BaseSettings):
     _provenance: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def __init__(self, **values: Any) -> None:
-        provenance = {name: "argument" for name in values}
+        fields = type(self).model_fields  # argument names match their field in any case (`Endpoint=`)
+        provenance = {name.lower() if name.lower() in fields else name: "argument" for name in values}
         token = _PROVENANCE.set(provenance)
         try:
             super().__init__(**values)

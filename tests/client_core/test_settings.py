@@ -474,6 +474,14 @@ def test_settings_are_immutable_and_reject_unknown_arguments() -> None:
         AdminSettings(endpiont="x:1")
 
 
+def test_argument_names_match_their_field_in_any_case(monkeypatch) -> None:
+    """As when AdminSettings was a pydantic-settings class: `Endpoint=` is the endpoint, the first spelling
+    given counts, and it shadows the lower sources like any argument."""
+    monkeypatch.setenv("FLYTEADMIN_ENDPOINT", "env:1")
+    settings = AdminSettings(Endpoint="first:1", ENDPOINT="second:2")
+    assert (settings.endpoint, settings.source_of("endpoint")) == ("first:1", "argument")
+
+
 def test_flytectl_values_are_parsed_not_truth_tested(clean_environment: Path) -> None:
     flytectl_home_config(clean_environment, 'admin:\n  endpoint: x:1\n  insecure: "false"\n')
     assert AdminSettings().insecure is False
