@@ -3,7 +3,8 @@
 The steps are written once, as generators free of I/O (like `client.operations`): they yield a
 `ClientCall` (a method of the friendly client and its arguments) or a `Pause`, and receive the answer, or
 have the error thrown in. `run_steps` drives them with `SynchronousFlyteClient` and `time.sleep`,
-`run_steps_async` with `AsyncFlyteClient` and `asyncio.sleep`, so the sync and async faces of the blocks in
+`run_steps_async` with `AsyncFlyteClient` and `asyncio.sleep` (both through the operations' own drivers,
+`client.operations.drive` and `drive_async`), so the sync and async faces of the blocks in
 `flyteadmin_ops.blocks` cannot drift apart.
 
 Idempotency across Prefect retries (`find_attempt`, then `perform_launch`): inside a Prefect run the
@@ -36,7 +37,7 @@ from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.core.identifier_pb2 import WorkflowExecutionIdentifier as ExecutionId
 
-from flyteadmin_ops.client.operations import Launched
+from flyteadmin_ops.client.operations import Launched, drive, drive_async
 from flyteadmin_ops.client.values import to_python_map
 from flyteadmin_ops.errors import (
     FlyteEntityNotExistException,
@@ -87,17 +88,7 @@ Steps = Generator[ClientCall | Pause, Any, T]
 
 def run_steps(steps: Steps[T], client: Any) -> T:
     """Drive `steps` with a `SynchronousFlyteClient`; every error goes back into the steps."""
-    try:
-        step = next(steps)
-        while True:
-            try:
-                answer = _perform(step, client)
-            except Exception as error:
-                step = steps.throw(error)
-            else:
-                step = steps.send(answer)
-    except StopIteration as done:
-        return done.value
+    return drive(steps, lambda step: _perform(step, client))
 
 
 def _perform(step: ClientCall | Pause, client: Any) -> Any:
@@ -109,17 +100,7 @@ def _perform(step: ClientCall | Pause, client: Any) -> Any:
 
 async def run_steps_async(steps: Steps[T], client: Any) -> T:
     """`run_steps` with an `AsyncFlyteClient`; a cancelled task stops at its next await."""
-    try:
-        step = next(steps)
-        while True:
-            try:
-                answer = await _perform_async(step, client)
-            except Exception as error:
-                step = steps.throw(error)
-            else:
-                step = steps.send(answer)
-    except StopIteration as done:
-        return done.value
+    return await drive_async(steps, lambda step: _perform_async(step, client))
 
 
 async def _perform_async(step: ClientCall | Pause, client: Any) -> Any:

@@ -93,6 +93,41 @@ class Launched(NamedTuple):
 
 # ------------------------------------------------------------------------------------------------ drivers
 
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+def drive(steps: Generator[S, Any, T], perform: Callable[[S], R]) -> T:
+    """Run steps with blocking calls: each step yielded goes to `perform`, its answer is sent back in, and
+    every error is thrown back in at the `yield` (so the steps' `except`/`finally` run). Also the driver of
+    the Prefect jobs' steps (`flyteadmin_ops.jobs`), whose steps are client calls and pauses."""
+    try:
+        step = next(steps)
+        while True:
+            try:
+                answer = perform(step)
+            except Exception as error:
+                step = steps.throw(error)
+            else:
+                step = steps.send(answer)
+    except StopIteration as done:
+        return done.value
+
+
+async def drive_async(steps: Generator[S, Any, T], perform: Callable[[S], Awaitable[R]]) -> T:
+    """`drive` with awaited calls."""
+    try:
+        step = next(steps)
+        while True:
+            try:
+                answer = await perform(step)
+            except Exception as error:
+                step = steps.throw(error)
+            else:
+                step = steps.send(answer)
+    except StopIteration as done:
+        return done.value
+
 
 class Method(Generic[P, T]):
     """A client method made from an operation. At run time it is the plain function (so `inspect`,
@@ -127,11 +162,9 @@ class Method(Generic[P, T]):
 def synchronous(op: Operation[P, T]) -> Method[P, T]:
     """A blocking method running `op`; its client must have `_perform(call) -> response`.
 
-    The loop: the first `Call` comes from `next`, each response is sent back in, and each error is thrown
-    back in at the `yield` (so the operation's `except`/`finally` run); its return value ends it. It runs
-    in the method itself, not in a helper: every friendly call passes here, and after each blocking round
-    trip this code runs with cold CPU caches, where a frame fewer is measurable (the benchmarks' "friendly
-    call overhead" rows).
+    The loop is `drive`'s, written out in the method itself rather than called: every friendly call passes
+    here, and after each blocking round trip this code runs with cold CPU caches, where a frame fewer is
+    measurable (the benchmarks' "friendly call overhead" rows).
     """
 
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -150,21 +183,6 @@ def synchronous(op: Operation[P, T]) -> Method[P, T]:
             return done.value
 
     return Method(op, method)
-
-
-async def drive_async(steps: Steps[T], perform: Callable[[Call], Awaitable[Message]]) -> T:
-    """Run an operation with awaited calls: the loop of `synchronous`'s methods."""
-    try:
-        call = next(steps)
-        while True:
-            try:
-                response = await perform(call)
-            except Exception as error:
-                call = steps.throw(error)
-            else:
-                call = steps.send(response)
-    except StopIteration as done:
-        return done.value
 
 
 def asynchronous(op: Operation[P, T]) -> Method[P, Coroutine[Any, Any, T]]:
