@@ -47,7 +47,6 @@ class Workload:
     path: Path
     package: Package
     repeats: int
-    cpu_repeats: int
     quick: bool
 
     @property
@@ -63,11 +62,11 @@ class Workload:
 
 def workload(quick: bool) -> Workload:
     if quick:
-        return Workload(SAMPLE_PACKAGE_PATH, load(SAMPLE_PACKAGE_PATH), 1, 1, True)
+        return Workload(SAMPLE_PACKAGE_PATH, load(SAMPLE_PACKAGE_PATH), 1, True)
     from benchmarks.register_package import package_path
 
     path = package_path()
-    return Workload(path, load(path), 3, 5, False)
+    return Workload(path, load(path), 3, False)
 
 
 class Versions:

@@ -140,7 +140,9 @@ class ProgressReporter:
             stage.counts[outcome.status.value] += 1
             stage.kinds[outcome.kind] += 1
             if self._planned:
-                self._phase = self._stages[self._current].phase() if self._current < len(self._stages) else ""
+                if self._interactive:  # the phase is only ever shown in the bar
+                    current = self._current
+                    self._phase = self._stages[current].phase() if current < len(self._stages) else ""
                 self._advance()
             else:
                 self._phase = f"{_plural(outcome.kind)}: {outcome.status.value} {outcome.name}"

@@ -39,6 +39,7 @@ from flyteadmin_ops.transport.transport import (
     _Auth,
     _Outgoing,
     breaker_for,
+    ends_unchanged,
     plain_headers,
     settle_auth,
 )
@@ -147,6 +148,8 @@ class AsyncTransport:
                 return await self._send(route, request, started + first_timeout - time.monotonic(), again)
             except FlyteAdminError as resent:
                 error = resent
+        if ends_unchanged(self.retry_policy, spec, error):  # what the retry loop would end with at once
+            raise error
         first = FirstFailure(started, first_timeout, error)
         return await self._retry(route, spec, request, per_attempt, plan, auth, first)
 

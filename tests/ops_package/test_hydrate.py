@@ -157,6 +157,37 @@ def test_registration_placeholders_and_dest_dir(package: Package) -> None:
     assert list(template.container.args) == ["run", "--dir", ".", "--pkg", "gs://b/x.tgz"]
 
 
+def _one_by_one(args: list[str], source_url: str, dest_dir: str) -> list[str]:
+    """The substitution arg by arg, written out independently of `hydrate`."""
+    remote = re.compile(r"\{\{\s*\.remote_package_path\s*\}\}")
+    dest = re.compile(r"\{\{\s*\.dest_dir\s*\}\}")
+    return [dest.sub(lambda _: dest_dir, remote.sub(lambda _: source_url, arg)) for arg in args]
+
+
+@pytest.mark.parametrize(
+    ("args", "source_url", "dest_dir"),
+    [
+        (
+            ["a", "{{ .dest_dir }}", "", "b{{.remote_package_path}}c", "{{ .remote_package_path }}"],
+            "s3://x",
+            "/w",
+        ),
+        (["{{", " .dest_dir }}", "{{ .dest_", "dir }}"], "s3://x", "/w"),  # no placeholder spans two args
+        (["x\x00{{ .dest_dir }}", "{{ .remote_package_path }}\x00y"], "s3://x", "/w"),  # a NUL in an arg
+        (["{{ .remote_package_path }}", "{{ .dest_dir }}"], "s3://\x00x", "/w\x00"),  # a NUL in a value
+        (["{{ .remote_package_path }}"], "s3://{{ .dest_dir }}/{{ .remote_package_path }}", "."),
+        (["{{.dest_dir}}", "{{ .dest_dir }}"], "s3://x", "{{ .remote_package_path }}\\1"),
+    ],
+)
+def test_container_args_are_rewritten_as_arg_by_arg(
+    package: Package, args: list[str], source_url: str, dest_dir: str
+) -> None:
+    spec = _task_with_placeholders(package)
+    spec.template.container.args[:] = args
+    (task,) = hydrate(load_package([spec]), "p", "d", "v", source_url=source_url, dest_dir=dest_dir)
+    assert list(task.request.spec.template.container.args) == _one_by_one(args, source_url, dest_dir)
+
+
 def test_k8s_pod_args_are_substituted(package: Package) -> None:
     spec = _task_with_placeholders(package)
     spec.template.ClearField("container")
