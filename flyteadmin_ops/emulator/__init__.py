@@ -170,7 +170,7 @@ class Emulator:
         from flyteadmin_ops.emulator import dataproxy, executor
         from flyteadmin_ops.emulator.http import HttpFrontend, register_oauth_routes
         from flyteadmin_ops.emulator.projects import seed_projects
-        from flyteadmin_ops.emulator.server import Authenticator, build_server
+        from flyteadmin_ops.emulator.server import Authenticator, Listen, build_server
 
         load_semantics()
         state = EmulatorState(db=Database(self._db_path), config=self.config)
@@ -192,13 +192,10 @@ class Emulator:
             register_oauth_routes(frontend, state, auth.issue)
             dataproxy.register_http_routes(frontend, state)
             cert, key = self._tls
-            server = build_server(
-                state,
-                auth,
-                f"{self.host}:{self._port}",
-                tls_cert=_read(cert) if cert else None,
-                tls_key=_read(key) if key else None,
+            listen = Listen(
+                f"{self.host}:{self._port}", _read(cert) if cert else None, _read(key) if key else None
             )
+            server = build_server(state, auth, listen)
         except BaseException:
             # a half-started emulator must not leak its database handle or HTTP socket
             if frontend is not None:

@@ -33,10 +33,10 @@ from google.protobuf.message import Message
 from flyteadmin_ops.emulator.server import (
     SERVER_OPTIONS,
     Authenticator,
+    Listen,
     Process,
     Refusal,
     Wrap,
-    add_port,
     caller_metadata,
     generic_handlers,
 )
@@ -97,20 +97,13 @@ class DelayedServer:
     made from tests that have no event loop. A bind failure raises from the constructor, leaving no
     thread or loop behind."""
 
-    def __init__(
-        self,
-        state: EmulatorState,
-        auth: Authenticator,
-        address: str,
-        tls_cert: bytes | None,
-        tls_key: bytes | None,
-    ) -> None:
+    def __init__(self, state: EmulatorState, auth: Authenticator, listen: Listen) -> None:
         self.latency = LatencyModel(state.config.latency_ms)
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="emulator-grpc-aio", daemon=True)
         self._thread.start()
         try:
-            self._server, self.port = self._run(self._bind(state, auth, address, tls_cert, tls_key))
+            self._server, self.port = self._run(self._bind(state, auth, listen))
         except BaseException:
             self._close_loop()
             raise
@@ -120,18 +113,13 @@ class DelayedServer:
         return self.latency.delayed
 
     async def _bind(
-        self,
-        state: EmulatorState,
-        auth: Authenticator,
-        address: str,
-        tls_cert: bytes | None,
-        tls_key: bytes | None,
+        self, state: EmulatorState, auth: Authenticator, listen: Listen
     ) -> tuple[grpc.aio.Server, int]:
         # created on the loop's thread: a grpc.aio server belongs to the loop it was made on
         server = grpc.aio.server(
             handlers=generic_handlers(state, auth, delayed_handler(self.latency)), options=SERVER_OPTIONS
         )
-        return server, add_port(server, address, tls_cert, tls_key)
+        return server, listen.bind(server)
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
