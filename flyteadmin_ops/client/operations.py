@@ -465,10 +465,16 @@ def launch(
 def _send_launch(client: Any, request: Message) -> Steps[Launched]:
     entry = _LAUNCH_RPCS[type(request).DESCRIPTOR.full_name]
     named = execution_names.ensure_named(request, entry.label)
+    return (yield from _launch_named(client, rpc(entry.name).python_name, named))
+
+
+def _launch_named(client: Any, method: str, request: Message) -> Steps[Launched]:
+    """The launch rule, once the request carries its name: an ALREADY_EXISTS for the very launch it
+    describes (our own earlier attempt, whose answer was lost) is that execution, not created now."""
     try:
-        response = yield from _send(entry.name, named)
+        response = yield Call(method, request)
     except FlyteEntityAlreadyExistsException:
-        existing = yield from _existing_launch(client, named)
+        existing = yield from _existing_launch(client, request)
         if existing is None:
             raise
         return Launched(existing.id, created=False)
@@ -577,10 +583,10 @@ def create_execution(
 ) -> Steps[ExecutionId]:
     """Launch an execution and return its id; `name=None` (or "") generates one (see `launch`).
 
-    What `launch` does with a request (`_send_launch`), written out flat because it is a hot path: one
-    generator and one yield per call, and protobuf arguments taken as they are without a `to_idl` call.
-    The request is built here, so a generated name is set on it directly (the caller never sees this
-    message: no copy is needed).
+    What `launch` does with a request (`_send_launch`), with less on the way because it is a hot path:
+    protobuf arguments are taken as they are without a `to_idl` call, and the request is built here, so a
+    generated name is set on it directly (the caller never sees this message: no copy is needed). The
+    launch rule itself is `_launch_named`, shared with `launch`.
     """
     if not isinstance(execution_spec, execution_pb2.ExecutionSpec):
         execution_spec = to_idl(execution_spec, execution_pb2.ExecutionSpec, "execution_spec")
@@ -593,14 +599,7 @@ def create_execution(
         execution_names.check(name, _CREATE_EXECUTION_LABEL)
     else:
         request.name = execution_names.generate()
-    try:
-        response = yield Call(_CREATE_EXECUTION_METHOD, request)
-    except FlyteEntityAlreadyExistsException:
-        existing = yield from _existing_launch(client, request)
-        if existing is None:
-            raise
-        return existing.id
-    return response.id
+    return (yield from _launch_named(client, _CREATE_EXECUTION_METHOD, request)).id
 
 
 _CREATE_EXECUTION_METHOD = rpc("CreateExecution").python_name

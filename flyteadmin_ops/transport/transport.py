@@ -262,9 +262,10 @@ class Transport:
         token: SecretStr | None = None
         started = time.monotonic()
         first_timeout = self._first_timeout if timeout is None else min(timeout, self.retry_policy.deadline)
-        if auth is None or (auth.deferred and not auth.demanded):  # `plain_headers`, inline
+        if plain_headers(auth):
             headers = self._plain if not metadata else _Outgoing((*self._base, *metadata))
         else:
+            assert auth is not None
             try:  # a token endpoint answering 429/5xx is attempt 1's failure: retried like UNAVAILABLE
                 token = SecretStr(auth.provider.token())
             except FlyteAdminError as refused:
