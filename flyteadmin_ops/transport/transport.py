@@ -278,8 +278,7 @@ class Transport:
         except grpc.RpcError as exc:
             error = self._failure(route.rpc, request, exc)
         else:
-            if not breaker.clean:  # `reached` has nothing to do while the breaker is clean
-                breaker.reached()
+            breaker.reached()
             return response
         # The rest of attempt 1: the one refresh-and-resend on UNAUTHENTICATED shares its deadline.
         plan = CallPlan(self.settings, spec, timeout, metadata, auth)
