@@ -456,9 +456,6 @@ def hydrate(
     for field_name, value in (("project", project), ("domain", domain), ("version", version)):
         if _unset(value, field_name):
             raise OperationInputError(f"hydrate: {field_name} must be a real value, got {value!r}")
-    # Container args are rewritten joined by NUL, one pass per container (`_rewrite_container`), unless a
-    # substituted value holds a NUL itself.
-    joinable = _ARG_SEPARATOR not in (source_url or "") and _ARG_SEPARATOR not in dest_dir
 
     def rewrite(arg: str) -> str:
         if "{{" not in arg:  # most args hold no placeholder: skip both substitutions
@@ -482,7 +479,7 @@ def hydrate(
                 if not defining:
                     references.append(found)
             elif name == _CONTAINER:
-                _rewrite_container(found, rewrite, joinable=joinable)
+                _rewrite_container(found, rewrite)
             else:
                 _rewrite_pod(found, rewrite)
         _fill(request.id, project, domain, version)
@@ -508,22 +505,9 @@ def _fill(ident: identifier_pb2.Identifier, project: str, domain: str, version: 
         ident.version = version
 
 
-_ARG_SEPARATOR = "\x00"
-
-
-def _rewrite_container(container: Message, rewrite: Callable[[str], str], *, joinable: bool = False) -> None:
-    """`rewrite` every arg of `container`. `joinable` (no substituted value holds a NUL): when no arg holds
-    one either, the args are rewritten as one text joined by NUL and split back, which is the same as arg by
-    arg (no placeholder pattern matches a NUL, so none can span two args) for a tenth of the calls: a
-    pyflyte task's container has two dozen args, and every one of them used to be rewritten apart."""
+def _rewrite_container(container: Message, rewrite: Callable[[str], str]) -> None:
     args = container.args  # type: ignore[attr-defined]
-    joined = _ARG_SEPARATOR.join(args)
-    if "{{" not in joined:  # most containers hold no placeholder: leave the field as it is
-        return
-    if joinable and joined.count(_ARG_SEPARATOR) == len(args) - 1:
-        text = rewrite(joined)
-        if text != joined:
-            args[:] = text.split(_ARG_SEPARATOR)
+    if "{{" not in "\x00".join(args):  # most containers hold no placeholder: leave the field as it is
         return
     rewritten = [rewrite(arg) for arg in args]
     if rewritten != list(args):
