@@ -9,7 +9,6 @@ conflicted and nothing failed. No Prefect here: the flows turn `to_rows()` into 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -173,56 +172,7 @@ _MAX_DETAIL = 80
 
 
 def render_json(result: Result) -> str:
-    """`json.dumps(result.to_json(), indent=2)`, character for character, written without the standard
-    library's encoder: with an indent it runs in Python a generator per value, and for a 1,600-entity
-    registration that was a tenth of a second of the command (more than its re-run's round trips). Every
-    string still goes through the C escaper `json.dumps` uses; a value of any other type than the plain
-    JSON ones (or a float that is not finite) hands the whole document back to `json.dumps`."""
-    document = result.to_json()
-    try:
-        return _indented(document, "\n")
-    except _Unusual:
-        return json.dumps(document, indent=2)
-
-
-class _Unusual(Exception):
-    """A value `_indented` leaves to `json.dumps`."""
-
-
-_escape: Callable[[str], str] = json.encoder.encode_basestring_ascii
-
-
-def _indented(value: Any, newline: str) -> str:
-    """`value` as `json.dumps(..., indent=2)` writes it at the depth whose line break is `newline`."""
-    kind = type(value)
-    if kind is str:
-        return _escape(value)
-    if kind is dict:
-        if not value:
-            return "{}"
-        inner = newline + "  "
-        items = []
-        for key, item in value.items():
-            if type(key) is not str:
-                raise _Unusual
-            items.append(_escape(key) + ": " + _indented(item, inner))
-        return "{" + inner + ("," + inner).join(items) + newline + "}"
-    if kind is list or kind is tuple:
-        if not value:
-            return "[]"
-        inner = newline + "  "
-        return "[" + inner + ("," + inner).join([_indented(item, inner) for item in value]) + newline + "]"
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if kind is int:
-        return int.__repr__(value)
-    if kind is float and math.isfinite(value):
-        return float.__repr__(value)
-    raise _Unusual
+    return json.dumps(result.to_json(), indent=2)
 
 
 def render_table(result: Result) -> str:
