@@ -10,6 +10,7 @@ Exit codes: 0 ok, 1 the operation failed, 2 bad input (or drift, for `sync-attri
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -42,6 +43,13 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "logout": ("flyteadmin_ops.commands.logout", "forget the cached tokens for an endpoint"),
     "completion": ("flyteadmin_ops.commands.completion", "print a shell completion script (bash, zsh, fish)"),
 }
+
+PAUSED_START_UP = frozenset(
+    {"register", "promote", "relaunch-failed", "sync-attributes", "get", "launch", "wait", "terminate"}
+)
+"""Subcommands whose start-up runs with the cyclic garbage collector paused (`commands.startup`): their work
+begins in `commands.common` or `commands.admin_session`, which turn it back on once the client is built.
+Not the others: `emulator serve` or `demo` would run paused to the end."""
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -163,8 +171,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if undecodable is not None:  # names go into protobuf strings, which must be UTF-8
         parser.error(f"argument {undecodable!a} is not UTF-8 text")
     args = parser.parse_args(arguments)
-    code: int = args._run(args)
+    with _start_up(chosen):
+        code: int = args._run(args)
     return code
+
+
+def _start_up(chosen: str | None) -> contextlib.AbstractContextManager[None]:
+    """The collector paused for a command in PAUSED_START_UP (imported only then), else nothing."""
+    if chosen not in PAUSED_START_UP:
+        return contextlib.nullcontext()
+    from flyteadmin_ops.commands.startup import collector_paused
+
+    return collector_paused()
 
 
 if __name__ == "__main__":

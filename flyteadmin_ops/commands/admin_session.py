@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from flyteadmin_ops.commands.common import report_failure, settings_from_args
+from flyteadmin_ops.commands.startup import work_begins
 from flyteadmin_ops.ops.results import OperationInputError
 
 if TYPE_CHECKING:
@@ -26,11 +27,13 @@ EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + 
 
 
 def run_with_client(args: argparse.Namespace, body: Callable[[SynchronousFlyteClient], int]) -> int:
-    """Build the client from the options, run `body`, and map an expected failure to its exit code."""
+    """Build the client from the options, run `body`, and map an expected failure to its exit code. Building
+    the client ends the start-up (`commands.startup.work_begins`)."""
     try:
         from flyteadmin_ops.client import SynchronousFlyteClient
 
         with SynchronousFlyteClient(settings_from_args(args)) as client:
+            work_begins()
             return body(client)
     except KeyboardInterrupt:  # e.g. tired of waiting: the execution itself goes on
         print("interrupted (an execution already launched goes on)", file=sys.stderr)

@@ -245,15 +245,18 @@ def execute_with_client(
 ) -> int:
     """`execute` for the automations: `call` gets a client built from the options and a progress
     reporter to pass as `on_outcome` (and to `plan` its batches, when it knows them); the client is closed
-    and the progress bar cleared before the result prints."""
+    and the progress bar cleared before the result prints. Building the client ends the start-up
+    (`commands.startup.work_begins`)."""
 
     def operation(settings: AdminSettings) -> Result:
         from flyteadmin_ops.client import SynchronousFlyteClient
         from flyteadmin_ops.commands.progress import ProgressReporter
+        from flyteadmin_ops.commands.startup import work_begins
 
         progress = ProgressReporter()
         try:
             with SynchronousFlyteClient(settings) as client:
+                work_begins()
                 return call(client, progress)
         finally:
             progress.finish()

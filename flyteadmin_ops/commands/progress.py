@@ -235,7 +235,7 @@ def register_stages(package: Package, project: str, domain: str, version: str) -
     is how register names its outcomes; bad values fail early, with register's own message. The package
     itself is not hydrated (most of a second for 1,600 entities): hydration fills every identifier alike,
     so the waves of a package without external references are the same before and after."""
-    from flyteadmin_ops.ops.package import Package, dependency_waves, hydrate, identifier_key
+    from flyteadmin_ops.ops.package import Package, dependency_waves, hydrate
     from flyteadmin_ops.ops.register import KIND_NAMES, launch_plans_last
     from flyteadmin_ops.ops.upload import UPLOAD_KIND
 
@@ -245,8 +245,9 @@ def register_stages(package: Package, project: str, domain: str, version: str) -
         stages.append(Stage("upload", Counter({(UPLOAD_KIND, package.fast_archive.name): 1})))
     waves = dependency_waves(package if not package.external else hydrate(package, project, domain, version))
     for number, batch in enumerate(launch_plans_last(waves)):
+        # `e.key` (type, project, domain, name, version) is cached: worked out once, for the waves
         keys = Counter(
-            (KIND_NAMES[e.resource_type], f"{project}:{domain}:{e.name}:{identifier_key(e.id)[4] or version}")
+            (KIND_NAMES[e.resource_type], f"{project}:{domain}:{e.key[3]}:{e.key[4] or version}")
             for e in batch
         )
         stages.append(Stage(f"wave {number // 2 + 1}/{len(waves)}", keys))
