@@ -13,7 +13,9 @@ The steps, and why they are in this order:
    is given), and ALREADY_EXISTS only ever means a *different* file occupies a fixed location (or no MD5
    was sent). So the PUT always happens, and ALREADY_EXISTS is reported as the failure it is. The PUT
    sends the archive's own length (never the server's `Content-Length`, which is that of the MD5 text) and
-   the stored object is read back and compared before anything is registered (`ops.upload`).
+   the stored object is read back and compared before anything is registered (`ops.upload`). The URL is
+   signed beside the domain check (flyteadmin's signing neither looks at the target nor writes); the PUT
+   waits for the check to pass.
 4. Register wave by wave (`dependency_waves`; the engine is `ops.wave_registration`): first list what
    the server already holds at the version (read ahead, beside the target check; tasks and launch plans
    identical to ours are `exists` without a create), then each wave concurrently (the calls in flight
@@ -253,12 +255,20 @@ def prepare(
         lists = None
         if read_ahead:
             lists = pool.submit(_read_ahead, client, package, project, domain, version, pool)
-        target_checked()
-        outcomes: list[Outcome] = []
-        source_url = None
         upload = None
         if package.fast_archive is not None:
             upload = _UploadInBackground(client, project, domain, package.fast_archive, pool)
+        try:
+            target_checked()
+        except BaseException:  # the PUT, the first write, waits for the check: nothing is written
+            if upload is not None:
+                upload.clear(False)
+            raise
+        if upload is not None:
+            upload.clear(True)
+        outcomes: list[Outcome] = []
+        source_url = None
+        if upload is not None:
             source_url = upload.location()
             if source_url is None:  # refused before a URL was known: nothing to hydrate with
                 return _upload_failed(package, upload.finished(), outcomes, on_outcome)
@@ -277,7 +287,8 @@ def prepare(
 
 class _UploadInBackground:
     """`upload_fast_archive` on a pool thread, so that the caller can hydrate the package with the URL as
-    soon as flyteadmin has signed it, while the archive is PUT and read back."""
+    soon as flyteadmin has signed it, while the archive is PUT and read back. The signing starts at once,
+    beside the domain check (it writes nothing); the PUT waits for `clear`."""
 
     def __init__(
         self,
@@ -288,9 +299,21 @@ class _UploadInBackground:
         pool: ThreadPoolExecutor,
     ) -> None:
         self._located: Future[str] = Future()
+        self._cleared: Future[bool] = Future()
         self._upload = pool.submit(
-            upload_fast_archive, client, project, domain, archive, pool, self._located.set_result
+            upload_fast_archive,
+            client,
+            project,
+            domain,
+            archive,
+            pool,
+            self._located.set_result,
+            self._cleared.result,
         )
+
+    def clear(self, passed: bool) -> None:
+        """Let the upload write (`passed`: the target check passed), or end it before the PUT."""
+        self._cleared.set_result(passed)
 
     def location(self) -> str | None:
         """The object's URL once signed, or None when the upload ended (failed) before that."""

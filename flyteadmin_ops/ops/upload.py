@@ -69,10 +69,14 @@ def upload_fast_archive(
     archive: FastArchive,
     pool: Executor | None = None,
     on_location: Callable[[str], None] | None = None,
+    cleared: Callable[[], bool] | None = None,
 ) -> Upload:
     """Sign, PUT and verify the source archive; see the module docstring. With a `pool`, the download URL
     is signed during the PUT. `on_location` is told the object's URL as soon as it is known, before the
-    PUT (register hydrates the package with it while the upload goes on); it does not mean uploaded."""
+    PUT (register hydrates the package with it while the upload goes on); it does not mean uploaded.
+    `cleared`, when given, is asked (and may wait) after the signing, before the PUT, the first write:
+    False ends the upload there, failed, with nothing written (register signs while it still checks the
+    target, and writes only once the check passed)."""
 
     def failed(detail: str) -> Upload:
         return Upload(Outcome(UPLOAD_KIND, archive.name, Status.FAILED, detail), None)
@@ -88,6 +92,8 @@ def upload_fast_archive(
     if on_location is not None:
         on_location(location.native_url)
     link = pool.submit(client.get_download_signed_url, location.native_url) if pool is not None else None
+    if cleared is not None and not cleared():
+        return failed("not uploaded: the target check failed")
     problem = put_archive(location, archive.data) or verify_stored(client, location.native_url, archive, link)
     if problem is not None:
         return failed(problem)

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import grpc
 
+Forward = Callable[[bytes], bytes]
+"""Sends request bytes on to the emulator and returns its answer's bytes."""
 # (request bytes, context, forward) -> response bytes; `forward(request)` calls the emulator.
-Override = Callable[[bytes, grpc.ServicerContext, Callable[[bytes], bytes]], bytes]
+Override = Callable[[bytes, grpc.ServicerContext, Forward], bytes]
 
 WRITE_PREFIXES = ("Create", "Update", "Delete", "Register", "Relaunch", "Recover", "Terminate", "Set")
 
@@ -70,6 +72,15 @@ class AdminProxy(grpc.GenericRpcHandler):
 
     def writes(self) -> list[str]:
         return [m for m in self.methods() if m.startswith(WRITE_PREFIXES)]
+
+    def wait_for_call(self, method: str, timeout: float) -> bool:
+        """Block the calling handler until a call of `method` has arrived (in flight or answered), or
+        `timeout` passes. Used from an override to hold an answer until the client sent something else."""
+        with self._lock:
+            return self._lock.wait_for(
+                lambda: self._active.get(method, 0) > 0 or any(c.method == method for c in self.calls),
+                timeout=timeout,
+            )
 
     def wait_for_in_flight(self, method: str, count: int, timeout: float) -> bool:
         """Block the calling handler until `count` calls of `method` are in flight, or `timeout` passes.

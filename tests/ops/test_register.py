@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tarfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -18,7 +20,7 @@ from flyteadmin_ops.ops.package import LAUNCH_PLAN, TASK, PackageError, dependen
 from flyteadmin_ops.ops.register import register_package
 from flyteadmin_ops.ops.results import OperationInputError, Status
 from tests.fixtures.sample import CHANGED_TASK
-from tests.ops.admin_proxy import AdminProxy
+from tests.ops.admin_proxy import AdminProxy, Forward
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 
@@ -215,13 +217,30 @@ def test_schedule_that_cannot_start_is_rejected_before_any_write(
 def test_unknown_target_is_an_input_error_before_any_write(
     emulator: Emulator, pyflyte_package: Path, project: str, domain: str, named: str
 ) -> None:
+    """The upload URL is signed beside the domain check (flyteadmin's signing neither checks the target
+    nor writes anything); the PUT, the first write, waits for the check and is never made."""
+    archive = load_package(pyflyte_package).fast_archive
+    assert archive is not None
     with (
         AdminProxy(emulator.endpoint) as proxy,
         SynchronousFlyteClient(endpoint=proxy.endpoint, insecure=True) as c,
     ):
+
+        def after_signing(request: bytes, context: grpc.ServicerContext, forward: Forward) -> bytes:
+            # The domains are answered once the upload is signed: it is then ready to PUT when the check fails
+            proxy.wait_for_call("CreateDownloadLocation", timeout=10)
+            return forward(request)
+
+        proxy.on("GetDomains", after_signing)
         with pytest.raises(OperationInputError, match=named):
             register_package(c, pyflyte_package, project, domain, "v1")
-        assert proxy.writes() == []
+        assert [
+            m for m in proxy.writes() if m not in ("CreateUploadLocation", "CreateDownloadLocation")
+        ] == []
+        location = c.get_upload_signed_url(project, domain, content_md5=archive.md5, filename=archive.name)
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(c.get_download_signed_url(location.native_url).signed_url, timeout=10)
+        assert missing.value.code == 404
 
 
 def test_waves_run_concurrently_up_to_the_limit_and_in_dependency_order(
