@@ -149,7 +149,10 @@ class AsyncTransport:
             except FlyteAdminError as resent:
                 error = resent
         if ends_unchanged(self.retry_policy, spec, error):  # what the retry loop would end with at once
-            raise error
+            try:
+                raise error
+            finally:
+                del error  # no reference cycle through this frame on the error's traceback (see Transport)
         first = FirstFailure(started, first_timeout, error)
         return await self._retry(route, spec, request, per_attempt, plan, auth, first)
 

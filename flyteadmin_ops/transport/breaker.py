@@ -55,11 +55,11 @@ def is_unreachable(error: FlyteAdminError) -> bool:
     """True when `error` says the call never got an answer from a live server (see the module docstring)."""
     if isinstance(error, FlyteAdminUnreachable):
         return True
-    message = error.server_message.lower()
     if error.code is grpc.StatusCode.DEADLINE_EXCEEDED:
-        return message.strip() == _LOCAL_DEADLINE_TEXT
+        return error.server_message.lower().strip() == _LOCAL_DEADLINE_TEXT
     if error.code is not grpc.StatusCode.UNAVAILABLE or is_tls_failure(error):
         return False
+    message = error.server_message.lower()
     return any(marker in message for marker in _UNREACHABLE_MARKERS)
 
 

@@ -89,11 +89,10 @@ class RetryPolicy:
             not spec.retry_safe
             or not isinstance(error, FlyteAdminError)
             or isinstance(error, FlyteAdminUnreachable)
-            or retry_cannot_help(error)
         ):
             return False
         codes = READ_ONLY_RETRYABLE_CODES if spec.read_only else RETRYABLE_CODES
-        return error.code in codes
+        return error.code in codes and not retry_cannot_help(error)  # the code first: it rules most out
 
     def run(
         self,

@@ -120,6 +120,10 @@ def test_an_identical_workflow_is_already_exists_with_its_decoded_detail(admin: 
         status(grpc.StatusCode.ALREADY_EXISTS, "workflow with identical structure already exists", reason),
     )
     assert isinstance(error, errors.FlyteEntityAlreadyExistsException)
+    # Pickled before `details` was first read: the trailer is decoded then, not sent along undecoded in
+    # the failed gRPC call (which does not pickle).
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.details, str(copy)) == ([reason], str(error))
     assert error.details == [reason]
 
 
