@@ -160,27 +160,10 @@ class Method(Generic[P, T]):
 
 
 def synchronous(op: Operation[P, T]) -> Method[P, T]:
-    """A blocking method running `op`; its client must have `_perform(call) -> response`.
-
-    The loop is `drive`'s, written out in the method itself rather than called: every friendly call passes
-    here, and after each blocking round trip this code runs with cold CPU caches, where a frame fewer is
-    measurable (the benchmarks' "friendly call overhead" rows).
-    """
+    """A blocking method running `op` through `drive`; its client must have `_perform(call) -> response`."""
 
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        steps = op(self, *args, **kwargs)
-        perform = self._perform
-        try:
-            call = next(steps)
-            while True:
-                try:
-                    response = perform(call)
-                except Exception as error:
-                    call = steps.throw(error)
-                else:
-                    call = steps.send(response)
-        except StopIteration as done:
-            return done.value
+        return drive(op(self, *args, **kwargs), self._perform)
 
     return Method(op, method)
 
